@@ -1,0 +1,172 @@
+// Batch normalisation and dropout.
+// x (N,C,H,W); M = N*H*W values per channel; per-channel vectors are (C).
+#include <cmath>
+#include <memory>
+
+#include "autograd/ops.h"
+
+namespace qat {
+
+namespace {
+// Per-channel mean and biased variance of x, accumulated in double.
+void channel_stats(const float* x, int64_t N, int64_t C, int64_t HW,
+                   std::vector<double>& mean, std::vector<double>& var) {
+  mean.assign(size_t(C), 0.0);
+  var.assign(size_t(C), 0.0);
+#pragma omp parallel for
+  for (int64_t c = 0; c < C; ++c) {
+    double s = 0.0;
+    for (int64_t n = 0; n < N; ++n) {
+      const float* p = x + (n * C + c) * HW;
+      for (int64_t i = 0; i < HW; ++i) s += p[i];
+    }
+    const double m = s / double(N * HW);
+    double v = 0.0;
+    for (int64_t n = 0; n < N; ++n) {
+      const float* p = x + (n * C + c) * HW;
+      for (int64_t i = 0; i < HW; ++i) v += (p[i] - m) * (p[i] - m);
+    }
+    mean[size_t(c)] = m;
+    var[size_t(c)] = v / double(N * HW);
+  }
+}
+}  // namespace
+
+Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                    Tensor& running_mean, Tensor& running_var, bool training,
+                    float momentum, float eps) {
+  QAT_CHECK(x.dim() == 4, "batch_norm2d: input must be (N,C,H,W), got ",
+            to_string(x.shape()));
+  const int64_t N = x.size(0), C = x.size(1), HW = x.size(2) * x.size(3);
+  for (const Tensor* t : std::initializer_list<const Tensor*>{&gamma, &beta, &running_mean, &running_var})
+    QAT_CHECK(t->shape() == Shape{C}, "batch_norm2d: per-channel tensor ",
+              to_string(t->shape()), " does not match input ",
+              to_string(x.shape()), " (expected (", C, "))");
+  const int64_t M = N * HW;
+
+  // mean and 1/sqrt(var + eps) used to normalise, per channel
+  auto mean = std::make_shared<std::vector<float>>(size_t(C));
+  auto invstd = std::make_shared<std::vector<float>>(size_t(C));
+  if (training) {
+    QAT_CHECK(M > 1, "batch_norm2d: training needs more than one value per "
+                     "channel, input is ", to_string(x.shape()));
+    std::vector<double> m, v;
+    channel_stats(x.data(), N, C, HW, m, v);
+    float* rm = running_mean.data();
+    float* rv = running_var.data();
+    for (int64_t c = 0; c < C; ++c) {
+      (*mean)[size_t(c)] = float(m[size_t(c)]);
+      (*invstd)[size_t(c)] = float(1.0 / std::sqrt(v[size_t(c)] + eps));
+      const double unbiased = v[size_t(c)] * double(M) / double(M - 1);
+      rm[c] = float((1.0 - momentum) * rm[c] + momentum * m[size_t(c)]);
+      rv[c] = float((1.0 - momentum) * rv[c] + momentum * unbiased);
+    }
+  } else {
+    for (int64_t c = 0; c < C; ++c) {
+      (*mean)[size_t(c)] = running_mean.data()[c];
+      (*invstd)[size_t(c)] = 1.0f / std::sqrt(running_var.data()[c] + eps);
+    }
+  }
+
+  Tensor out = Tensor::empty(x.shape());
+  const float *px = x.data(), *g = gamma.data(), *b = beta.data();
+  float* o = out.data();
+#pragma omp parallel for collapse(2)
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c) {
+      const float m = (*mean)[size_t(c)], s = (*invstd)[size_t(c)];
+      const float* p = px + (n * C + c) * HW;
+      float* q = o + (n * C + c) * HW;
+      for (int64_t i = 0; i < HW; ++i) q[i] = (p[i] - m) * s * g[c] + b[c];
+    }
+
+  if (needs_grad({x, gamma, beta})) {
+    record(out, "batch_norm2d", {x, gamma, beta},
+           [x, gamma, beta, mean, invstd, training](const Tensor& dout) {
+      const int64_t N = x.size(0), C = x.size(1), HW = x.size(2) * x.size(3);
+      const double M = double(N * HW);
+      const float *px = x.data(), *gy = dout.data(), *g = gamma.data();
+      float* dx = x.requires_grad() ? grad_buffer(x) : nullptr;
+      float* dg = gamma.requires_grad() ? grad_buffer(gamma) : nullptr;
+      float* db = beta.requires_grad() ? grad_buffer(beta) : nullptr;
+#pragma omp parallel for
+      for (int64_t c = 0; c < C; ++c) {
+        const float m = (*mean)[size_t(c)], s = (*invstd)[size_t(c)];
+        double sum_dy = 0.0, sum_dy_xhat = 0.0;
+        for (int64_t n = 0; n < N; ++n) {
+          const float* p = px + (n * C + c) * HW;
+          const float* d = gy + (n * C + c) * HW;
+          for (int64_t i = 0; i < HW; ++i) {
+            sum_dy += d[i];
+            sum_dy_xhat += d[i] * (p[i] - m) * s;
+          }
+        }
+        if (dg) dg[c] += float(sum_dy_xhat);
+        if (db) db[c] += float(sum_dy);
+        if (!dx) continue;
+        // Training: the batch statistics depend on x too, which subtracts
+        // the mean of dy and its projection on xhat.
+        const float k = g[c] * s;
+        const float mean_dy = training ? float(sum_dy / M) : 0.0f;
+        const float mean_dy_xhat = training ? float(sum_dy_xhat / M) : 0.0f;
+        for (int64_t n = 0; n < N; ++n) {
+          const float* p = px + (n * C + c) * HW;
+          const float* d = gy + (n * C + c) * HW;
+          float* q = dx + (n * C + c) * HW;
+          for (int64_t i = 0; i < HW; ++i) {
+            const float xhat = (p[i] - m) * s;
+            q[i] += k * (d[i] - mean_dy - xhat * mean_dy_xhat);
+          }
+        }
+      }
+    });
+  }
+  return out;
+}
+
+namespace {
+// out = x * mask, where mask repeats each of its values over `group`
+// consecutive elements (1 for dropout, H*W for dropout2d).
+Tensor apply_mask(const Tensor& x, std::shared_ptr<std::vector<float>> mask,
+                  int64_t group, const char* op) {
+  Tensor out = Tensor::empty(x.shape());
+  const float* px = x.data();
+  float* o = out.data();
+  const int64_t n = x.numel();
+  for (int64_t i = 0; i < n; ++i) o[i] = px[i] * (*mask)[size_t(i / group)];
+  if (needs_grad({x})) {
+    record(out, op, {x}, [x, mask, group](const Tensor& dout) {
+      float* dx = grad_buffer(x);
+      const float* g = dout.data();
+      const int64_t n = x.numel();
+      for (int64_t i = 0; i < n; ++i) dx[i] += g[i] * (*mask)[size_t(i / group)];
+    });
+  }
+  return out;
+}
+
+// Each entry kept with probability 1-p and scaled by 1/(1-p), else 0.
+std::shared_ptr<std::vector<float>> bernoulli_mask(int64_t count, float p,
+                                                   Rng& rng) {
+  QAT_CHECK(p >= 0.0f && p <= 1.0f, "dropout: p = ", p, " outside [0, 1]");
+  const float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
+  auto mask = std::make_shared<std::vector<float>>(size_t(count));
+  for (auto& m : *mask) m = rng.uniform() < p ? 0.0f : scale;
+  return mask;
+}
+}  // namespace
+
+Tensor dropout(const Tensor& x, float p, bool training, Rng& rng) {
+  if (!training || p == 0.0f) return x;
+  return apply_mask(x, bernoulli_mask(x.numel(), p, rng), 1, "dropout");
+}
+
+Tensor dropout2d(const Tensor& x, float p, bool training, Rng& rng) {
+  QAT_CHECK(x.dim() == 4, "dropout2d: input must be (N,C,H,W), got ",
+            to_string(x.shape()));
+  if (!training || p == 0.0f) return x;
+  return apply_mask(x, bernoulli_mask(x.size(0) * x.size(1), p, rng),
+                    x.size(2) * x.size(3), "dropout2d");
+}
+
+}  // namespace qat

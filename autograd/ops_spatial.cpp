@@ -1,0 +1,181 @@
+// Max pooling, bilinear x2 upsampling and channel concatenation.
+// x (N,C,H,W); "plane" is one (n, c) image of H*W values.
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include "autograd/ops.h"
+
+namespace qat {
+
+// ---- max pooling: out (N,C,OH,OW), OH = (H-K)/S+1; argmax remembers, for
+// each output, which input it copied (the first maximum, as PyTorch).
+namespace {
+void max_pool_forward(float* out, int32_t* argmax, const float* x,
+                      int64_t planes, int64_t H, int64_t W, int K, int S,
+                      int64_t OH, int64_t OW) {
+#pragma omp parallel for
+  for (int64_t p = 0; p < planes; ++p) {
+    const float* in = x + p * H * W;
+    for (int64_t oh = 0; oh < OH; ++oh)
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        float best = -std::numeric_limits<float>::infinity();
+        int32_t at = int32_t((oh * S) * W + ow * S);
+        for (int kh = 0; kh < K; ++kh)
+          for (int kw = 0; kw < K; ++kw) {
+            const int32_t i = int32_t((oh * S + kh) * W + ow * S + kw);
+            if (in[i] > best) best = in[i], at = i;
+          }
+        out[(p * OH + oh) * OW + ow] = best;
+        argmax[(p * OH + oh) * OW + ow] = at;
+      }
+  }
+}
+}  // namespace
+
+Tensor max_pool2d(const Tensor& x, int kernel, int stride) {
+  QAT_CHECK(x.dim() == 4, "max_pool2d: input must be (N,C,H,W), got ",
+            to_string(x.shape()));
+  QAT_CHECK(kernel >= 1 && stride >= 1 && x.size(2) >= kernel &&
+                x.size(3) >= kernel,
+            "max_pool2d: kernel ", kernel, " stride ", stride,
+            " do not fit input ", to_string(x.shape()));
+  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  const int64_t OH = (H - kernel) / stride + 1, OW = (W - kernel) / stride + 1;
+  Tensor out = Tensor::empty({N, C, OH, OW});
+  auto argmax = std::make_shared<std::vector<int32_t>>(size_t(out.numel()));
+  max_pool_forward(out.data(), argmax->data(), x.data(), N * C, H, W, kernel,
+                   stride, OH, OW);
+  if (needs_grad({x})) {
+    record(out, "max_pool2d", {x}, [x, argmax, H, W, OH, OW](const Tensor& dout) {
+      float* dx = grad_buffer(x);
+      const float* g = dout.data();
+      const int64_t planes = x.size(0) * x.size(1);
+#pragma omp parallel for
+      for (int64_t p = 0; p < planes; ++p)
+        for (int64_t o = 0; o < OH * OW; ++o)
+          dx[p * H * W + (*argmax)[size_t(p * OH * OW + o)]] += g[p * OH * OW + o];
+    });
+  }
+  return out;
+}
+
+// ---- bilinear x2 upsampling, align_corners=False: output pixel o reads
+// input coordinate (o + 0.5) / 2 - 0.5, clamped at 0 (as PyTorch), i.e.
+// weights 3/4 and 1/4 of its two nearest inputs.
+namespace {
+struct Tap {
+  int64_t i0, i1;
+  float w0, w1;
+};
+
+std::vector<Tap> bilinear_taps(int64_t in, int64_t out) {
+  std::vector<Tap> taps(static_cast<size_t>(out));
+  for (int64_t o = 0; o < out; ++o) {
+    const float src = std::max(0.0f, (float(o) + 0.5f) * 0.5f - 0.5f);
+    const int64_t i0 = std::min(int64_t(src), in - 1);
+    const float frac = src - float(i0);
+    taps[size_t(o)] = {i0, std::min(i0 + 1, in - 1), 1.0f - frac, frac};
+  }
+  return taps;
+}
+}  // namespace
+
+Tensor upsample_bilinear2x(const Tensor& x) {
+  QAT_CHECK(x.dim() == 4, "upsample_bilinear2x: input must be (N,C,H,W), got ",
+            to_string(x.shape()));
+  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  const int64_t OH = 2 * H, OW = 2 * W;
+  const auto rows = bilinear_taps(H, OH), cols = bilinear_taps(W, OW);
+  Tensor out = Tensor::empty({N, C, OH, OW});
+  const float* in = x.data();
+  float* o = out.data();
+#pragma omp parallel for
+  for (int64_t p = 0; p < N * C; ++p) {
+    const float* plane = in + p * H * W;
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      const Tap& r = rows[size_t(oh)];
+      const float* a = plane + r.i0 * W;
+      const float* b = plane + r.i1 * W;
+      float* dst = o + (p * OH + oh) * OW;
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        const Tap& c = cols[size_t(ow)];
+        dst[ow] = r.w0 * (c.w0 * a[c.i0] + c.w1 * a[c.i1]) +
+                  r.w1 * (c.w0 * b[c.i0] + c.w1 * b[c.i1]);
+      }
+    }
+  }
+  if (needs_grad({x})) {
+    record(out, "upsample_bilinear2x", {x}, [x, rows, cols](const Tensor& dout) {
+      const int64_t H = x.size(2), W = x.size(3), OH = 2 * H, OW = 2 * W;
+      const int64_t planes = x.size(0) * x.size(1);
+      float* dx = grad_buffer(x);
+      const float* g = dout.data();
+#pragma omp parallel for
+      for (int64_t p = 0; p < planes; ++p) {
+        float* plane = dx + p * H * W;
+        for (int64_t oh = 0; oh < OH; ++oh) {
+          const Tap& r = rows[size_t(oh)];
+          float* a = plane + r.i0 * W;
+          float* b = plane + r.i1 * W;
+          const float* src = g + (p * OH + oh) * OW;
+          for (int64_t ow = 0; ow < OW; ++ow) {
+            const Tap& c = cols[size_t(ow)];
+            a[c.i0] += r.w0 * c.w0 * src[ow];
+            a[c.i1] += r.w0 * c.w1 * src[ow];
+            b[c.i0] += r.w1 * c.w0 * src[ow];
+            b[c.i1] += r.w1 * c.w1 * src[ow];
+          }
+        }
+      }
+    });
+  }
+  return out;
+}
+
+// ---- concatenation along channels: out (N, C1+C2+..., H, W)
+Tensor cat_channels(const std::vector<Tensor>& xs) {
+  QAT_CHECK(!xs.empty(), "cat_channels: no inputs");
+  const Shape& s0 = xs[0].shape();
+  QAT_CHECK(s0.size() == 4, "cat_channels: inputs must be (N,C,H,W), got ",
+            to_string(s0));
+  int64_t C = 0;
+  for (const Tensor& t : xs) {
+    QAT_CHECK(t.dim() == 4 && t.size(0) == s0[0] && t.size(2) == s0[2] &&
+                  t.size(3) == s0[3],
+              "cat_channels: shapes ", to_string(s0), " and ",
+              to_string(t.shape()), " differ outside the channel dimension");
+    C += t.size(1);
+  }
+  const int64_t N = s0[0], HW = s0[2] * s0[3];
+  Tensor out = Tensor::empty({N, C, s0[2], s0[3]});
+  for (int64_t n = 0; n < N; ++n) {
+    float* dst = out.data() + n * C * HW;
+    for (const Tensor& t : xs) {
+      const int64_t block = t.size(1) * HW;
+      std::memcpy(dst, t.data() + n * block, size_t(block) * sizeof(float));
+      dst += block;
+    }
+  }
+  bool any = false;
+  for (const Tensor& t : xs) any = any || t.requires_grad();
+  if (any && grad_enabled()) {
+    record(out, "cat_channels", xs, [xs, N, C, HW](const Tensor& dout) {
+      int64_t offset = 0;  // channels before this input
+      for (const Tensor& t : xs) {
+        const int64_t block = t.size(1) * HW;
+        if (t.requires_grad()) {
+          float* dt = grad_buffer(t);
+          for (int64_t n = 0; n < N; ++n) {
+            const float* src = dout.data() + n * C * HW + offset * HW;
+            for (int64_t i = 0; i < block; ++i) dt[n * block + i] += src[i];
+          }
+        }
+        offset += t.size(1);
+      }
+    });
+  }
+  return out;
+}
+
+}  // namespace qat

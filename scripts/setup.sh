@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package qat needs to build, test and run.
+# Idempotent: apt-get skips what is already installed. Needs root.
+# `scripts/setup.sh --reference` also installs PyTorch and h5py, used only by
+# hand to regenerate test fixtures and to run the PyTorch side of bench/.
+set -euo pipefail
+
+packages=(
+  g++ meson ninja-build pkg-config
+  libopenblas-openmp-dev      # every GEMM; the OpenMP build shares our thread pool
+  libhdf5-dev                 # datasets, checkpoints, fixtures
+  libyaml-cpp-dev             # experiment configs
+  doctest-dev                 # tests
+  libcli11-dev                # the qat command line
+  libfmt-dev                  # formatting
+  libpng-dev libtiff-dev      # PNG overlays, TIFF stacks (ISBI)
+  libnifti2-dev               # NIfTI volumes
+  mricron-data                # Colin27 T1 + AAL atlas: the quickstart dataset
+  gnuplot-nox                 # plots
+)
+if [[ "${1:-}" == "--reference" ]]; then
+  packages+=(python3-torch python3-h5py python3-numpy)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if (( ${#missing[@]} )); then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update
+  apt-get install -y --no-install-recommends "${missing[@]}"
+fi

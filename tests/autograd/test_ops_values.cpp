@@ -1,0 +1,112 @@
+// Forward values against hand-computed cases and naive references.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "tests/autograd/gradcheck.h"
+
+using namespace qat;
+using qat::testing::random_tensor;
+
+TEST_CASE("conv2d equals a naive direct convolution") {
+  Rng rng(11);
+  const int64_t N = 2, C = 3, H = 9, W = 8, OC = 4, K = 3;
+  for (int stride : {1, 2}) {
+    const int pad = 1;
+    Tensor x = random_tensor({N, C, H, W}, rng), w = random_tensor({OC, C, K, K}, rng);
+    Tensor b = random_tensor({OC}, rng);
+    Tensor y = conv2d(x, w, b, stride, pad);
+    const int64_t OH = (H + 2 * pad - K) / stride + 1, OW = (W + 2 * pad - K) / stride + 1;
+    REQUIRE(y.shape() == Shape{N, OC, OH, OW});
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t o = 0; o < OC; ++o)
+        for (int64_t i = 0; i < OH; ++i)
+          for (int64_t j = 0; j < OW; ++j) {
+            double s = b.data()[o];
+            for (int64_t c = 0; c < C; ++c)
+              for (int64_t u = 0; u < K; ++u)
+                for (int64_t v = 0; v < K; ++v) {
+                  const int64_t r = i * stride - pad + u, q = j * stride - pad + v;
+                  if (r < 0 || r >= H || q < 0 || q >= W) continue;
+                  s += double(x.data()[((n * C + c) * H + r) * W + q]) *
+                       w.data()[((o * C + c) * K + u) * K + v];
+                }
+            CHECK(y.data()[((n * OC + o) * OH + i) * OW + j] ==
+                  doctest::Approx(s).epsilon(1e-5));
+          }
+  }
+}
+
+TEST_CASE("bilinear x2 upsampling matches PyTorch's align_corners=False") {
+  // torch.nn.functional.interpolate(x, scale_factor=2, mode='bilinear',
+  // align_corners=False) on [[1,2],[3,4]]
+  Tensor x = Tensor::from({1, 2, 3, 4}, {1, 1, 2, 2});
+  const std::vector<float> expected{1.00f, 1.25f, 1.75f, 2.00f, 1.50f, 1.75f,
+                                    2.25f, 2.50f, 2.50f, 2.75f, 3.25f, 3.50f,
+                                    3.00f, 3.25f, 3.75f, 4.00f};
+  CHECK(upsample_bilinear2x(x).to_vector() == expected);
+}
+
+TEST_CASE("max_pool2d takes the maximum of each window, floor mode") {
+  Tensor x = Tensor::from({1, 5, 2, 0, 3, 4, 8, 1, 7, 6, 9, 9, 0, 0, 0, 0, 1, 1, 1, 1},
+                          {1, 1, 4, 5});
+  Tensor y = max_pool2d(x, 2, 2);
+  CHECK(y.shape() == Shape{1, 1, 2, 2});
+  CHECK(y.to_vector() == std::vector<float>{8, 7, 9, 1});
+}
+
+TEST_CASE("batch_norm2d updates running statistics as PyTorch") {
+  // x2 (N=2, C=2, 1, 2): channel 0 holds {1, 2} of image 0 and {3, 6} of
+  // image 1 -> mean 3, biased var 3.5, unbiased 14/3
+  Tensor x2 = Tensor::from({1, 2, 0, 0, 3, 6, 0, 4}, {2, 2, 1, 2});
+  Tensor gamma = Tensor::full({2}, 1.0f), beta = Tensor::zeros({2});
+  Tensor rm = Tensor::zeros({2}), rv = Tensor::full({2}, 1.0f);
+  Tensor y = batch_norm2d(x2, gamma, beta, rm, rv, true, 0.1f, 1e-5f);
+  CHECK(rm.data()[0] == doctest::Approx(0.1 * 3.0));
+  CHECK(rv.data()[0] == doctest::Approx(0.9 + 0.1 * 14.0 / 3.0));
+  CHECK(y.data()[0] == doctest::Approx((1 - 3) / std::sqrt(3.5 + 1e-5)));
+  // eval uses the running statistics
+  Tensor e = batch_norm2d(x2, gamma, beta, rm, rv, false, 0.1f, 1e-5f);
+  CHECK(e.data()[0] == doctest::Approx((1 - rm.data()[0]) / std::sqrt(rv.data()[0] + 1e-5)));
+}
+
+TEST_CASE("dropout zeroes about p and scales the rest by 1/(1-p)") {
+  Rng rng(12);
+  Tensor x = Tensor::full({100000}, 2.0f);
+  Tensor y = dropout(x, 0.25f, true, rng);
+  int64_t zeros = 0;
+  for (float v : y.to_vector()) {
+    if (v == 0.0f) ++zeros;
+    else CHECK(v == doctest::Approx(2.0f / 0.75f));
+  }
+  CHECK(double(zeros) / 100000.0 == doctest::Approx(0.25).epsilon(0.03));
+  CHECK(dropout(x, 0.25f, false, rng).data() == x.data());  // eval: identity
+
+  Tensor maps = Tensor::full({4, 50, 3, 3}, 1.0f);
+  Tensor z = dropout2d(maps, 0.5f, true, rng);
+  for (int64_t p = 0; p < 200; ++p)  // each channel map all kept or all dropped
+    for (int64_t i = 1; i < 9; ++i) CHECK(z.data()[p * 9 + i] == z.data()[p * 9]);
+}
+
+TEST_CASE("dropout with the same seed drops the same elements") {
+  Tensor x = Tensor::full({1000}, 1.0f);
+  Rng a(7), b(7);
+  CHECK(dropout(x, 0.5f, true, a).to_vector() == dropout(x, 0.5f, true, b).to_vector());
+}
+
+TEST_CASE("bce_with_logits is finite and right for large |x|") {
+  Tensor x = Tensor::from({100.0f, -100.0f, 0.0f, 30.0f}, {4});
+  Tensor t = Tensor::from({0.0f, 1.0f, 1.0f, 1.0f}, {4});
+  const double expected = (100.0 + 100.0 + std::log(2.0) + std::log1p(std::exp(-30.0))) / 4.0;
+  Tensor l = bce_with_logits(x, t);
+  CHECK(std::isfinite(l.item()));
+  CHECK(l.item() == doctest::Approx(expected));
+}
+
+TEST_CASE("soft dice loss is 0 for a perfect prediction and SPEC's formula otherwise") {
+  Tensor t = Tensor::from({1, 0, 1, 0}, {4});
+  CHECK(soft_dice_loss(t, t).item() == doctest::Approx(0.0));
+  Tensor p = Tensor::from({0.5f, 0.5f, 0.0f, 0.0f}, {4});
+  // 1 - (2*0.5 + 1e-4) / (1 + 2 + 1e-4)
+  CHECK(soft_dice_loss(p, t).item() == doctest::Approx(1.0 - 1.0001 / 3.0001));
+}
