@@ -1,0 +1,18 @@
+// Glorot (Xavier) uniform initialisation, seeded.
+// fan_in = C*KH*KW and fan_out = OC*KH*KW of a conv weight (OC,C,KH,KW).
+#pragma once
+#include "autograd/rng.h"
+#include "autograd/tensor.h"
+
+namespace qat {
+
+enum class Init {
+  Glorot,         // U(-a, a), a = sqrt(6 / (fan_in + fan_out)), as PyTorch's xavier_uniform_
+  BinaryConnect,  // U(-H, H), H = sqrt(1.5 / (fan_in + fan_out)), BinaryConnect's form
+};
+
+// The bound a (or H) of the uniform for this weight shape.
+float init_bound(Init kind, const Shape& weight_shape);
+void init_uniform(Tensor& weight, Init kind, Rng& rng);
+
+}  // namespace qat

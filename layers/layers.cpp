@@ -1,0 +1,79 @@
+#include "layers/layers.h"
+
+#include <cmath>
+
+namespace qat {
+
+Conv2d::Conv2d(int64_t in, int64_t out, int kernel, int stride, int pad, bool has_bias)
+    : stride(stride), pad(pad) {
+  weight = add_parameter("weight", Tensor::zeros({out, in, kernel, kernel}));
+  if (has_bias) bias = add_parameter("bias", Tensor::zeros({out}));
+}
+
+Tensor Conv2d::forward(const Tensor& x) const {
+  const Tensor w = weight_quant ? weight_quant(weight) : weight;
+  return conv2d(x, w, bias, stride, pad);
+}
+
+void Conv2d::reset_parameters(Init kind, Rng& rng) {
+  init_uniform(weight, kind, rng);
+  if (bias.defined()) std::fill_n(bias.data(), bias.numel(), 0.0f);
+}
+
+BatchNorm2d::BatchNorm2d(int64_t channels, float momentum, float eps)
+    : momentum(momentum), eps(eps) {
+  weight = add_parameter("weight", Tensor::full({channels}, 1.0f));
+  bias = add_parameter("bias", Tensor::zeros({channels}));
+  running_mean = add_buffer("running_mean", Tensor::zeros({channels}));
+  running_var = add_buffer("running_var", Tensor::full({channels}, 1.0f));
+}
+
+Tensor BatchNorm2d::forward(const Tensor& x) {
+  return batch_norm2d(x, weight, bias, running_mean, running_var, training(),
+                      momentum, eps);
+}
+
+Tensor ternary_tanh(const Tensor& x, float beta) {
+  Tensor out = Tensor::empty(x.shape());
+  const float* px = x.data();
+  float* o = out.data();
+  const int64_t n = x.numel();
+#pragma omp parallel for if (n > 65536)
+  for (int64_t i = 0; i < n; ++i)
+    o[i] = 0.5f * std::tanh(2 * beta * px[i] - beta) -
+           0.5f * std::tanh(-2 * beta * px[i] - beta);
+  if (needs_grad({x})) {
+    record(out, "ternary_tanh", {x}, [x, beta](const Tensor& dout) {
+      // d/dx = beta * (sech^2(2bx - b) + sech^2(-2bx - b))
+      const float *px = x.data(), *g = dout.data();
+      float* dx = grad_buffer(x);
+      const int64_t n = x.numel();
+#pragma omp parallel for if (n > 65536)
+      for (int64_t i = 0; i < n; ++i) {
+        const float a = std::tanh(2 * beta * px[i] - beta);
+        const float b = std::tanh(-2 * beta * px[i] - beta);
+        dx[i] += g[i] * beta * ((1 - a * a) + (1 - b * b));
+      }
+    });
+  }
+  return out;
+}
+
+Activation parse_activation(const std::string& name) {
+  if (name == "relu") return Activation::ReLU;
+  if (name == "tanh") return Activation::Tanh;
+  if (name == "ternary_tanh") return Activation::TernaryTanh;
+  throw Error("unknown activation '" + name +
+              "' (expected relu, tanh or ternary_tanh)");
+}
+
+Tensor activate(const Tensor& x, Activation kind, float beta) {
+  switch (kind) {
+    case Activation::ReLU: return relu(x);
+    case Activation::Tanh: return tanh(x);
+    case Activation::TernaryTanh: return ternary_tanh(x, beta);
+  }
+  return x;
+}
+
+}  // namespace qat

@@ -1,0 +1,73 @@
+// The paper's U-Net (SPEC.md "The network"), base width w (64 in the paper):
+//
+//   conv1 = DownConv(1, w)      maxpool 2x2
+//   conv2 = DownConv(w, 2w)     maxpool 2x2
+//   conv3 = DownConv(2w, 4w)    maxpool 2x2
+//   conv4 = DownConv(4w, 4w)                      (bottom)
+//   up1 = UpConv(8w, 4w) with skip of conv3
+//   up2 = UpConv(6w, 2w) with skip of conv2
+//   up3 = UpConv(3w, w)  with skip of conv1
+//   conv9 = conv3x3 w -> 1: logits; sigmoid gives the probability
+//
+// DownConv: conv3x3 -> act -> BatchNorm -> [dropout2d] -> act_quant, twice.
+// The activation comes BEFORE BatchNorm, as in the paper's code.
+// Input (N,1,H,W) with H and W divisible by 8 -> logits (N,1,H,W).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "layers/layers.h"
+
+namespace qat {
+
+struct UNetOptions {
+  int64_t in_channels = 1;
+  int64_t width = 64;
+  Activation activation = Activation::ReLU;
+  bool first_block_relu = true;  // the GM code keeps ReLU in conv1 for Tanh runs
+  float dropout = 0.0f;          // Dropout2d rate after each BN; 0 disables
+  Init init = Init::Glorot;
+  uint64_t seed = 0;             // initialisation and dropout masks
+};
+
+class DownConv : public Module {
+ public:
+  DownConv(int64_t in, int64_t out, Activation act, float dropout, Rng& rng);
+  Tensor forward(const Tensor& x);
+
+  Conv2d conv1, conv2;
+  BatchNorm2d bn1, bn2;
+  Dropout2d drop;
+  Activation act;
+  float beta = 3.0f;  // ternary tanh only
+  TensorFn act_quant1, act_quant2;  // after bn1 and bn2
+};
+
+class UpConv : public Module {
+ public:
+  UpConv(int64_t in, int64_t out, Activation act, float dropout, Rng& rng);
+  // Upsample x, concatenate [up(x), skip] on channels, then DownConv.
+  Tensor forward(const Tensor& x, const Tensor& skip);
+
+  DownConv conv;
+};
+
+class UNet : public Module {
+ public:
+  explicit UNet(const UNetOptions& options);
+  Tensor forward(const Tensor& x);  // -> logits
+
+  // Every conv with its dotted name, in forward order ("conv1.conv1", ...,
+  // "conv9"), and every DownConv ("conv1", ..., "up3.conv").
+  std::vector<std::pair<std::string, Conv2d*>> convs();
+  std::vector<std::pair<std::string, DownConv*>> blocks();
+  void set_beta(float beta);  // ternary tanh sharpness for every block
+
+  const UNetOptions options;
+  Rng rng;  // dropout masks; declared before the blocks that point at it
+  DownConv conv1, conv2, conv3, conv4;
+  UpConv up1, up2, up3;
+  Conv2d conv9;
+};
+
+}  // namespace qat
