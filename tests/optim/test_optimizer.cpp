@@ -177,6 +177,7 @@ TEST_CASE("optimizers refuse parameters that cannot be trained") {
   Tensor leaf = param({1.0f});
   Tensor derived = leaf * 2.0f;
   CHECK_THROWS_AS(Sgd({derived}, {}), Error);
+  CHECK_THROWS_AS(Sgd({leaf, leaf}, {}), Error);
 }
 
 TEST_CASE("optimizer state round trip continues bit for bit") {
