@@ -117,6 +117,23 @@ TEST_CASE("fixed_pow2: nearest power of two in log2, clamp to 2^(i-1) + 1 - 2^-f
         std::vector<uint8_t>{kSaturated, kSaturated | kOutside, 0});
 }
 
+TEST_CASE("fixed_pow2: exact rounding at the sqrt(2) boundaries and on subnormals") {
+  const int i = 24, f = 0;  // M = 2^23 + 1 - 1: wide, so nothing below is clamped
+  std::vector<float> x;
+  for (int k = -149; k < 23; ++k) {
+    const float b = float(std::sqrt(2.0) * std::ldexp(1.0, k));  // rounded to float
+    for (float v : {b, std::nextafter(b, 0.0f), std::nextafter(b, 1e30f), std::ldexp(1.0f, k)})
+      x.push_back(v), x.push_back(-v);
+  }
+  const std::vector<float> q = run(make_spec(Format::FixedPow2, i, f), x);
+  int mismatches = 0;
+  for (size_t k = 0; k < x.size(); ++k) mismatches += q[k] != fixed_pow2_naive(x[k], i, f);
+  CHECK(mismatches == 0);
+  // by hand: 1.5 * 2^-140 (subnormal) -> 2^-139; 1.4 * 2^-140 -> 2^-140
+  CHECK(run(make_spec(Format::FixedPow2, 1, 1), {1.5f * 0x1p-140f, -1.4f * 0x1p-140f}) ==
+        std::vector<float>{0x1p-139f, -0x1p-140f});
+}
+
 TEST_CASE("int: min-max codes, the max element pinned, a constant tensor") {
   const QuantSpec n2 = make_spec(Format::Int, 2, 0);
   // range 4: u = 0, .25, .5, .75, 1 -> 4u = 0..4, top clamped to 3, minus 2
