@@ -244,7 +244,11 @@ TEST_CASE("fast forwards equal the naive references and stay on the level grid")
   // binary
   const std::vector<float> xb = random_values(rng, 3000, 2.0f, 2);
   const std::vector<float> qb = run(make_spec(Format::Binary), xb, 0.3f);
-  for (size_t k = 0; k < xb.size(); ++k) CHECK(qb[k] == binary_naive(xb[k], 0.3f));
+  const std::vector<float> lb = levels(make_spec(Format::Binary), 0.3f);
+  for (size_t k = 0; k < xb.size(); ++k) {
+    CHECK(qb[k] == binary_naive(xb[k], 0.3f));
+    CHECK(in_levels(lb, qb[k]));
+  }
   // ternary: conv weight (OC, C, KH, KW), every output in {-a_c, 0, a_c}
   const int64_t oc = 6, row = 5 * 3 * 3;
   const std::vector<float> w = random_values(rng, int(oc * row), 0.5f, 6);
