@@ -1,0 +1,47 @@
+// 2-D convolution kernels on raw pointers, three ways of computing the same
+// thing. conv2d() in ops_conv.cpp picks one; the tests hold them against the
+// naive loops.
+//
+// Letters: x (N,C,H,W), w (OC,C,KH,KW), bias (OC) -> out (N,OC,OH,OW),
+// OH = (H+2*pad-KH)/stride+1, OW likewise. Gradient buffers are prefixed d
+// and accumulated with +=; a null gradient pointer skips that gradient.
+#pragma once
+#include <cstdint>
+
+namespace qat {
+
+struct ConvGeometry {
+  int64_t N, C, H, W, OC, KH, KW, OH, OW;
+  int stride, pad;
+  int64_t patch() const { return C * KH * KW; }  // rows of an im2col matrix
+  int64_t pixels() const { return OH * OW; }     // output pixels per image
+};
+
+// The reference: the definition as seven nested loops, accumulated in double.
+void conv2d_naive_forward(float* out, const float* x, const float* w,
+                          const float* bias, const ConvGeometry& g);
+void conv2d_naive_backward(float* dx, float* dw, float* dbias, const float* dout,
+                           const float* x, const float* w, const ConvGeometry& g);
+
+// im2col + one OpenBLAS GEMM per image: any kernel, stride and padding.
+void conv2d_im2col_forward(float* out, const float* x, const float* w,
+                           const float* bias, const ConvGeometry& g);
+void conv2d_im2col_backward(float* dx, float* dw, float* dbias, const float* dout,
+                            const float* x, const float* w, const ConvGeometry& g);
+
+// dbias[oc] += sum of dout over the batch and the pixels (shared by the paths)
+void conv2d_bias_backward(float* dbias, const float* dout, const ConvGeometry& g);
+
+// Winograd F(2x2,3x3): 3x3 kernels, stride 1, pad 1 only (the U-Net's convs).
+// 16 multiplications per 2x2 output tile instead of 36, in all three passes.
+// chunk_rows: tile rows (2 output rows of one image) per chunk; 0 picks it
+// from the memory budget (tests pass small values to cross chunk borders).
+bool winograd_applies(const ConvGeometry& g);
+void conv2d_winograd_forward(float* out, const float* x, const float* w,
+                             const float* bias, const ConvGeometry& g,
+                             int64_t chunk_rows = 0);
+void conv2d_winograd_backward(float* dx, float* dw, float* dbias,
+                              const float* dout, const float* x, const float* w,
+                              const ConvGeometry& g, int64_t chunk_rows = 0);
+
+}  // namespace qat

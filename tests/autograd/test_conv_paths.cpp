@@ -1,0 +1,191 @@
+// The convolution kernels of conv_kernels.h held against each other: the
+// naive loops against hand-computed values, then im2col and Winograd against
+// the naive loops (forward, dx, dw, dbias) on odd sizes and batches > 1.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "autograd/conv_kernels.h"
+#include "autograd/rng.h"
+
+using namespace qat;
+
+namespace {
+
+using Vec = std::vector<float>;
+
+ConvGeometry geometry(int64_t N, int64_t C, int64_t H, int64_t W, int64_t OC,
+                      int64_t K, int stride, int pad) {
+  ConvGeometry g{N, C, H, W, OC, K, K, 0, 0, stride, pad};
+  g.OH = (H + 2 * pad - K) / stride + 1;
+  g.OW = (W + 2 * pad - K) / stride + 1;
+  return g;
+}
+
+Vec random_vec(int64_t n, Rng& rng) {
+  Vec v(static_cast<size_t>(n));
+  for (float& f : v) f = rng.uniform(-1.0f, 1.0f);
+  return v;
+}
+
+// max |a - b| relative to the largest |b|: float sums in another order
+// differ from the double reference by a few ulps of the largest terms.
+double relative_error(const Vec& a, const Vec& b) {
+  REQUIRE(a.size() == b.size());
+  double diff = 0.0, scale = 1e-30;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff = std::max(diff, std::abs(double(a[i]) - double(b[i])));
+    scale = std::max(scale, std::abs(double(b[i])));
+  }
+  return diff / scale;
+}
+
+// The four results of one path on one problem.
+struct Results {
+  Vec out, dx, dw, dbias;
+};
+
+enum class Path { Naive, Im2col, Winograd };
+
+// Forward and backward of `path` on random data. The gradient buffers start
+// from a non-zero value to check that every path accumulates with +=.
+Results run(Path path, const ConvGeometry& g, uint64_t seed, int64_t chunk_rows = 0) {
+  Rng rng(seed);
+  const Vec x = random_vec(g.N * g.C * g.H * g.W, rng);
+  const Vec w = random_vec(g.OC * g.patch(), rng);
+  const Vec bias = random_vec(g.OC, rng);
+  const Vec dout = random_vec(g.N * g.OC * g.pixels(), rng);
+  Results r{Vec(dout.size()), Vec(x.size(), 0.5f), Vec(w.size(), 0.5f),
+            Vec(bias.size(), 0.5f)};
+  switch (path) {
+    case Path::Naive:
+      conv2d_naive_forward(r.out.data(), x.data(), w.data(), bias.data(), g);
+      conv2d_naive_backward(r.dx.data(), r.dw.data(), r.dbias.data(), dout.data(),
+                            x.data(), w.data(), g);
+      break;
+    case Path::Im2col:
+      conv2d_im2col_forward(r.out.data(), x.data(), w.data(), bias.data(), g);
+      conv2d_im2col_backward(r.dx.data(), r.dw.data(), r.dbias.data(), dout.data(),
+                             x.data(), w.data(), g);
+      break;
+    case Path::Winograd:
+      conv2d_winograd_forward(r.out.data(), x.data(), w.data(), bias.data(), g,
+                              chunk_rows);
+      conv2d_winograd_backward(r.dx.data(), r.dw.data(), r.dbias.data(),
+                               dout.data(), x.data(), w.data(), g, chunk_rows);
+      break;
+  }
+  return r;
+}
+
+void check_close(const Results& fast, const Results& ref, double tol) {
+  CHECK(relative_error(fast.out, ref.out) < tol);
+  CHECK(relative_error(fast.dx, ref.dx) < tol);
+  CHECK(relative_error(fast.dw, ref.dw) < tol);
+  CHECK(relative_error(fast.dbias, ref.dbias) < tol);
+}
+
+}  // namespace
+
+TEST_CASE("conv paths: the naive loops give hand-computed values") {
+  // x = 1..9 in a 3x3 image, a 3x3 kernel of ones, pad 1: each output sums
+  // the pixels around it; dout = ones gives dx = how many outputs see each
+  // pixel and dw[kh][kw] = the sum of the pixels seen at that offset.
+  const ConvGeometry g = geometry(1, 1, 3, 3, 1, 3, /*stride=*/1, /*pad=*/1);
+  const Vec x{1, 2, 3, 4, 5, 6, 7, 8, 9}, w(9, 1.0f), ones(9, 1.0f);
+  const float bias = 0.5f;
+  Vec out(9), dx(9, 0.0f), dw(9, 0.0f);
+  float dbias = 0.0f;
+  conv2d_naive_forward(out.data(), x.data(), w.data(), &bias, g);
+  CHECK(out == Vec{12.5f, 21.5f, 16.5f, 27.5f, 45.5f, 33.5f, 24.5f, 39.5f, 28.5f});
+  conv2d_naive_backward(dx.data(), dw.data(), &dbias, ones.data(), x.data(),
+                        w.data(), g);
+  CHECK(dx == Vec{4, 6, 4, 6, 9, 6, 4, 6, 4});
+  CHECK(dw == Vec{12, 21, 16, 27, 45, 33, 24, 39, 28});
+  CHECK(dbias == 9.0f);
+}
+
+TEST_CASE("conv paths: im2col equals the naive loops over kernels, strides, paddings") {
+  struct Case {
+    int64_t N, C, H, W, OC, K;
+    int stride, pad;
+  };
+  const Case cases[] = {
+      {2, 3, 7, 5, 4, 3, 1, 1},  {3, 2, 9, 8, 3, 3, 2, 0}, {2, 2, 6, 7, 5, 1, 1, 0},
+      {2, 3, 5, 6, 2, 5, 1, 2},  {1, 2, 8, 9, 3, 3, 3, 2}, {2, 1, 4, 4, 2, 2, 2, 3},
+      {1, 2, 3, 3, 2, 3, 1, 4},  // padding wider than the image
+  };
+  uint64_t seed = 1;
+  for (const Case& c : cases) {
+    const ConvGeometry g = geometry(c.N, c.C, c.H, c.W, c.OC, c.K, c.stride, c.pad);
+    CAPTURE(c.H);
+    CAPTURE(c.W);
+    CAPTURE(c.K);
+    CAPTURE(c.stride);
+    CAPTURE(c.pad);
+    check_close(run(Path::Im2col, g, seed), run(Path::Naive, g, seed), 1e-5);
+    ++seed;
+  }
+}
+
+TEST_CASE("conv paths: Winograd F(2x2,3x3) equals the naive loops") {
+  struct Case {
+    int64_t N, C, H, W, OC;
+  };
+  // Odd and even sizes (a last tile half outside), 1x1 and 1-wide images,
+  // one input or one output channel, batches > 1.
+  const Case cases[] = {{3, 3, 7, 5, 4}, {2, 4, 8, 6, 3}, {2, 2, 1, 1, 3},
+                        {2, 3, 1, 6, 2}, {3, 1, 5, 9, 4}, {2, 5, 6, 3, 1},
+                        {1, 16, 12, 11, 8}};
+  uint64_t seed = 100;
+  for (const Case& c : cases) {
+    const ConvGeometry g = geometry(c.N, c.C, c.H, c.W, c.OC, 3, 1, 1);
+    REQUIRE(winograd_applies(g));
+    CAPTURE(c.N);
+    CAPTURE(c.C);
+    CAPTURE(c.H);
+    CAPTURE(c.W);
+    CAPTURE(c.OC);
+    check_close(run(Path::Winograd, g, seed), run(Path::Naive, g, seed), 1e-5);
+    ++seed;
+  }
+}
+
+TEST_CASE("conv paths: Winograd gives the same result whatever the chunking") {
+  // 2 images of 4 tile rows each = 8 rows, cut in chunks of 1, 3 (last one
+  // short, and crossing from one image into the next) and all 8.
+  const ConvGeometry g = geometry(2, 3, 7, 6, 4, 3, 1, 1);
+  const Results ref = run(Path::Naive, g, 7);
+  for (int64_t rows : {1, 3, 8}) {
+    CAPTURE(rows);
+    check_close(run(Path::Winograd, g, 7, rows), ref, 1e-5);
+  }
+}
+
+TEST_CASE("conv paths: Winograd's error stays small at U-Net widths") {
+  // 128 input channels: the transforms add and subtract many terms; the
+  // error must stay at float rounding, far below what training notices.
+  const ConvGeometry g = geometry(2, 128, 10, 9, 16, 3, 1, 1);
+  const Results fast = run(Path::Winograd, g, 11), ref = run(Path::Naive, g, 11);
+  check_close(fast, ref, 2e-5);
+}
+
+TEST_CASE("conv paths: Winograd skips the gradients it is not asked for") {
+  const ConvGeometry g = geometry(2, 3, 5, 4, 2, 3, 1, 1);
+  const Results ref = run(Path::Naive, g, 3);
+  Rng rng(3);  // the same draws as run()
+  const Vec x = random_vec(g.N * g.C * g.H * g.W, rng);
+  const Vec w = random_vec(g.OC * g.patch(), rng);
+  random_vec(g.OC, rng);
+  const Vec dout = random_vec(g.N * g.OC * g.pixels(), rng);
+  Vec dw(w.size(), 0.5f);
+  conv2d_winograd_backward(nullptr, dw.data(), nullptr, dout.data(), x.data(),
+                           w.data(), g);
+  CHECK(relative_error(dw, ref.dw) < 1e-5);
+  Vec dx(x.size(), 0.5f);
+  conv2d_winograd_backward(dx.data(), nullptr, nullptr, dout.data(), x.data(),
+                           w.data(), g);
+  CHECK(relative_error(dx, ref.dx) < 1e-5);
+}
