@@ -21,6 +21,11 @@ Optimizer::Optimizer(std::vector<Tensor> params, float lr, std::string kind,
           kind_, " optimizer: parameter ", i, " is ",
           !p.defined() ? "undefined" : !p.requires_grad() ? "not requiring a gradient" : "not a leaf",
           "; expected a leaf tensor with requires_grad"));
+    // Listed twice, it would be stepped twice with one gradient.
+    for (size_t j = 0; j < i; ++j)
+      if (params_[j].same(p))
+        throw Error(detail::concat(kind_, " optimizer: parameters ", j, " and ", i,
+                                   " are the same tensor; expected each once"));
   }
 }
 

@@ -142,7 +142,7 @@ TEST_CASE("adam: weight decay is L2 added to the gradient") {
   set_grad(p, {0.0f});
   adam.step();
   check_values(p, {1.9});
-  set_grad(p, {0.0f});  // the buffer still holds 0: set it again anyway
+  set_grad(p, {0.0f});
   adam.step();
   check_values(p, {1.9 - 0.1 / 0.19 * 0.185 / (std::sqrt(0.0019015 / 0.001999) + 1e-8)});
 }
@@ -177,6 +177,7 @@ TEST_CASE("optimizers refuse parameters that cannot be trained") {
   Tensor leaf = param({1.0f});
   Tensor derived = leaf * 2.0f;
   CHECK_THROWS_AS(Sgd({derived}, {}), Error);
+  CHECK_THROWS_AS(Sgd({leaf, leaf}, {}), Error);
 }
 
 TEST_CASE("optimizer state round trip continues bit for bit") {

@@ -1,0 +1,198 @@
+// The HDF5 format: round trips, attributes, per-sample reads, and every
+// validation error naming the file/dataset, what was found and expected.
+#include <doctest/doctest.h>
+#include <hdf5.h>
+
+#include <cmath>
+#include <limits>
+
+#include "autograd/check.h"
+#include "data/dataset.h"
+#include "tests/data/tmp_path.h"
+
+using namespace qat::data;
+using qat::data::test::TmpPath;
+
+namespace {
+
+Split ramp_split(int64_t n, int64_t c, int64_t h, int64_t w) {
+  Split s{n, c, h, w, {}, {}};
+  for (int64_t i = 0; i < n * c * h * w; ++i) s.images.push_back(float(i) * 0.5f - 3.f);
+  for (int64_t i = 0; i < n * h * w; ++i) s.masks.push_back(uint8_t((i * 7) % 3 == 0));
+  return s;
+}
+
+// Raw HDF5 writes for files the writer refuses to make.
+void raw_write(hid_t loc, const char* name, hid_t type, std::vector<hsize_t> dims,
+               const void* data) {
+  hid_t space = H5Screate_simple(int(dims.size()), dims.data(), nullptr);
+  hid_t d = H5Dcreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+  H5Dclose(d);
+  H5Sclose(space);
+}
+
+// A file with group "train" holding images/masks as given.
+void raw_file(const std::string& path, hid_t img_type, std::vector<hsize_t> img_dims,
+              const void* img, hid_t mask_type, std::vector<hsize_t> mask_dims, const void* mask) {
+  hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t g = H5Gcreate2(f, "train", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (img) raw_write(g, "images", img_type, img_dims, img);
+  if (mask) raw_write(g, "masks", mask_type, mask_dims, mask);
+  H5Gclose(g);
+  H5Fclose(f);
+}
+
+std::string error_of(const std::string& path) {
+  try {
+    read_split(path, "train");
+  } catch (const qat::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("data: write then read a split of one and of three channels") {
+  TmpPath tmp("roundtrip.h5");
+  const Split gray = ramp_split(3, 1, 4, 5), rgb = ramp_split(2, 3, 4, 5);
+  write_dataset(tmp.str(), {{"train", gray}, {"val", rgb}},
+                {{"source", "unit test"}, {"synthetic", "true"}});
+  for (const auto& [name, want] : {std::pair{"train", gray}, std::pair{"val", rgb}}) {
+    const Split got = read_split(tmp.str(), name);
+    CHECK(got.n == want.n);
+    CHECK(got.c == want.c);
+    CHECK(got.h == 4);
+    CHECK(got.w == 5);
+    CHECK(got.images == want.images);
+    CHECK(got.masks == want.masks);
+  }
+  CHECK(has_split(tmp.str(), "val"));
+  CHECK_FALSE(has_split(tmp.str(), "test"));
+  const auto attrs = read_attrs(tmp.str());
+  CHECK(attrs.size() == 2);
+  CHECK(attrs.at("source") == "unit test");
+  CHECK(attrs.at("synthetic") == "true");
+
+  // One channel is stored N x H x W, as FORMAT.md promises.
+  hid_t f = H5Fopen(tmp.str().c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  hid_t d = H5Dopen2(f, "train/images", H5P_DEFAULT);
+  hid_t sp = H5Dget_space(d);
+  CHECK(H5Sget_simple_extent_ndims(sp) == 3);
+  H5Sclose(sp), H5Dclose(d), H5Fclose(f);
+}
+
+TEST_CASE("data: SplitReader reads the same samples as the whole read") {
+  TmpPath tmp("reader.h5");
+  const Split s = ramp_split(4, 2, 3, 3);
+  write_dataset(tmp.str(), {{"train", s}}, {});
+  SplitReader reader(tmp.str(), "train");
+  CHECK(reader.size() == 4);
+  CHECK(reader.channels() == 2);
+  for (int64_t i : {3, 0, 2, 1}) {
+    Sample got;
+    reader.read(i, got);
+    const Sample want = s.sample(i);
+    CHECK(got.image == want.image);
+    CHECK(got.mask == want.mask);
+    // Hand check of one value: image i, channel 1, pixel (2, 1).
+    CHECK(got.image[size_t(9 + 2 * 3 + 1)] == float(i * 18 + 9 + 7) * 0.5f - 3.f);
+  }
+  Sample out;
+  CHECK_THROWS_WITH_AS(reader.read(4, out), doctest::Contains("out of range"), qat::Error);
+}
+
+TEST_CASE("data: read_split refuses a split above the memory limit") {
+  TmpPath tmp("limit.h5");
+  write_dataset(tmp.str(), {{"train", ramp_split(2, 1, 4, 4)}}, {});
+  // 2*16 floats + 2*16 bytes = 160 bytes.
+  CHECK_NOTHROW(read_split(tmp.str(), "train", 160));
+  CHECK_THROWS_WITH_AS(read_split(tmp.str(), "train", 159), doctest::Contains("SplitReader"),
+                       qat::Error);
+}
+
+TEST_CASE("data: attributes written by h5py (variable-length strings) are read") {
+  TmpPath tmp("vlen.h5");
+  write_dataset(tmp.str(), {{"train", ramp_split(1, 1, 2, 2)}}, {});
+  hid_t f = H5Fopen(tmp.str().c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, H5T_VARIABLE);
+  H5Tset_cset(t, H5T_CSET_UTF8);
+  hid_t sp = H5Screate(H5S_SCALAR);
+  hid_t a = H5Acreate2(f, "description", t, sp, H5P_DEFAULT, H5P_DEFAULT);
+  const char* value = "from h5py";
+  H5Awrite(a, t, &value);
+  H5Aclose(a), H5Sclose(sp), H5Tclose(t), H5Fclose(f);
+  CHECK(read_attrs(tmp.str()).at("description") == "from h5py");
+}
+
+TEST_CASE("data: the reader names the file, dataset, what it found and expected") {
+  TmpPath tmp("bad.h5");
+  const std::string p = tmp.str();
+  std::vector<float> img(2 * 3 * 3, 0.5f);
+  std::vector<uint8_t> mask(2 * 3 * 3, 1);
+
+  SUBCASE("missing file") {
+    CHECK(std::string(error_of(p)).find("file not found") != std::string::npos);
+  }
+  SUBCASE("missing group") {
+    write_dataset(p, {{"val", ramp_split(1, 1, 2, 2)}}, {});
+    const std::string e = error_of(p);
+    CHECK(e.find(p + ":/train") != std::string::npos);
+    CHECK(e.find("group not found") != std::string::npos);
+  }
+  SUBCASE("missing masks") {
+    raw_file(p, H5T_NATIVE_FLOAT, {2, 3, 3}, img.data(), 0, {}, nullptr);
+    CHECK(error_of(p).find("/train/masks: dataset not found") != std::string::npos);
+  }
+  SUBCASE("images of wrong rank") {
+    raw_file(p, H5T_NATIVE_FLOAT, {18}, img.data(), H5T_NATIVE_UINT8, {2, 3, 3}, mask.data());
+    const std::string e = error_of(p);
+    CHECK(e.find("/train/images: rank 1 (18)") != std::string::npos);
+    CHECK(e.find("expected N x H x W or N x C x H x W") != std::string::npos);
+  }
+  SUBCASE("images as float64") {
+    std::vector<double> d(18, 0.5);
+    raw_file(p, H5T_NATIVE_DOUBLE, {2, 3, 3}, d.data(), H5T_NATIVE_UINT8, {2, 3, 3}, mask.data());
+    CHECK(error_of(p).find("images: dtype is float of 8 bytes, expected float32") !=
+          std::string::npos);
+  }
+  SUBCASE("masks as int8") {
+    raw_file(p, H5T_NATIVE_FLOAT, {2, 3, 3}, img.data(), H5T_NATIVE_INT8, {2, 3, 3}, mask.data());
+    CHECK(error_of(p).find("masks: dtype is integer of 1 bytes, expected uint8") !=
+          std::string::npos);
+  }
+  SUBCASE("masks of another N, H or W") {
+    raw_file(p, H5T_NATIVE_FLOAT, {2, 3, 3}, img.data(), H5T_NATIVE_UINT8, {2, 3, 2}, mask.data());
+    CHECK(error_of(p).find("images (2, 3, 3) and masks (2, 3, 2) differ") != std::string::npos);
+  }
+  SUBCASE("mask value 255") {
+    mask[10] = 255;  // sample 1
+    raw_file(p, H5T_NATIVE_FLOAT, {2, 3, 3}, img.data(), H5T_NATIVE_UINT8, {2, 3, 3}, mask.data());
+    CHECK(error_of(p).find("masks: sample 1 holds 255, expected 0 or 1") != std::string::npos);
+  }
+  SUBCASE("NaN and Inf in images") {
+    img[3] = std::numeric_limits<float>::quiet_NaN();
+    raw_file(p, H5T_NATIVE_FLOAT, {2, 3, 3}, img.data(), H5T_NATIVE_UINT8, {2, 3, 3}, mask.data());
+    CHECK(error_of(p).find("images: sample 0 holds nan, expected finite") != std::string::npos);
+    img[3] = 0, img[17] = INFINITY;
+    raw_file(p, H5T_NATIVE_FLOAT, {2, 3, 3}, img.data(), H5T_NATIVE_UINT8, {2, 3, 3}, mask.data());
+    CHECK(error_of(p).find("images: sample 1 holds inf") != std::string::npos);
+    // The per-sample reader checks values when it reads them.
+    SplitReader reader(p, "train");
+    Sample s;
+    CHECK_NOTHROW(reader.read(0, s));
+    CHECK_THROWS_WITH_AS(reader.read(1, s), doctest::Contains("sample 1 holds inf"), qat::Error);
+  }
+}
+
+TEST_CASE("data: the writer refuses empty splits and masks other than 0/1") {
+  TmpPath tmp("refuse.h5");
+  CHECK_THROWS_WITH_AS(write_dataset(tmp.str(), {{"train", Split{}}}, {}),
+                       doctest::Contains("no samples"), qat::Error);
+  Split s = ramp_split(1, 1, 2, 2);
+  s.masks[0] = 2;
+  CHECK_THROWS_WITH_AS(write_dataset(tmp.str(), {{"train", s}}, {}),
+                       doctest::Contains("holds 2, expected 0 or 1"), qat::Error);
+}
