@@ -75,12 +75,13 @@ bool Loader::next(Batch& out) {
   if (epoch_ < 0) throw Error("Loader::next: call start_epoch(epoch) first");
   if (next_ >= batches_per_epoch()) return false;
   if (opt_.prefetch) {
-    out = pending_.get();
-    ++next_;
-    if (next_ < batches_per_epoch()) {
-      const int64_t k = next_;
+    // Start the batch after this one first, so that a batch which failed
+    // counts as consumed (as in line) and the epoch can go on.
+    std::future<Batch> current = std::move(pending_);
+    const int64_t k = ++next_;
+    if (k < batches_per_epoch())
       pending_ = std::async(std::launch::async, [this, k] { return make_batch(k); });
-    }
+    out = current.get();  // rethrows the worker's error
   } else {
     out = make_batch(next_++);
   }

@@ -8,6 +8,7 @@
 #include "autograd/check.h"
 #include "data/pack_common.h"
 #include "data/packers.h"
+#include "data/transforms.h"
 
 namespace qat::data {
 
@@ -113,7 +114,7 @@ PackReport pack_colin27(const std::string& out_path, const Colin27Options& o) {
   for (int64_t z = 0; z < t1.nz; z += o.slice_step) {
     Sample s = slice(t1, atlas, /*axis=*/2, z);
     if (foreground_of(s) < o.min_foreground) continue;
-    all.append(s);
+    all.append(pad(s, o.pad_h, o.pad_w));
     ids.push_back(z);
   }
   if (all.n < 2)

@@ -24,6 +24,10 @@ struct Colin27Options {
   double min_foreground = 0.01;  // keep axial slices with >= 1% atlas pixels
   double val_fraction = 0.2;     // the upper (superior) 20% of kept slices
   int64_t slice_step = 1;        // keep every k-th slice (tests use > 1)
+  // Zero-pad slices (centred) to at least pad_h x pad_w. 0 keeps the native
+  // 217 x 181, which the paper's 200 x 200 crop does not fit: use a smaller
+  // crop, or pad (e.g. 224 x 224, divisible by the U-Net's 8).
+  int64_t pad_h = 0, pad_w = 0;
 };
 // Colin27 T1 (ch2) with the AAL atlas (label > 0 is foreground), 2D axial
 // slices; train and val are contiguous blocks, train below val.

@@ -41,6 +41,20 @@ Sample random_crop(const Sample& s, int64_t crop_h, int64_t crop_w, Rng& rng) {
   return crop(s, top, left, crop_h, crop_w);
 }
 
+Sample pad(const Sample& s, int64_t min_h, int64_t min_w) {
+  const int64_t h = std::max(s.h, min_h), w = std::max(s.w, min_w);
+  const int64_t top = (h - s.h) / 2, left = (w - s.w) / 2;
+  Sample out{s.c, h, w, std::vector<float>(size_t(s.c * h * w), 0.f),
+             std::vector<uint8_t>(size_t(h * w), 0)};
+  for (int64_t y = 0; y < s.h; ++y) {
+    for (int64_t ch = 0; ch < s.c; ++ch)
+      for (int64_t x = 0; x < s.w; ++x)
+        out.image[(ch * h + top + y) * w + left + x] = s.image[(ch * s.h + y) * s.w + x];
+    for (int64_t x = 0; x < s.w; ++x) out.mask[(top + y) * w + left + x] = s.mask[y * s.w + x];
+  }
+  return out;
+}
+
 Sample warp(const Sample& s, const std::vector<float>& src_y, const std::vector<float>& src_x) {
   const int64_t hw = s.h * s.w;
   QAT_CHECK(int64_t(src_y.size()) == hw && int64_t(src_x.size()) == hw,

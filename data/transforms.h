@@ -18,6 +18,10 @@ Sample crop(const Sample& s, int64_t top, int64_t left, int64_t crop_h, int64_t 
 Sample center_crop(const Sample& s, int64_t crop_h, int64_t crop_w);
 Sample random_crop(const Sample& s, int64_t crop_h, int64_t crop_w, Rng& rng);
 
+// Pads with zeros (image and mask) to at least (min_h, min_w), the image
+// centred; an odd surplus puts the extra row/column at the bottom/right.
+Sample pad(const Sample& s, int64_t min_h, int64_t min_w);
+
 // out(y, x) = in(src_y[y*W+x], src_x[y*W+x]): the general warp.
 Sample warp(const Sample& s, const std::vector<float>& src_y, const std::vector<float>& src_x);
 

@@ -16,9 +16,9 @@
 //    and 2). Q0.2 of 0.125: 0.125 * 4 = 0.5 -> 0 -> 0.0; of 0.375:
 //    1.5 -> 2 -> 0.5.
 // 2. The fraction can carry into the integer part: Q0.2 of 0.9 is
-//    round(3.6) / 4 = 1.0. So Q0.f lies in [-1, 1] (not [-1 + 2^-f, ...)),
-//    and Q6.0 magnitudes reach 63 + round(0.5+) = 64: the grid has
-//    2 * 2^(i+f) + 1 levels, one more than 1 + i + f bits can hold.
+//    round(3.6) / 4 = 1.0, and Q6.0 of 63.6 is 63 + round(0.6) = 64. So
+//    Q0.f covers [-1, 1] with both ends, Q6.0 covers [-64, 64], and the grid
+//    has 2 * 2^(i+f) + 1 levels: one more than 1 + i + f bits can hold.
 // 3. The clamp acts on the integer part ONLY; the fraction of a too-large
 //    input is kept. Q0.4 of 1.3 is 0 + round(0.3 * 16) / 16 = 0.3125, not
 //    1.0, and Q0.4 of exactly 1.0 is 0: above 2^i the format wraps rather

@@ -28,7 +28,10 @@
 // 0, +-M, and +-2^k for every 2^-149 <= 2^k < M (float32's subnormals
 // included).
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
+#include <limits>
 
 #include "quant/quantize.h"
 
@@ -40,12 +43,24 @@ float fixed_pow2_max(int i, int f) {
 }
 
 namespace {
-// The nearest power of two to mag > 0, in log2.
+// The nearest power of two to mag > 0, in log2, from the float's bits.
+// A normal float is 1.m * 2^E with m the 23 stored mantissa bits, and
+// log2(1.m) >= 1/2 exactly when 1.m > sqrt(2), i.e. when
+// m > (sqrt(2) - 1) * 2^23 = 3474675.2: then round up to 2^(E+1), else 2^E.
+// Subnormals (below 2^-126) take the slow path through frexp.
 float nearest_pow2(float mag) {
-  int e = 0;
-  const double m = std::frexp(double(mag), &e);  // mag = m * 2^e, m in [1/2, 1)
-  const double sqrt_half = 0.70710678118654752440;
-  return float(std::ldexp(1.0, m >= sqrt_half ? e : e - 1));
+  constexpr uint32_t kMantissaMask = (1u << 23) - 1;
+  constexpr uint32_t kSqrt2Mantissa = 3474676;  // first m with 1.m > sqrt(2)
+  if (mag < std::numeric_limits<float>::min()) {
+    int e = 0;
+    const double m = std::frexp(double(mag), &e);  // mag = m * 2^e, m in [1/2, 1)
+    return float(std::ldexp(1.0, m > 0.70710678118654752440 ? e : e - 1));
+  }
+  uint32_t bits = std::bit_cast<uint32_t>(mag);
+  const bool up = (bits & kMantissaMask) >= kSqrt2Mantissa;
+  bits &= ~kMantissaMask;         // 2^E
+  if (up) bits += 1u << 23;       // 2^(E+1); 2^128 becomes +inf, then clamped
+  return std::bit_cast<float>(bits);
 }
 }  // namespace
 

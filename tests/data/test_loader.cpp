@@ -181,3 +181,29 @@ TEST_CASE("data: the loader asks for start_epoch and one size per batch") {
   too_big.start_epoch(0);
   CHECK_THROWS_WITH_AS(too_big.next(b), doctest::Contains("crop of 9x12 does not fit"), qat::Error);
 }
+
+TEST_CASE("data: an error while building a batch reaches next(), and the epoch goes on") {
+  // Sample 2 cannot be read; the others can.
+  struct Faulty : SampleSource {
+    Split s = numbered(4, 12, 12);
+    int64_t size() const override { return s.n; }
+    void read(int64_t i, Sample& out) const override {
+      if (i == 2) throw qat::Error("sample 2 is broken");
+      out = s.sample(i);
+    }
+  } source;
+  LoaderOptions o;
+  o.batch_size = 1, o.shuffle = false, o.augment = false;
+  for (bool prefetch : {true, false}) {
+    o.prefetch = prefetch;
+    Loader loader(source, Pipeline(small_pipeline()), o);
+    loader.start_epoch(0);
+    Batch b;
+    CHECK(loader.next(b));
+    CHECK(loader.next(b));
+    CHECK_THROWS_WITH_AS(loader.next(b), doctest::Contains("sample 2 is broken"), qat::Error);
+    REQUIRE(loader.next(b));  // the failed batch stays unread, the next one follows
+    CHECK(b.indices == std::vector<int64_t>{3});
+    CHECK_FALSE(loader.next(b));
+  }
+}

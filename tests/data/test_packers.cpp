@@ -142,6 +142,12 @@ TEST_CASE("data: Colin27 packs into contiguous train-below-val axial slices") {
   for (uint8_t m : back.masks) ones += m;
   CHECK(double(ones) / double(back.masks.size()) == doctest::Approx(val.foreground));
   CHECK(read_attrs(tmp.str()).at("source").find("Colin27") != std::string::npos);
+
+  o.slice_step = 40;
+  o.pad_h = 224, o.pad_w = 224;
+  const PackReport padded = pack_colin27(tmp.str(), o);
+  CHECK(padded[0].h == 224);
+  CHECK(padded[0].w == 224);
 }
 
 TEST_CASE("data: pack_tiff_stack keeps page order, last pages val, membrane = dark by default") {

@@ -222,3 +222,11 @@ TEST_CASE("data: Gaussian blur keeps a constant plane and spreads an impulse sym
   CHECK(dot[31] == doctest::Approx(dot[49]));
   CHECK(dot[39] == doctest::Approx(dot[31]));
 }
+
+TEST_CASE("data: pad centres the image in zeros and never shrinks it") {
+  const Sample s = grid(1, 2, 2);  // {0, 1, 10, 11}, mask {1, 0, 0, 1}
+  const Sample p = pad(s, 3, 4);   // one row below, one column each side
+  CHECK(p.image == std::vector<float>{0, 0, 1, 0, 0, 10, 11, 0, 0, 0, 0, 0});
+  CHECK(p.mask == std::vector<uint8_t>{0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0});
+  CHECK(pad(s, 1, 0).image == s.image);
+}
