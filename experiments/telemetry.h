@@ -1,6 +1,7 @@
 // Quantizer telemetry: per quantized layer and epoch, how the quantizer
 // treats what flows through it. Measured at the end of each epoch on one
-// validation batch (eval mode), so it costs one forward per epoch:
+// validation batch (eval mode), so it costs one forward per epoch; the
+// arithmetic is quant/telemetry.h's:
 //   clipped    fraction of values the format saturated
 //   zero_grad  fraction of values a clipped STE gives a zero gradient
 //              (0 with the identity STE)
@@ -29,9 +30,9 @@ class Telemetry {
   };
 
   // The quantizer hooks call observe() on every forward; it records only
-  // between begin() and end().
-  void begin() { active_ = true; }
-  std::vector<Row> end(int64_t epoch);
+  // between begin() and end(), one row per call.
+  void begin(int64_t epoch) { active_ = true, epoch_ = epoch; }
+  std::vector<Row> end();
   void observe(const std::string& layer, Kind kind, const Tensor& x,
                const quant::QuantSpec& spec, float binary_scale);
 
@@ -39,17 +40,10 @@ class Telemetry {
   static std::string csv_line(const Row& r);
 
  private:
-  struct Acc {
-    std::string format;
-    int64_t values = 0, clipped = 0, outside = 0, flips_counted = 0, flipped = 0;
-    double sse = 0;
-    std::vector<float> levels;  // sorted distinct values seen
-    bool track_signs = false;
-  };
   bool active_ = false;
-  std::map<std::pair<std::string, Kind>, Acc> acc_;
-  std::map<std::string, std::vector<int8_t>> last_signs_;  // per weight layer
-  std::vector<std::pair<std::string, Kind>> order_;        // first-seen order
+  int64_t epoch_ = 0;
+  std::vector<Row> rows_;
+  std::map<std::string, Tensor> last_weights_;  // quantized, per binary/ternary layer
 };
 
 }  // namespace qat

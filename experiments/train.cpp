@@ -267,11 +267,11 @@ TrainResult train(const Config& c) {
     const double train_loss = loss_sum / double(std::max<int64_t>(steps, 1));
 
     if (c.telemetry) {  // one validation batch through the quantizers
-      telemetry.begin();
+      telemetry.begin(epoch);
       Config one = c;
       one.val_batches = 1;
       evaluate(m, val_split, one);
-      for (const auto& r : telemetry.end(epoch)) telemetry_rows.push_back(Telemetry::csv_line(r));
+      for (const auto& r : telemetry.end()) telemetry_rows.push_back(Telemetry::csv_line(r));
     }
     const EvalResult v = evaluate(m, val_split, c);
     const double seconds =
