@@ -4,7 +4,9 @@
 #include <omp.h>
 
 #include <chrono>
+#include <csignal>
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -233,6 +235,11 @@ TrainResult train(const Config& c) {
   int64_t steps = loader.batches_per_epoch();
   if (c.steps_per_epoch > 0) steps = std::min(steps, c.steps_per_epoch);
 
+  // Fault injection for the resume test: the process kills itself (as an
+  // out-of-memory killer or a stopped session would) at this global step.
+  const char* kill_env = std::getenv("QAT_FAULT_KILL_AT_STEP");
+  const int64_t kill_at = kill_env ? std::atoll(kill_env) : -1;
+
   TrainResult result;
   result.run_dir = dir;
   Progress progress(c.num_epochs, steps, state.epoch);
@@ -260,7 +267,7 @@ TrainResult train(const Config& c) {
                     "' is not finite");
       optimizer->step();
       optimizer->zero_grad();
-      ++state.step;
+      if (++state.step == kill_at) std::raise(SIGKILL);
       loss_sum += value;
       progress.update(epoch, s + 1, value);
     }
