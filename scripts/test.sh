@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Sets up the machine, builds qat and runs the whole test suite twice: once
+# in the release build, once under AddressSanitizer + UndefinedBehaviorSanitizer.
+# This is README's test command and exactly what CI runs (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sudo_if_needed() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+sudo_if_needed bash scripts/setup.sh
+
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
+
+[[ -f build/build.ninja ]] || meson setup build
+ninja -C build
+echo "== tests (release build)"
+./build/tests/qat_tests
+
+[[ -f build-asan/build.ninja ]] ||
+  meson setup build-asan --buildtype=debugoptimized -Db_sanitize=address,undefined \
+    -Db_lundef=false
+ninja -C build-asan tests/qat_tests
+echo "== tests (AddressSanitizer + UndefinedBehaviorSanitizer)"
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+ASAN_OPTIONS=detect_leaks=1 \
+  ./build-asan/tests/qat_tests
