@@ -2,12 +2,14 @@
 //   qat train CONFIG [--set key=value ...]    train (or resume) an experiment
 //   qat eval CONFIG                           validation metrics of the trained model
 //   qat predict CONFIG                        probability maps and overlay PNGs
+//   qat baseline CONFIG                       Dice of the best intensity threshold
 //   qat data colin27|synthetic-em|nifti|tiff|png OUT ...   pack a dataset
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
 #include "data/packers.h"
 #include "data/synthetic_em.h"
+#include "experiments/baseline.h"
 #include "experiments/train.h"
 
 using namespace qat;
@@ -124,6 +126,17 @@ int main(int argc, char** argv) {
     const Config c = load_config(config_path, overrides);
     std::printf("overlays (green: true positive, red: false positive, blue: false negative) in %s\n",
                 predict(c).c_str());
+  });
+  auto* base_cmd = app.add_subcommand(
+      "baseline", "Dice of the best single intensity threshold (the floor to beat)");
+  add_config(base_cmd);
+  base_cmd->callback([&] {
+    const Config c = load_config(config_path, overrides);
+    const ThresholdBaseline b = threshold_baseline(c);
+    std::printf("intensity threshold %s %.4f (normalised units), chosen on train (Dice %.2f%%)\n",
+                b.brighter ? ">" : "<", b.threshold, 100 * b.train_dice);
+    std::printf("val Dice %.2f%%  IoU %.2f%%  precision %.2f%%  recall %.2f%%\n", 100 * b.val.dice,
+                100 * b.val.iou, 100 * b.val.precision, 100 * b.val.recall);
   });
   add_data_commands(app);
 
