@@ -2,6 +2,7 @@
 //   qat train CONFIG [--set key=value ...]    train (or resume) an experiment
 //   qat eval CONFIG                           validation metrics of the trained model
 //   qat predict CONFIG                        probability maps and overlay PNGs
+//   qat report CONFIG|CHECKPOINT              formats, sizes, energy
 //   qat baseline CONFIG                       Dice of the best intensity threshold
 //   qat data colin27|synthetic-em|nifti|tiff|png OUT ...   pack a dataset
 #include <CLI/CLI.hpp>
@@ -10,6 +11,7 @@
 #include "data/packers.h"
 #include "data/synthetic_em.h"
 #include "experiments/baseline.h"
+#include "experiments/report.h"
 #include "experiments/train.h"
 
 using namespace qat;
@@ -138,6 +140,13 @@ int main(int argc, char** argv) {
     std::printf("val Dice %.2f%%  IoU %.2f%%  precision %.2f%%  recall %.2f%%\n", 100 * b.val.dice,
                 100 * b.val.iou, 100 * b.val.precision, 100 * b.val.recall);
   });
+  auto* report_cmd = app.add_subcommand(
+      "report", "per-layer formats, model size (the paper's way and honestly), energy");
+  report_cmd->add_option("config_or_checkpoint", config_path, "experiment YAML or checkpoint .h5")
+      ->required();
+  report_cmd->add_option("--set", overrides, "override a config key: key=value (repeat)");
+  report_cmd->callback(
+      [&] { std::printf("%s", format_report(report_for(config_path, overrides)).c_str()); });
   add_data_commands(app);
 
   try {
