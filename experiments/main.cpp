@@ -12,6 +12,7 @@
 #include "data/synthetic_em.h"
 #include "experiments/baseline.h"
 #include "experiments/report.h"
+#include "experiments/sweep_cli.h"
 #include "experiments/train.h"
 
 using namespace qat;
@@ -148,6 +149,7 @@ int main(int argc, char** argv) {
   report_cmd->callback(
       [&] { std::printf("%s", format_report(report_for(config_path, overrides)).c_str()); });
   add_data_commands(app);
+  add_sweep_commands(app);
 
   try {
     app.parse(argc, argv);
