@@ -19,10 +19,16 @@
 //
 // Tiles are counted over the whole batch in tile rows of TW tiles (N*TH rows)
 // and processed a chunk of rows at a time, so that V and M stay near
-// kChunkBytes however large the batch.
+// kChunkBytes however large the batch. Each thread takes whole chunks:
+// transforms and 16 single-threaded GEMMs (OpenBLAS runs on one thread
+// inside a parallel region), with one parallel region per pass. Many small
+// multi-threaded GEMMs instead would meet at a barrier each time, and on a
+// shared machine every barrier waits for a thread that lost its core.
 #include <cblas.h>
+#include <omp.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "autograd/conv_kernels.h"
 #include "autograd/storage.h"
@@ -30,81 +36,87 @@
 namespace qat {
 namespace {
 
-constexpr size_t kChunkBytes = size_t(32) << 20;
+constexpr size_t kChunkBytes = size_t(16) << 20;  // per thread
 
-using Tile = float[4][4];
+// Tiles are transformed L at a time, each array element of a tile holding
+// L lanes: the lane loops are what the compiler vectorises (16 floats = one
+// AVX-512 register).
+constexpr int L = 16;
+using Tile = float[4][4][L];
 
 // ---- the 1-D transforms, applied to rows and then to columns.
 // B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
 // G   = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
 // A^T = [1 1 1 0; 0 1 -1 -1]
+#define QAT_LANES for (int l = 0; l < L; ++l)
 
 // v = B^T d B
 inline void input_tile(Tile& v, const Tile& d) {
-  float t[4][4];
-  for (int j = 0; j < 4; ++j) {
-    t[0][j] = d[0][j] - d[2][j];
-    t[1][j] = d[1][j] + d[2][j];
-    t[2][j] = d[2][j] - d[1][j];
-    t[3][j] = d[1][j] - d[3][j];
+  float t[4][4][L];
+  for (int j = 0; j < 4; ++j) QAT_LANES {
+    t[0][j][l] = d[0][j][l] - d[2][j][l];
+    t[1][j][l] = d[1][j][l] + d[2][j][l];
+    t[2][j][l] = d[2][j][l] - d[1][j][l];
+    t[3][j][l] = d[1][j][l] - d[3][j][l];
   }
-  for (int i = 0; i < 4; ++i) {
-    v[i][0] = t[i][0] - t[i][2];
-    v[i][1] = t[i][1] + t[i][2];
-    v[i][2] = t[i][2] - t[i][1];
-    v[i][3] = t[i][1] - t[i][3];
+  for (int i = 0; i < 4; ++i) QAT_LANES {
+    v[i][0][l] = t[i][0][l] - t[i][2][l];
+    v[i][1][l] = t[i][1][l] + t[i][2][l];
+    v[i][2][l] = t[i][2][l] - t[i][1][l];
+    v[i][3][l] = t[i][1][l] - t[i][3][l];
   }
 }
 
 // d = B v B^T, the adjoint of input_tile
 inline void input_tile_adjoint(Tile& d, const Tile& v) {
-  float t[4][4];
-  for (int j = 0; j < 4; ++j) {
-    t[0][j] = v[0][j];
-    t[1][j] = v[1][j] - v[2][j] + v[3][j];
-    t[2][j] = v[1][j] + v[2][j] - v[0][j];
-    t[3][j] = -v[3][j];
+  float t[4][4][L];
+  for (int j = 0; j < 4; ++j) QAT_LANES {
+    t[0][j][l] = v[0][j][l];
+    t[1][j][l] = v[1][j][l] - v[2][j][l] + v[3][j][l];
+    t[2][j][l] = v[1][j][l] + v[2][j][l] - v[0][j][l];
+    t[3][j][l] = -v[3][j][l];
   }
-  for (int i = 0; i < 4; ++i) {
-    d[i][0] = t[i][0];
-    d[i][1] = t[i][1] - t[i][2] + t[i][3];
-    d[i][2] = t[i][1] + t[i][2] - t[i][0];
-    d[i][3] = -t[i][3];
+  for (int i = 0; i < 4; ++i) QAT_LANES {
+    d[i][0][l] = t[i][0][l];
+    d[i][1][l] = t[i][1][l] - t[i][2][l] + t[i][3][l];
+    d[i][2][l] = t[i][1][l] + t[i][2][l] - t[i][0][l];
+    d[i][3][l] = -t[i][3][l];
   }
 }
 
 // y (2x2) = A^T m A
-inline void output_tile(float y[2][2], const Tile& m) {
-  float t[2][4];
-  for (int j = 0; j < 4; ++j) {
-    t[0][j] = m[0][j] + m[1][j] + m[2][j];
-    t[1][j] = m[1][j] - m[2][j] - m[3][j];
+inline void output_tile(float y[2][2][L], const Tile& m) {
+  float t[2][4][L];
+  for (int j = 0; j < 4; ++j) QAT_LANES {
+    t[0][j][l] = m[0][j][l] + m[1][j][l] + m[2][j][l];
+    t[1][j][l] = m[1][j][l] - m[2][j][l] - m[3][j][l];
   }
-  for (int i = 0; i < 2; ++i) {
-    y[i][0] = t[i][0] + t[i][1] + t[i][2];
-    y[i][1] = t[i][1] - t[i][2] - t[i][3];
+  for (int i = 0; i < 2; ++i) QAT_LANES {
+    y[i][0][l] = t[i][0][l] + t[i][1][l] + t[i][2][l];
+    y[i][1][l] = t[i][1][l] - t[i][2][l] - t[i][3][l];
   }
 }
 
 // m = A dy A^T, the adjoint of output_tile
-inline void output_tile_adjoint(Tile& m, const float dy[2][2]) {
-  float t[4][2];
-  for (int j = 0; j < 2; ++j) {
-    t[0][j] = dy[0][j];
-    t[1][j] = dy[0][j] + dy[1][j];
-    t[2][j] = dy[0][j] - dy[1][j];
-    t[3][j] = -dy[1][j];
+inline void output_tile_adjoint(Tile& m, const float dy[2][2][L]) {
+  float t[4][2][L];
+  for (int j = 0; j < 2; ++j) QAT_LANES {
+    t[0][j][l] = dy[0][j][l];
+    t[1][j][l] = dy[0][j][l] + dy[1][j][l];
+    t[2][j][l] = dy[0][j][l] - dy[1][j][l];
+    t[3][j][l] = -dy[1][j][l];
   }
-  for (int i = 0; i < 4; ++i) {
-    m[i][0] = t[i][0];
-    m[i][1] = t[i][0] + t[i][1];
-    m[i][2] = t[i][0] - t[i][1];
-    m[i][3] = -t[i][1];
+  for (int i = 0; i < 4; ++i) QAT_LANES {
+    m[i][0][l] = t[i][0][l];
+    m[i][1][l] = t[i][0][l] + t[i][1][l];
+    m[i][2][l] = t[i][0][l] - t[i][1][l];
+    m[i][3][l] = -t[i][1][l];
   }
 }
+#undef QAT_LANES
 
-// u = G k G^T for one 3x3 kernel k
-inline void weight_tile(Tile& u, const float* k) {
+// u = G k G^T for one 3x3 kernel k (once per step: no lanes needed)
+inline void weight_tile(float u[4][4], const float* k) {
   float t[4][3];
   for (int j = 0; j < 3; ++j) {
     t[0][j] = k[j];
@@ -121,7 +133,7 @@ inline void weight_tile(Tile& u, const float* k) {
 }
 
 // dk += G^T du G, the adjoint of weight_tile
-inline void weight_tile_adjoint(float* dk, const Tile& du) {
+inline void weight_tile_adjoint(float* dk, const float du[4][4]) {
   float t[3][4];
   for (int j = 0; j < 4; ++j) {
     t[0][j] = du[0][j] + 0.5f * (du[1][j] + du[2][j]);
@@ -138,31 +150,37 @@ inline void weight_tile_adjoint(float* dk, const Tile& du) {
 // ---- tiling
 struct Tiling {
   int64_t TH, TW, rows;  // tiles down and across an image; N*TH tile rows
+  int64_t blocks;        // blocks of L tiles across a row (the last partial)
   explicit Tiling(const ConvGeometry& g)
-      : TH((g.OH + 1) / 2), TW((g.OW + 1) / 2), rows(g.N * ((g.OH + 1) / 2)) {}
+      : TH((g.OH + 1) / 2),
+        TW((g.OW + 1) / 2),
+        rows(g.N * TH),
+        blocks((TW + L - 1) / L) {}
+  // Floats in a row buffer: 2 columns per tile of every block, plus the
+  // padding column on each side.
+  int64_t row_floats() const { return 2 * blocks * L + 2; }
 };
 
-// Tile rows per chunk: as asked, or so that V (16,C,tiles) and M (16,OC,tiles)
-// together take about kChunkBytes.
+// The layout of one chunk of transformed tiles, (16, channels, tiles): the
+// 16 planes start `stride` floats apart. One cache line more than packed, so
+// that the 16 planes, written side by side, do not all fall into the same
+// cache set when channels*tiles*4 bytes is a multiple of 4 KiB.
+struct Planes {
+  int64_t tiles, stride;
+  Planes(int64_t channels, int64_t tiles) : tiles(tiles), stride(channels * tiles + L) {}
+};
+
+// Tile rows per chunk: as asked, or so that each thread's V (16,C,tiles) and
+// M (16,OC,tiles) together take about kChunkBytes and every thread gets
+// several chunks (the machine is shared: a thread that lost its core should
+// not hold the others up).
 int64_t rows_per_chunk(const ConvGeometry& g, const Tiling& t, int64_t asked) {
   const size_t row_bytes = 16 * sizeof(float) * size_t((g.C + g.OC) * t.TW);
-  const int64_t rows = asked > 0 ? asked : int64_t(kChunkBytes / row_bytes);
+  const int64_t spread = (t.rows + 4 * omp_get_max_threads() - 1) /
+                         (4 * omp_get_max_threads());
+  const int64_t rows =
+      asked > 0 ? asked : std::min(int64_t(kChunkBytes / row_bytes), spread);
   return std::clamp<int64_t>(rows, 1, std::max<int64_t>(t.rows, 1));
-}
-
-// d = the 4x4 patch of plane (H,W) at (y0, x0), zeros outside.
-inline void load_patch(Tile& d, const float* plane, int64_t H, int64_t W,
-                       int64_t y0, int64_t x0) {
-  if (y0 >= 0 && x0 >= 0 && y0 + 4 <= H && x0 + 4 <= W) {
-    for (int i = 0; i < 4; ++i)
-      for (int j = 0; j < 4; ++j) d[i][j] = plane[(y0 + i) * W + x0 + j];
-    return;
-  }
-  for (int i = 0; i < 4; ++i)
-    for (int j = 0; j < 4; ++j) {
-      const int64_t y = y0 + i, x = x0 + j;
-      d[i][j] = (y >= 0 && y < H && x >= 0 && x < W) ? plane[y * W + x] : 0.0f;
-    }
 }
 
 // U[xi][oc][c] = (G w[oc,c] G^T)[xi]
@@ -170,7 +188,7 @@ void weight_transform(float* U, const float* w, const ConvGeometry& g) {
   const int64_t pairs = g.OC * g.C;
 #pragma omp parallel for
   for (int64_t p = 0; p < pairs; ++p) {
-    Tile u;
+    float u[4][4];
     weight_tile(u, w + 9 * p);
     for (int xi = 0; xi < 16; ++xi) U[xi * pairs + p] = u[xi / 4][xi % 4];
   }
@@ -181,117 +199,170 @@ void weight_transform_adjoint(float* dw, const float* dU, const ConvGeometry& g)
   const int64_t pairs = g.OC * g.C;
 #pragma omp parallel for
   for (int64_t p = 0; p < pairs; ++p) {
-    Tile du;
+    float du[4][4];
     for (int xi = 0; xi < 16; ++xi) du[xi / 4][xi % 4] = dU[xi * pairs + p];
     weight_tile_adjoint(dw + 9 * p, du);
   }
 }
 
+// Stores the L lanes of each of the 16 elements of a tile block into its
+// plane (the first n lanes: the last block of a row may be partial).
+inline void store_block(float* dst, int64_t stride, const Tile& v, int64_t n) {
+  for (int xi = 0; xi < 16; ++xi)
+    for (int64_t l = 0; l < n; ++l) dst[xi * stride + l] = v[xi / 4][xi % 4][l];
+}
+
+// The inverse: lanes past n read as 0.
+inline void load_block(Tile& v, const float* src, int64_t stride, int64_t n) {
+  for (int xi = 0; xi < 16; ++xi)
+    for (int64_t l = 0; l < L; ++l)
+      v[xi / 4][xi % 4][l] = l < n ? src[xi * stride + l] : 0.0f;
+}
+
 // V[xi][c][i] = (B^T d B)[xi] for tile i of the chunk of tile rows
-// [r0, r0+nr) and its input patch d in channel c. V is (16, C, nr*TW).
+// [r0, r0+nr) and its input patch d in channel c.
+//
+// A tile row reads input rows y0..y0+3 (y0 = 2ty-1); they are first copied
+// into row buffers with a zero column on each side and zeros past the image,
+// so that every patch is a plain strided read.
 void input_transform(float* V, const float* x, const ConvGeometry& g,
                      const Tiling& t, int64_t r0, int64_t nr) {
-  const int64_t tc = nr * t.TW, stride = g.C * tc;  // stride: between xi
-#pragma omp parallel for collapse(2)
-  for (int64_t c = 0; c < g.C; ++c)
-    for (int64_t r = r0; r < r0 + nr; ++r) {
-      const int64_t n = r / t.TH, y0 = 2 * (r % t.TH) - 1;
-      const float* plane = x + (n * g.C + c) * g.H * g.W;
-      float* v0 = V + c * tc + (r - r0) * t.TW;
-      for (int64_t tx = 0; tx < t.TW; ++tx) {
-        Tile d, v;
-        load_patch(d, plane, g.H, g.W, y0, 2 * tx - 1);
-        input_tile(v, d);
-        for (int xi = 0; xi < 16; ++xi) v0[xi * stride + tx] = v[xi / 4][xi % 4];
-      }
-    }
-}
-
-// dx += B dV B^T scattered back onto each tile's patch. Parallel over
-// channels only: neighbouring patches of one channel overlap.
-void input_transform_adjoint(float* dx, const float* dV, const ConvGeometry& g,
-                             const Tiling& t, int64_t r0, int64_t nr) {
-  const int64_t tc = nr * t.TW, stride = g.C * tc;
-#pragma omp parallel for
-  for (int64_t c = 0; c < g.C; ++c)
-    for (int64_t r = r0; r < r0 + nr; ++r) {
-      const int64_t n = r / t.TH, y0 = 2 * (r % t.TH) - 1;
-      float* plane = dx + (n * g.C + c) * g.H * g.W;
-      const float* v0 = dV + c * tc + (r - r0) * t.TW;
-      for (int64_t tx = 0; tx < t.TW; ++tx) {
-        Tile v, d;
-        for (int xi = 0; xi < 16; ++xi) v[xi / 4][xi % 4] = v0[xi * stride + tx];
-        input_tile_adjoint(d, v);
-        const int64_t x0 = 2 * tx - 1;
-        for (int i = 0; i < 4; ++i) {
-          const int64_t y = y0 + i;
-          if (y < 0 || y >= g.H) continue;
-          for (int j = 0; j < 4; ++j) {
-            const int64_t xx = x0 + j;
-            if (xx >= 0 && xx < g.W) plane[y * g.W + xx] += d[i][j];
-          }
+  const Planes p(g.C, nr * t.TW);
+  const int64_t width = t.row_floats();
+  {
+    std::vector<float> rows(size_t(4 * width));
+    for (int64_t c = 0; c < g.C; ++c)
+      for (int64_t r = r0; r < r0 + nr; ++r) {
+        const int64_t n = r / t.TH, y0 = 2 * (r % t.TH) - 1;
+        const float* plane = x + (n * g.C + c) * g.H * g.W;
+        std::fill(rows.begin(), rows.end(), 0.0f);
+        for (int i = 0; i < 4; ++i)
+          if (y0 + i >= 0 && y0 + i < g.H)
+            std::copy_n(plane + (y0 + i) * g.W, g.W, rows.data() + i * width + 1);
+        float* v0 = V + c * p.tiles + (r - r0) * t.TW;
+        for (int64_t b = 0; b < t.blocks; ++b) {
+          Tile d, v;
+          // tile tx = b*L + l reads buffer columns 2*tx .. 2*tx+3
+          for (int i = 0; i < 4; ++i)
+            for (int j = 0; j < 4; ++j)
+              for (int l = 0; l < L; ++l)
+                d[i][j][l] = rows[size_t(i * width + 2 * (b * L + l) + j)];
+          input_tile(v, d);
+          store_block(v0 + b * L, p.stride, v, std::min<int64_t>(L, t.TW - b * L));
         }
       }
-    }
+  }
 }
 
-// out tiles = A^T M A + bias, for the chunk's tiles; M is (16, OC, nr*TW).
+// dx += B dV B^T scattered back onto each tile's patch, through row buffers
+// as in input_transform.
+void input_transform_adjoint(float* dx, const float* dV, const ConvGeometry& g,
+                             const Tiling& t, int64_t r0, int64_t nr) {
+  const Planes p(g.C, nr * t.TW);
+  const int64_t width = t.row_floats();
+  {
+    std::vector<float> rows(size_t(4 * width));
+    for (int64_t c = 0; c < g.C; ++c)
+      for (int64_t r = r0; r < r0 + nr; ++r) {
+        const int64_t n = r / t.TH, y0 = 2 * (r % t.TH) - 1;
+        float* plane = dx + (n * g.C + c) * g.H * g.W;
+        std::fill(rows.begin(), rows.end(), 0.0f);
+        const float* v0 = dV + c * p.tiles + (r - r0) * t.TW;
+        for (int64_t b = 0; b < t.blocks; ++b) {
+          Tile v, d;
+          load_block(v, v0 + b * L, p.stride, std::min<int64_t>(L, t.TW - b * L));
+          input_tile_adjoint(d, v);
+          // Lanes of one j touch every other column: no two collide.
+          for (int i = 0; i < 4; ++i)
+            for (int j = 0; j < 4; ++j)
+              for (int l = 0; l < L; ++l)
+                rows[size_t(i * width + 2 * (b * L + l) + j)] += d[i][j][l];
+        }
+        for (int i = 0; i < 4; ++i) {
+          if (y0 + i < 0 || y0 + i >= g.H) continue;
+          float* dst = plane + (y0 + i) * g.W;
+          const float* src = rows.data() + i * width + 1;
+          for (int64_t xx = 0; xx < g.W; ++xx) dst[xx] += src[xx];
+        }
+      }
+  }
+}
+
+// out tiles = A^T M A + bias, for the chunk's tiles: each tile row is
+// assembled in two row buffers and copied into the image.
 void output_transform(float* out, const float* M, const float* bias,
                       const ConvGeometry& g, const Tiling& t, int64_t r0,
                       int64_t nr) {
-  const int64_t tc = nr * t.TW, stride = g.OC * tc;
-#pragma omp parallel for collapse(2)
-  for (int64_t oc = 0; oc < g.OC; ++oc)
-    for (int64_t r = r0; r < r0 + nr; ++r) {
-      const int64_t n = r / t.TH, y0 = 2 * (r % t.TH);
-      float* plane = out + (n * g.OC + oc) * g.OH * g.OW;
-      const float* m0 = M + oc * tc + (r - r0) * t.TW;
-      const float b = bias ? bias[oc] : 0.0f;
-      for (int64_t tx = 0; tx < t.TW; ++tx) {
-        Tile m;
-        float y[2][2];
-        for (int xi = 0; xi < 16; ++xi) m[xi / 4][xi % 4] = m0[xi * stride + tx];
-        output_tile(y, m);
-        for (int i = 0; i < 2 && y0 + i < g.OH; ++i)
-          for (int j = 0; j < 2 && 2 * tx + j < g.OW; ++j)
-            plane[(y0 + i) * g.OW + 2 * tx + j] = y[i][j] + b;
+  const Planes p(g.OC, nr * t.TW);
+  const int64_t width = t.row_floats();
+  {
+    std::vector<float> rows(size_t(2 * width));
+    for (int64_t oc = 0; oc < g.OC; ++oc)
+      for (int64_t r = r0; r < r0 + nr; ++r) {
+        const int64_t n = r / t.TH, y0 = 2 * (r % t.TH);
+        float* plane = out + (n * g.OC + oc) * g.OH * g.OW;
+        const float* m0 = M + oc * p.tiles + (r - r0) * t.TW;
+        for (int64_t b = 0; b < t.blocks; ++b) {
+          Tile m;
+          float y[2][2][L];
+          load_block(m, m0 + b * L, p.stride, std::min<int64_t>(L, t.TW - b * L));
+          output_tile(y, m);
+          for (int i = 0; i < 2; ++i)
+            for (int j = 0; j < 2; ++j)
+              for (int l = 0; l < L; ++l)
+                rows[size_t(i * width + 2 * (b * L + l) + j)] = y[i][j][l];
+        }
+        const float bo = bias ? bias[oc] : 0.0f;
+        for (int i = 0; i < 2 && y0 + i < g.OH; ++i) {
+          float* dst = plane + (y0 + i) * g.OW;
+          const float* src = rows.data() + i * width;
+          for (int64_t xx = 0; xx < g.OW; ++xx) dst[xx] = src[xx] + bo;
+        }
       }
-    }
+  }
 }
 
-// dM = A dy A^T for the chunk's tiles, dy the 2x2 of dout (0 outside).
+// dM = A dy A^T for the chunk's tiles, dy the 2x2 of dout (0 outside),
+// read through two zero-padded row buffers.
 void output_transform_adjoint(float* dM, const float* dout, const ConvGeometry& g,
                               const Tiling& t, int64_t r0, int64_t nr) {
-  const int64_t tc = nr * t.TW, stride = g.OC * tc;
-#pragma omp parallel for collapse(2)
-  for (int64_t oc = 0; oc < g.OC; ++oc)
-    for (int64_t r = r0; r < r0 + nr; ++r) {
-      const int64_t n = r / t.TH, y0 = 2 * (r % t.TH);
-      const float* plane = dout + (n * g.OC + oc) * g.OH * g.OW;
-      float* m0 = dM + oc * tc + (r - r0) * t.TW;
-      for (int64_t tx = 0; tx < t.TW; ++tx) {
-        float dy[2][2];
-        for (int i = 0; i < 2; ++i)
-          for (int j = 0; j < 2; ++j) {
-            const int64_t y = y0 + i, x = 2 * tx + j;
-            dy[i][j] = (y < g.OH && x < g.OW) ? plane[y * g.OW + x] : 0.0f;
-          }
-        Tile m;
-        output_tile_adjoint(m, dy);
-        for (int xi = 0; xi < 16; ++xi) m0[xi * stride + tx] = m[xi / 4][xi % 4];
+  const Planes p(g.OC, nr * t.TW);
+  const int64_t width = t.row_floats();
+  {
+    std::vector<float> rows(size_t(2 * width));
+    for (int64_t oc = 0; oc < g.OC; ++oc)
+      for (int64_t r = r0; r < r0 + nr; ++r) {
+        const int64_t n = r / t.TH, y0 = 2 * (r % t.TH);
+        const float* plane = dout + (n * g.OC + oc) * g.OH * g.OW;
+        std::fill(rows.begin(), rows.end(), 0.0f);
+        for (int i = 0; i < 2 && y0 + i < g.OH; ++i)
+          std::copy_n(plane + (y0 + i) * g.OW, g.OW, rows.data() + i * width);
+        float* m0 = dM + oc * p.tiles + (r - r0) * t.TW;
+        for (int64_t b = 0; b < t.blocks; ++b) {
+          float dy[2][2][L];
+          Tile m;
+          for (int i = 0; i < 2; ++i)
+            for (int j = 0; j < 2; ++j)
+              for (int l = 0; l < L; ++l)
+                dy[i][j][l] = rows[size_t(i * width + 2 * (b * L + l) + j)];
+          output_tile_adjoint(m, dy);
+          store_block(m0 + b * L, p.stride, m, std::min<int64_t>(L, t.TW - b * L));
+        }
       }
-    }
+  }
 }
 
-// c[xi] = op(a[xi]) * op(b[xi]) (+ c[xi] if accumulate), for the 16 xi;
-// a[xi] is (M,K) or, transposed, (K,M); likewise b.
+// c[xi] = op(a[xi]) * op(b[xi]) (+ c[xi] if accumulate) for the 16 xi;
+// op(a) is (M,K), stored transposed if ta; op(b) is (K,N); c is (M,N).
+// sa, sb, sc: floats between consecutive xi.
 void gemm16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* a,
-            const float* b, float* c, bool accumulate) {
+            int64_t sa, const float* b, int64_t sb, float* c, int64_t sc,
+            bool accumulate) {
   for (int64_t xi = 0; xi < 16; ++xi)
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
                 tb ? CblasTrans : CblasNoTrans, int(M), int(N), int(K), 1.0f,
-                a + xi * M * K, int(ta ? M : K), b + xi * K * N, int(tb ? K : N),
-                accumulate ? 1.0f : 0.0f, c + xi * M * N, int(N));
+                a + xi * sa, int(ta ? M : K), b + xi * sb, int(tb ? K : N),
+                accumulate ? 1.0f : 0.0f, c + xi * sc, int(N));
 }
 
 }  // namespace
@@ -305,15 +376,23 @@ void conv2d_winograd_forward(float* out, const float* x, const float* w,
                              int64_t chunk_rows) {
   const Tiling t(g);
   const int64_t nr = rows_per_chunk(g, t, chunk_rows);
-  Storage U(size_t(16 * g.OC * g.C)), V(size_t(16 * g.C * nr * t.TW)),
-      M(size_t(16 * g.OC * nr * t.TW));
+  const int64_t chunks = (t.rows + nr - 1) / nr, pairs = g.OC * g.C;
+  Storage U(size_t(16 * pairs));
   weight_transform(U.data(), w, g);
-  for (int64_t r0 = 0; r0 < t.rows; r0 += nr) {
-    const int64_t rows = std::min(nr, t.rows - r0), tc = rows * t.TW;
-    input_transform(V.data(), x, g, t, r0, rows);
-    // M[xi] (OC, tc) = U[xi] (OC, C) * V[xi] (C, tc)
-    gemm16(false, false, g.OC, tc, g.C, U.data(), V.data(), M.data(), false);
-    output_transform(out, M.data(), bias, g, t, r0, rows);
+#pragma omp parallel
+  {
+    Storage V(size_t(16 * Planes(g.C, nr * t.TW).stride)),
+        M(size_t(16 * Planes(g.OC, nr * t.TW).stride));
+#pragma omp for schedule(dynamic)
+    for (int64_t k = 0; k < chunks; ++k) {
+      const int64_t r0 = k * nr, rows = std::min(nr, t.rows - r0);
+      const Planes pv(g.C, rows * t.TW), pm(g.OC, rows * t.TW);
+      input_transform(V.data(), x, g, t, r0, rows);
+      // M[xi] (OC, tiles) = U[xi] (OC, C) * V[xi] (C, tiles)
+      gemm16(false, false, g.OC, pv.tiles, g.C, U.data(), pairs, V.data(),
+             pv.stride, M.data(), pm.stride, false);
+      output_transform(out, M.data(), bias, g, t, r0, rows);
+    }
   }
 }
 
@@ -324,23 +403,43 @@ void conv2d_winograd_backward(float* dx, float* dw, float* dbias,
   if (!dx && !dw) return;
   const Tiling t(g);
   const int64_t nr = rows_per_chunk(g, t, chunk_rows);
-  // V holds the input transform for dU, then is overwritten with dV.
-  Storage U(size_t(16 * g.OC * g.C)), dU(size_t(16 * g.OC * g.C)),
-      V(size_t(16 * g.C * nr * t.TW)), dM(size_t(16 * g.OC * nr * t.TW));
+  const int64_t chunks = (t.rows + nr - 1) / nr, pairs = g.OC * g.C;
+  Storage U(size_t(16 * pairs)), dU(size_t(16 * pairs));
   if (dx) weight_transform(U.data(), w, g);
-  if (dw) std::fill_n(dU.data(), dU.size(), 0.0f);
-  for (int64_t r0 = 0; r0 < t.rows; r0 += nr) {
-    const int64_t rows = std::min(nr, t.rows - r0), tc = rows * t.TW;
-    output_transform_adjoint(dM.data(), dout, g, t, r0, rows);
-    if (dw) {
-      input_transform(V.data(), x, g, t, r0, rows);
-      // dU[xi] (OC, C) += dM[xi] (OC, tc) * V[xi]^T (tc, C)
-      gemm16(false, true, g.OC, g.C, tc, dM.data(), V.data(), dU.data(), true);
+  std::fill_n(dU.data(), dU.size(), 0.0f);
+#pragma omp parallel
+  {
+    // V holds the input transform for dU, then is overwritten with dV.
+    Storage V(size_t(16 * Planes(g.C, nr * t.TW).stride)),
+        dM(size_t(16 * Planes(g.OC, nr * t.TW).stride)),
+        my_dU(size_t(dw ? 16 * pairs : 0));
+    std::fill_n(my_dU.data(), my_dU.size(), 0.0f);
+    // Neighbouring chunks scatter into the two input rows they share: the
+    // even chunks run first, then the odd ones, so no two threads add into
+    // the same pixel at once.
+    for (int64_t parity = 0; parity < 2; ++parity) {
+#pragma omp for schedule(dynamic)
+      for (int64_t k = parity; k < chunks; k += 2) {
+        const int64_t r0 = k * nr, rows = std::min(nr, t.rows - r0);
+        const Planes pv(g.C, rows * t.TW), pm(g.OC, rows * t.TW);
+        output_transform_adjoint(dM.data(), dout, g, t, r0, rows);
+        if (dw) {
+          input_transform(V.data(), x, g, t, r0, rows);
+          // dU[xi] (OC, C) += dM[xi] (OC, tiles) * V[xi]^T (tiles, C)
+          gemm16(false, true, g.OC, g.C, pm.tiles, dM.data(), pm.stride,
+                 V.data(), pv.stride, my_dU.data(), pairs, true);
+        }
+        if (dx) {
+          // dV[xi] (C, tiles) = U[xi]^T (C, OC) * dM[xi] (OC, tiles)
+          gemm16(true, false, g.C, pm.tiles, g.OC, U.data(), pairs, dM.data(),
+                 pm.stride, V.data(), pv.stride, false);
+          input_transform_adjoint(dx, V.data(), g, t, r0, rows);
+        }
+      }
     }
-    if (dx) {
-      // dV[xi] (C, tc) = U[xi]^T (C, OC) * dM[xi] (OC, tc)
-      gemm16(true, false, g.C, tc, g.OC, U.data(), dM.data(), V.data(), false);
-      input_transform_adjoint(dx, V.data(), g, t, r0, rows);
+    if (dw) {
+#pragma omp critical
+      for (int64_t i = 0; i < 16 * pairs; ++i) dU.data()[i] += my_dU.data()[i];
     }
   }
   if (dw) weight_transform_adjoint(dw, dU.data(), g);
