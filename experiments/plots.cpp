@@ -74,7 +74,8 @@ std::vector<std::string> write_plots(const Table& t, const std::string& out_dir,
     gp << "set output 'dice_vs_bits.png'\n"
        << "set title " << quoted(t.name + ": val Dice (last epoch) against weight bits") << "\n"
        << "set xlabel 'weight bits (log scale; 32 = float)'\nset ylabel 'Dice %'\n"
-       << "set logscale x 2\nset key bottom right\nplot ";
+       << "set logscale x 2\nset offsets graph 0.05, graph 0.05, 0, 0\nset yrange [0:100]\n"
+       << "set key bottom right\nplot ";
     for (size_t i = 0; i < cols.size(); ++i) {
       const std::string c = file_part(cols[i]);
       gp << (i ? ", \\\n     " : "") << "'dice_vs_bits.dat' index " << i
@@ -82,7 +83,7 @@ std::vector<std::string> write_plots(const Table& t, const std::string& out_dir,
          << ", '' index " << i << " using 1:4 with linespoints dt 2 title "
          << quoted("paper " + c);
     }
-    gp << "\nunset logscale x\n";
+    gp << "\nunset logscale x\nset offsets 0, 0, 0, 0\nset autoscale y\n";
     pngs.push_back(out_dir + "/dice_vs_bits.png");
   }
 

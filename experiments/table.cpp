@@ -288,9 +288,14 @@ Table make_table(const std::string& path, std::vector<std::string> metrics) {
     const CellState state = cell_state(c, config.num_epochs);
     if (state != CellState::Finished) {
       std::string detail;
-      if (state == CellState::Failed) {
+      if (state == CellState::Failed) {  // its exit status and its last word
         std::ifstream failed(c.dir() + "/failed.txt");
-        std::getline(failed, detail);
+        std::string status, line, last;
+        std::getline(failed, status);
+        std::getline(failed, line);  // "last lines of stderr.txt:"
+        while (std::getline(failed, line))
+          if (!line.empty()) last = line;
+        detail = status.substr(status.find(": ") + 2) + (last.empty() ? "" : ": " + last);
       } else if (state == CellState::Stopped) {
         detail = "stopped; resume it with `qat sweep`";
       }

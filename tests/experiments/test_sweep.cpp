@@ -217,6 +217,7 @@ TEST_CASE("sweep: a tiny real sweep runs, skips finished cells, records a failin
     CHECK(t.unfinished[0].id == "broken/seed1");
     CHECK(t.unfinished[0].state == "failed");
     const std::string md = table_markdown(t);
-    CHECK(md.find("- broken/seed2: failed") != std::string::npos);
+    CHECK(md.find("- broken/seed2: failed — exit status 1: qat: error: ") != std::string::npos);
+    CHECK(t.unfinished[1].detail.find("'/nonexistent/em.h5' not found") != std::string::npos);
   }
 }

@@ -67,14 +67,14 @@ TEST_CASE("table: markdown and CSV of a hand-made table") {
   a.size_paper_way = 18.45, a.size_honest = 18.45, a.paper_size = 18.48;
   t.rows.push_back(a);
   t.spearman["relu"] = kNaN;
-  t.unfinished.push_back({"q4/relu/seed1", "failed", "cell q4/relu/seed1: exit status 1"});
+  t.unfinished.push_back({"q4/relu/seed1", "failed", "exit status 1"});
   const std::string md = table_markdown(t);
   INFO(md);
   CHECK(md.find("| fp (full precision) | relu | 2 | 52.00 ± 2.83 | 3.00 | 56.32 | -4.32 | "
                 "1 (1) | 32 | 18.45 | 18.45 | 18.48 |") != std::string::npos);
   CHECK(md.find("**last** epoch (3)") != std::string::npos);
   CHECK(md.find("in column relu: -") != std::string::npos);
-  CHECK(md.find("- q4/relu/seed1: failed — cell q4/relu/seed1: exit status 1") !=
+  CHECK(md.find("- q4/relu/seed1: failed — exit status 1") !=
         std::string::npos);
   const std::string csv = table_csv(t);
   CHECK(csv.find("row,column,row_paper,column_paper,seeds,dice_mean,dice_std,hausdorff_mean,"
