@@ -11,6 +11,7 @@
 #include "data/packers.h"
 #include "data/synthetic_em.h"
 #include "experiments/baseline.h"
+#include "experiments/histogram.h"
 #include "experiments/report.h"
 #include "experiments/sweep_cli.h"
 #include "experiments/train.h"
@@ -110,6 +111,11 @@ int main(int argc, char** argv) {
     const Config c = load_config(config_path, overrides);
     if (c.operation_mode == "inference") {
       print_metrics("trained model", evaluate_trained(c), c.threshold);
+      return;
+    }
+    if (c.operation_mode == "visualize") {
+      std::printf("weight histograms (grey: float, red: quantized) in %s\n",
+                  write_weight_histograms(c).c_str());
       return;
     }
     const TrainResult r = train(c);

@@ -35,6 +35,7 @@ class BatchNorm2d : public Module {
 
   Tensor weight, bias, running_mean, running_var;
   float momentum, eps;
+  bool folded = false;  // its affine moved into the convs that read it (fold.h)
 };
 
 class Dropout2d : public Module {

@@ -7,12 +7,15 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "data/synthetic_em.h"
 #include "experiments/checkpoint.h"
+#include "experiments/histogram.h"
+#include "quant/quantize.h"
 #include "experiments/train.h"
 
 using namespace qat;
@@ -191,4 +194,39 @@ TEST_CASE("checkpoints: round trip, and another architecture is refused") {
                        doctest::Contains("checkpoint not found"), Error);
   // no temporary left behind
   CHECK_FALSE(fs::exists(path + ".tmp"));
+}
+
+TEST_CASE("train: a Q6.0/Q0.4 run logs telemetry and its weights take only Q0.4 levels") {
+  const Config c = tiny_config("q64", {"quantization=FIXED", "weight_i_width=0", "weight_f_width=4",
+                                       "activation_i_width=6", "activation_f_width=0",
+                                       "num_epochs=2"});
+  const TrainResult r = train(c);
+  const auto rows = read_csv(r.run_dir + "/telemetry.csv");
+  REQUIRE(rows.size() > 1);
+  CHECK(rows[0][0] == "epoch");
+  int weight_rows = 0, activation_rows = 0;
+  for (size_t i = 1; i < rows.size(); ++i) {
+    if (rows[i][2] == "weight") {
+      ++weight_rows;
+      CHECK(rows[i][3] == "Q0.4");
+      CHECK(std::stoll(rows[i][6]) <= 33);  // distinct levels used
+    } else {
+      ++activation_rows;
+      CHECK(rows[i][3] == "Q6.0");
+    }
+  }
+  CHECK(weight_rows == 2 * 12);      // 12 quantized convs (not conv1.*, not conv9), 2 epochs
+  CHECK(activation_rows == 2 * 14);  // after every BatchNorm
+  // The quantized weights of the trained model lie on the Q0.4 grid.
+  Model m = build_model(c);
+  load_checkpoint(r.run_dir + "/checkpoint.h5", *m.net, nullptr);
+  const auto grid = quant::levels(m.layers[2].weight);
+  CHECK(grid.size() == 33);
+  const Tensor q = quant::quantize_forward(m.layers[2].conv->weight, m.layers[2].weight).q;
+  for (float v : q.to_vector())
+    CHECK(std::binary_search(grid.begin(), grid.end(), v));
+  // visualize: one histogram per conv
+  const std::string dir = write_weight_histograms(c);
+  CHECK(fs::exists(dir + "/conv2.conv1.png"));
+  CHECK(fs::exists(dir + "/conv9.png"));
 }
