@@ -1,0 +1,220 @@
+// Integer GEMM: naive, portable blocked and AVX-512 VNNI. Letters as in
+// int_gemm.h: A (M,K), B (K,N) -> C (M,N) int32, C = A*B mod 2^32.
+//
+// ## The VNNI kernel
+// vpdpbusd (_mm512_dpbusd_epi32(acc, u, s)) adds, to each of 16 int32 lanes,
+// the sum of 4 products of an UNSIGNED byte of u by a SIGNED byte of s.
+// vpdpwssd (_mm512_dpwssd_epi32) does the same with 2 signed 16-bit pairs.
+// So K is consumed in groups of G = 4 bytes (G = 2 int16), and the operands
+// are packed so that one 32-bit lane holds G consecutive k:
+//   - B panel, 64 columns wide: Bp[kg][j][t] = B[G*kg + t][n0 + j], so one
+//     k-group of 16 columns is one 64-byte vector; 4 vectors per panel.
+//   - A: rows padded to a multiple of G (zeros); A[m][G*kg .. G*kg+G-1] is
+//     one int32, broadcast to all lanes.
+// The micro-kernel keeps a 6 x 64 tile of C in 24 registers.
+//
+// ## Signed activations with vpdpbusd: the +128 offset
+// Activations are signed (BatchNorm comes after ReLU, so they go negative),
+// and vpdpbusd wants one operand unsigned. We store B + 128 (in 0..255) as
+// the unsigned operand and keep the weights A signed:
+//   sum_k A[m,k] * (B[k,n] + 128) = C[m,n] + 128 * sum_k A[m,k]
+// The correction 128 * rowsum(A)[m] depends on the output row only (one per
+// output channel of a conv), is computed once when A is packed and taken off
+// when the tile is stored. Padding k (A = 0) contributes nothing either way.
+// Intermediate sums may exceed int32 only if the result does; vpdpbusd and
+// vpdpwssd do not saturate, so they wrap mod 2^32 like the other versions.
+#include "quant/int_gemm.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "autograd/check.h"
+
+namespace qat::quant {
+
+// ---- naive: the definition, in int64, truncated to int32 (modular in C++20)
+template <class T>
+void gemm_naive(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K) {
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) {
+      int64_t s = 0;
+      for (int64_t k = 0; k < K; ++k) s += int64_t(A[m * K + k]) * B[k * N + n];
+      C[m * N + n] = static_cast<int32_t>(s);
+    }
+}
+
+// ---- blocked: an 8 x 256 tile of C stays in a local array while K streams
+// past; the compiler vectorises the inner loop. Sums in uint32 wrap mod 2^32
+// without undefined behaviour; a product of two int16 fits int32.
+template <class T>
+void gemm_blocked(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K) {
+  constexpr int64_t kMB = 8, kNB = 256;
+  const int64_t blocks = (N + kNB - 1) / kNB;
+#pragma omp parallel for schedule(static)
+  for (int64_t nb = 0; nb < blocks; ++nb) {
+    const int64_t n0 = nb * kNB, nr = std::min(kNB, N - n0);
+    alignas(64) uint32_t acc[kMB][kNB];
+    for (int64_t m0 = 0; m0 < M; m0 += kMB) {
+      const int64_t mr = std::min(kMB, M - m0);
+      for (int64_t i = 0; i < mr; ++i) std::fill_n(acc[i], nr, 0u);
+      for (int64_t k = 0; k < K; ++k) {
+        const T* b = B + k * N + n0;
+        for (int64_t i = 0; i < mr; ++i) {
+          const int32_t a = A[(m0 + i) * K + k];
+          uint32_t* row = acc[i];
+          for (int64_t j = 0; j < nr; ++j) row[j] += uint32_t(a * int32_t(b[j]));
+        }
+      }
+      for (int64_t i = 0; i < mr; ++i)
+        for (int64_t j = 0; j < nr; ++j)
+          C[(m0 + i) * N + n0 + j] = static_cast<int32_t>(acc[i][j]);
+    }
+  }
+}
+
+// ---- VNNI
+namespace {
+
+constexpr int64_t kMR = 6;   // rows of the register tile
+constexpr int64_t kNV = 4;   // 16-lane vectors across the tile
+constexpr int64_t kNR = 16 * kNV;  // columns of a panel
+
+template <class T>
+constexpr int64_t group() {  // k per 32-bit lane
+  return sizeof(T) == 1 ? 4 : 2;
+}
+
+// A (M,K) -> Ap (Mp, Kp): rows padded to kMR, k padded to the group, zeros.
+// corr[m] = 128 * rowsum(A)[m] for the int8 offset (0 for int16).
+template <class T>
+void pack_a(std::vector<T>& Ap, std::vector<int32_t>& corr, const T* A,
+            int64_t M, int64_t K, int64_t Mp, int64_t Kp) {
+  Ap.assign(size_t(Mp * Kp), T(0));
+  corr.assign(size_t(Mp), 0);
+  for (int64_t m = 0; m < M; ++m) {
+    std::memcpy(Ap.data() + m * Kp, A + m * K, size_t(K) * sizeof(T));
+    if constexpr (sizeof(T) == 1) {
+      uint32_t s = 0;  // wraps mod 2^32 like the accumulators it corrects
+      for (int64_t k = 0; k < K; ++k) s += uint32_t(int32_t(A[m * K + k]));
+      corr[size_t(m)] = static_cast<int32_t>(128u * s);
+    }
+  }
+}
+
+// B columns [n0, n0+nr) -> Bp (Kp/G, kNR, G); int8 gets +128 (stored as
+// uint8), padding holds the code 0.
+template <class T>
+void pack_b_panel(T* Bp, const T* B, int64_t N, int64_t K, int64_t Kp,
+                  int64_t n0, int64_t nr) {
+  constexpr int64_t G = group<T>();
+  for (int64_t kg = 0; kg < Kp / G; ++kg)
+    for (int64_t t = 0; t < G; ++t) {
+      const int64_t k = kg * G + t;
+      T* dst = Bp + kg * kNR * G + t;
+      const T* src = B + k * N + n0;
+      for (int64_t j = 0; j < kNR; ++j) {
+        const T v = (k < K && j < nr) ? src[j] : T(0);
+        if constexpr (sizeof(T) == 1)
+          dst[j * G] = T(uint8_t(int32_t(v) + 128));
+        else
+          dst[j * G] = v;
+      }
+    }
+}
+
+// One 6 x 64 tile: C[m0.., n0..] = Ap rows x Bp panel - corr.
+template <class T>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void vnni_tile(
+    int32_t* C, const T* Ap, const T* Bp, const int32_t* corr, int64_t Kp,
+    int64_t N, int64_t mr, int64_t nr) {
+  constexpr int64_t G = group<T>();
+  __m512i acc[kMR][kNV];
+#pragma GCC unroll 6
+  for (int64_t i = 0; i < kMR; ++i)
+#pragma GCC unroll 4
+    for (int64_t v = 0; v < kNV; ++v) acc[i][v] = _mm512_setzero_si512();
+  for (int64_t kg = 0; kg < Kp / G; ++kg) {
+    __m512i b[kNV];
+#pragma GCC unroll 4
+    for (int64_t v = 0; v < kNV; ++v)
+      b[v] = _mm512_loadu_si512(Bp + (kg * kNR + v * 16) * G);
+#pragma GCC unroll 6
+    for (int64_t i = 0; i < kMR; ++i) {
+      int32_t a32;
+      std::memcpy(&a32, Ap + i * Kp + kg * G, sizeof a32);
+      const __m512i a = _mm512_set1_epi32(a32);
+#pragma GCC unroll 4
+      for (int64_t v = 0; v < kNV; ++v) {
+        if constexpr (sizeof(T) == 1)
+          acc[i][v] = _mm512_dpbusd_epi32(acc[i][v], b[v], a);
+        else
+          acc[i][v] = _mm512_dpwssd_epi32(acc[i][v], b[v], a);
+      }
+    }
+  }
+  for (int64_t i = 0; i < mr; ++i) {
+    const __m512i c = _mm512_set1_epi32(corr[i]);
+    for (int64_t v = 0; v < kNV; ++v) {
+      const int64_t j0 = v * 16;
+      if (j0 >= nr) break;
+      const int64_t left = std::min<int64_t>(16, nr - j0);
+      const __mmask16 mask = __mmask16((1u << left) - 1u);
+      _mm512_mask_storeu_epi32(C + i * N + j0, mask,
+                               _mm512_sub_epi32(acc[i][v], c));
+    }
+  }
+}
+
+}  // namespace
+
+bool cpu_has_vnni() {
+  static const bool has = __builtin_cpu_supports("avx512f") &&
+                          __builtin_cpu_supports("avx512bw") &&
+                          __builtin_cpu_supports("avx512vnni");
+  return has;
+}
+
+template <class T>
+void gemm_vnni(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K) {
+  QAT_CHECK(cpu_has_vnni(), "gemm_vnni: this CPU lacks AVX-512 VNNI; call gemm()");
+  constexpr int64_t G = group<T>();
+  const int64_t Kp = (K + G - 1) / G * G, Mp = (M + kMR - 1) / kMR * kMR;
+  std::vector<T> Ap;
+  std::vector<int32_t> corr;
+  pack_a(Ap, corr, A, M, K, Mp, Kp);
+  const int64_t panels = (N + kNR - 1) / kNR;
+#pragma omp parallel
+  {
+    std::vector<T> Bp(size_t(Kp * kNR));  // this thread's panel: Kp*64 codes
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < panels; ++p) {
+      const int64_t n0 = p * kNR, nr = std::min(kNR, N - n0);
+      pack_b_panel(Bp.data(), B, N, K, Kp, n0, nr);
+      for (int64_t m0 = 0; m0 < M; m0 += kMR)
+        vnni_tile(C + m0 * N + n0, Ap.data() + m0 * Kp, Bp.data(),
+                  corr.data() + m0, Kp, N, std::min(kMR, M - m0), nr);
+    }
+  }
+}
+
+template <class T>
+void gemm(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K) {
+  if (cpu_has_vnni())
+    gemm_vnni(C, A, B, M, N, K);
+  else
+    gemm_blocked(C, A, B, M, N, K);
+}
+
+#define QAT_GEMM_INSTANTIATE(T)                                                \
+  template void gemm_naive<T>(int32_t*, const T*, const T*, int64_t, int64_t, int64_t);   \
+  template void gemm_blocked<T>(int32_t*, const T*, const T*, int64_t, int64_t, int64_t); \
+  template void gemm_vnni<T>(int32_t*, const T*, const T*, int64_t, int64_t, int64_t);    \
+  template void gemm<T>(int32_t*, const T*, const T*, int64_t, int64_t, int64_t);
+QAT_GEMM_INSTANTIATE(int8_t)
+QAT_GEMM_INSTANTIATE(int16_t)
+#undef QAT_GEMM_INSTANTIATE
+
+}  // namespace qat::quant

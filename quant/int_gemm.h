@@ -1,0 +1,52 @@
+// Integer matrix multiply for the fixed-point engine: int8 or int16 codes
+// in, int32 accumulators out.
+//
+// Letters: A (M,K), B (K,N), C (M,N), all row-major and dense. In a conv,
+// A is the weight (OC, C*KH*KW), B the im2col of the input (C*KH*KW, OH*OW)
+// and C the accumulator (OC, OH*OW), as autograd/conv_im2col.cpp lays out.
+//
+// ## Which widths, and why two GEMMs
+// - int8 x int8 (gemm<int8_t>): two's complement Q8.0 activations (codes
+//   -128..127) times Q0.8 weights (-128..127), and every narrower format
+//   (Q6.0 / Q0.4 in either sign convention: |code| <= 64 and <= 16).
+//   AVX-512 VNNI vpdpbusd does 64 multiply-adds per instruction.
+// - int16 x int16 (gemm<int16_t>): what does not fit a byte. The paper's
+//   sign-magnitude Q8.0 is 9 bits (|code| <= 256 with the fraction carry,
+//   quant/spec.h) and its Q0.8 weights reach +-256; and the input of every
+//   up-block conv is [upsampled, skip] with 4 more fraction bits than the
+//   activation format (int_ops.h: bilinear x2 is exact at f + 4), so 12-bit
+//   codes for Q8.0. vpdpwssd does 32 multiply-adds per instruction.
+//   int16 activations x int8 weights go here too, with the weights widened
+//   once: splitting a 16-bit activation into two bytes would cost two
+//   vpdpbusd for the same 64 products, no gain over one vpdpwssd pair.
+//
+// ## Overflow
+// All versions compute C = A*B modulo 2^32 (int32 accumulators wrap, as the
+// hardware does, never undefined behaviour), which is the exact A*B whenever
+// |A*B| < 2^31. accumulator_bound() tells the caller whether that holds for
+// a layer; the engine widens (or refuses) where it does not.
+//
+// ## Versions (all give identical results; tests hold them to the naive one)
+//   gemm_naive     triple loop in int64, truncated to int32
+//   gemm_blocked   portable C++: cache blocks, OpenMP over column blocks
+//   gemm_vnni      AVX-512 VNNI micro-kernel, OpenMP over column panels
+//   gemm           the VNNI one if the CPU has it (checked once), else blocked
+#pragma once
+#include <cstdint>
+
+namespace qat::quant {
+
+// T = int8_t or int16_t; both are instantiated in int_gemm.cpp.
+template <class T>
+void gemm_naive(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K);
+template <class T>
+void gemm_blocked(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K);
+template <class T>  // qat::Error if !cpu_has_vnni()
+void gemm_vnni(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K);
+template <class T>
+void gemm(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K);
+
+// True if this CPU runs the _vnni versions (AVX-512 F, BW and VNNI).
+bool cpu_has_vnni();
+
+}  // namespace qat::quant

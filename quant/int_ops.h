@@ -1,0 +1,48 @@
+// The integer engine's elementwise and spatial ops on codes: ReLU, max-pool
+// 2x2, bilinear x2 upsampling, channel concatenation. A code tensor is
+// (N,C,H,W) (or planes = N*C of H*W) of integers c meaning c * 2^-f, f its
+// fraction bits. Each op says what it does to f.
+#pragma once
+#include <cstdint>
+
+namespace qat::quant {
+
+// Instantiated in int_ops.cpp for the types listed at each op.
+
+// In place, max(c, 0). f unchanged (and exact: 0 is a code of every format).
+// T = int8_t, int16_t, int32_t.
+template <class T>
+void relu_codes(T* x, int64_t n);
+
+// x (planes, H, W) -> out (planes, H/2, W/2), kernel 2 stride 2, an odd last
+// row/column dropped (as max_pool2d). The max of codes of one format is the
+// code of the max: exact, f unchanged. T = int8_t, int16_t.
+template <class T>
+void max_pool2x2_codes(T* out, const T* x, int64_t planes, int64_t H, int64_t W);
+
+// Bilinear x2 at align_corners=False, as upsample_bilinear2x
+// (autograd/ops_spatial.cpp): output row o reads input rows
+//   o = 2j:    j-1 and j with weights 1/4, 3/4   (o = 0: row 0 with weight 1)
+//   o = 2j+1:  j and j+1 with weights 3/4, 1/4   (last: row H-1 twice)
+// and columns likewise. Every weight is a multiple of 1/4, so the output is
+//   (sum of row weight * column weight * code) in 16ths:
+//   out = 9a + 3b + 3c + d (interior; the borders' weights sum to 16 too)
+// an exact integer at f + 4 fraction bits: no rounding, the output format
+// has 4 more fraction bits than the input. |out| <= 16 |in|, so int8 codes
+// come out as int16 (|out| <= 2048) and int16 codes as int32.
+// Two passes, columns then rows, as PyTorch's separable weights.
+// (TIn, TOut) = (int8_t, int16_t) or (int16_t, int32_t).
+template <class TIn, class TOut>
+void upsample_bilinear2x_codes(TOut* out, const TIn* x, int64_t planes, int64_t H,
+                               int64_t W);
+
+// [a, b] on channels with a common format: a (N,CA,P) at fa fraction bits,
+// b (N,CB,P) at fb -> out (N,CA+CB,P) at max(fa, fb); the one with fewer
+// fraction bits is shifted left (exact, value unchanged). Returns max(fa, fb).
+// qat::Error if a shifted code leaves int16. In the U-Net: a = the upsampled
+// input at f + 4 (int16), b = the skip at f (int8). TB = int8_t, int16_t.
+template <class TB>
+int concat_codes(int16_t* out, const int16_t* a, int64_t CA, int fa, const TB* b,
+                 int64_t CB, int fb, int64_t N, int64_t P);
+
+}  // namespace qat::quant
