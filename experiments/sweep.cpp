@@ -80,7 +80,7 @@ std::vector<SweepChoice> choices(const YAML::Node& list, const std::string& key,
       const std::string k = kv.first.as<std::string>();
       const std::string w = where + "." + k;
       if (k == "name") c.name = scalar(kv.second, w);
-      else if (k == "config") c.config = (dir / scalar(kv.second, w)).string();
+      else if (k == "config") c.config = (dir / scalar(kv.second, w)).lexically_normal().string();
       else if (k == "set") c.overrides = overrides_of(kv.second, w);
       else if (k == "paper") c.paper = scalar(kv.second, w);
       else if (k == "columns" && key == "rows") {
@@ -179,7 +179,7 @@ Sweep load_sweep(const std::string& path) {
     const std::string k = kv.first.as<std::string>();
     const std::string w = path + ": key '" + k + "'";
     if (k == "name") s.name = scalar(kv.second, w);
-    else if (k == "base") s.base = (dir / scalar(kv.second, w)).string();
+    else if (k == "base") s.base = (dir / scalar(kv.second, w)).lexically_normal().string();
     else if (k == "output") s.output = scalar(kv.second, w);
     else if (k == "paper_column") s.paper_column = scalar(kv.second, w);
     else if (k == "set") s.overrides = overrides_of(kv.second, w);

@@ -221,3 +221,37 @@ TEST_CASE("sweep: a tiny real sweep runs, skips finished cells, records a failin
     CHECK(t.unfinished[1].detail.find("'/nonexistent/em.h5' not found") != std::string::npos);
   }
 }
+
+TEST_CASE("sweep: a stopped cell is resumed from its checkpoint, not restarted") {
+  const fs::path dir = scratch("resume");
+  const std::string out = (dir / "out").string();
+  auto grid = [&](int epochs) {
+    return write(dir / "grid.yaml", "base: " + kTiny + "\noutput: " + out +
+                                        "\nseeds: [4]\nset: {telemetry: false, data: " +
+                                        em_dataset() + "}\nrows:\n  - {name: a, set: "
+                                        "{num_epochs: " + std::to_string(epochs) + "}}\n");
+  };
+  SweepOptions o;
+  o.binary = QAT_BINARY;
+  o.quiet = true;
+  o.cores = 1;  // one thread: OpenMP threads spin badly on a busy machine
+  CHECK(run_sweep(load_sweep(grid(1)), o).finished.size() == 1);
+  const std::string log = out + "/a/seed4/log.csv";
+  std::ifstream first(log);
+  const std::string epoch1((std::istreambuf_iterator<char>(first)), {});
+  // The same cell asked for 3 epochs: its checkpoint is behind, so it is
+  // stopped; the sweep continues it and the first epoch's row stays as it was.
+  const Sweep s = load_sweep(grid(3));
+  CHECK(cell_state(plan_sweep(s)[0], 3) == CellState::Stopped);
+  CHECK(run_sweep(s, o).finished.size() == 1);
+  CHECK(read_checkpoint_state(out + "/a/seed4/checkpoint.h5").epoch == 3);
+  std::ifstream second(log);
+  const std::string epochs3((std::istreambuf_iterator<char>(second)), {});
+  CHECK(epochs3.rfind(epoch1, 0) == 0);  // starts with the first run's rows
+  CHECK(std::count(epochs3.begin(), epochs3.end(), '\n') == 4);
+  const std::string out_text = [&] {
+    std::ifstream f(out + "/a/seed4/stdout.txt");
+    return std::string((std::istreambuf_iterator<char>(f)), {});
+  }();
+  CHECK(out_text.find("resuming") != std::string::npos);
+}
