@@ -104,13 +104,44 @@ void pack_a(std::vector<T>& Ap, std::vector<int32_t>& corr, const T* A,
   }
 }
 
+// One full k-group of 16 (int8) or 8 (int16) columns, interleaved with SSE2
+// unpacks: rows r_t = B[G*kg + t][j..] become Bp[kg][j][t]. int8 gets +128
+// (xor of the sign bit: the code c becomes the unsigned byte c + 128).
+void pack_group(int8_t* dst, const int8_t* src, int64_t N) {
+  const __m128i flip = _mm_set1_epi8(int8_t(0x80));
+  __m128i r[4];
+  for (int t = 0; t < 4; ++t)
+    r[t] = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + t * N)), flip);
+  const __m128i lo01 = _mm_unpacklo_epi8(r[0], r[1]), hi01 = _mm_unpackhi_epi8(r[0], r[1]);
+  const __m128i lo23 = _mm_unpacklo_epi8(r[2], r[3]), hi23 = _mm_unpackhi_epi8(r[2], r[3]);
+  __m128i* out = reinterpret_cast<__m128i*>(dst);
+  _mm_storeu_si128(out + 0, _mm_unpacklo_epi16(lo01, lo23));  // columns 0-3
+  _mm_storeu_si128(out + 1, _mm_unpackhi_epi16(lo01, lo23));  // 4-7
+  _mm_storeu_si128(out + 2, _mm_unpacklo_epi16(hi01, hi23));  // 8-11
+  _mm_storeu_si128(out + 3, _mm_unpackhi_epi16(hi01, hi23));  // 12-15
+}
+void pack_group(int16_t* dst, const int16_t* src, int64_t N) {
+  const __m128i r0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
+  const __m128i r1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + N));
+  __m128i* out = reinterpret_cast<__m128i*>(dst);
+  _mm_storeu_si128(out + 0, _mm_unpacklo_epi16(r0, r1));  // columns 0-3
+  _mm_storeu_si128(out + 1, _mm_unpackhi_epi16(r0, r1));  // 4-7
+}
+
 // B columns [n0, n0+nr) -> Bp (Kp/G, kNR, G); int8 gets +128 (stored as
-// uint8), padding holds the code 0.
+// uint8), padding holds the code 0. Whole k-groups of a whole panel go
+// through pack_group, the edges element by element.
 template <class T>
 void pack_b_panel(T* Bp, const T* B, int64_t N, int64_t K, int64_t Kp,
                   int64_t n0, int64_t nr) {
   constexpr int64_t G = group<T>();
-  for (int64_t kg = 0; kg < Kp / G; ++kg)
+  constexpr int64_t cols = 16 / sizeof(T);  // columns per pack_group
+  for (int64_t kg = 0; kg < Kp / G; ++kg) {
+    if (nr == kNR && kg * G + G <= K) {
+      for (int64_t j = 0; j < kNR; j += cols)
+        pack_group(Bp + (kg * kNR + j) * G, B + kg * G * N + n0 + j, N);
+      continue;
+    }
     for (int64_t t = 0; t < G; ++t) {
       const int64_t k = kg * G + t;
       T* dst = Bp + kg * kNR * G + t;
@@ -123,6 +154,7 @@ void pack_b_panel(T* Bp, const T* B, int64_t N, int64_t K, int64_t Kp,
           dst[j * G] = v;
       }
     }
+  }
 }
 
 // One 6 x 64 tile: C[m0.., n0..] = Ap rows x Bp panel - corr.
@@ -155,16 +187,20 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void vnni_tile(
       }
     }
   }
-  for (int64_t i = 0; i < mr; ++i) {
+  // Stores under masks for the columns past nr; every index into acc is a
+  // constant after unrolling, so the compiler keeps acc in registers.
+  __mmask16 mask[kNV];
+  for (int64_t v = 0; v < kNV; ++v) {
+    const int64_t left = std::clamp<int64_t>(nr - v * 16, 0, 16);
+    mask[v] = __mmask16((1u << left) - 1u);
+  }
+#pragma GCC unroll 6
+  for (int64_t i = 0; i < kMR; ++i) {
+    if (i >= mr) break;
     const __m512i c = _mm512_set1_epi32(corr[i]);
-    for (int64_t v = 0; v < kNV; ++v) {
-      const int64_t j0 = v * 16;
-      if (j0 >= nr) break;
-      const int64_t left = std::min<int64_t>(16, nr - j0);
-      const __mmask16 mask = __mmask16((1u << left) - 1u);
-      _mm512_mask_storeu_epi32(C + i * N + j0, mask,
-                               _mm512_sub_epi32(acc[i][v], c));
-    }
+#pragma GCC unroll 4
+    for (int64_t v = 0; v < kNV; ++v)
+      _mm512_mask_storeu_epi32(C + i * N + v * 16, mask[v], _mm512_sub_epi32(acc[i][v], c));
   }
 }
 
