@@ -1,5 +1,8 @@
 // GEMM throughput on the U-Net's im2col shapes: int8 AVX-512 VNNI, int16
-// VNNI, the portable int8 path, and OpenBLAS sgemm, in one run.
+// VNNI, the portable int8 path, and OpenBLAS sgemm, in one run; then every
+// 3x3 conv of the width-64 U-Net at 1x200x200 as a whole layer: qat's float
+// conv2d (Winograd, autograd/conv_winograd.cpp) against the integer conv on
+// codes (im2col + integer GEMM, quant/int_conv.cpp), int8 and int16.
 //
 //   bench_int_gemm [--reps R]
 //
@@ -22,7 +25,9 @@
 #include <functional>
 #include <vector>
 
+#include "autograd/ops.h"
 #include "autograd/rng.h"
+#include "quant/int_conv.h"
 #include "quant/int_gemm.h"
 
 using namespace qat;
@@ -45,6 +50,22 @@ const Shape3 kShapes[] = {
     {"up1.conv1 (512->256 @50)", 256, 512 * 9, 50 * 50},
     {"up2.conv1 (384->128 @100)", 128, 384 * 9, 100 * 100},
     {"up3.conv1 (192->64 @200)", 64, 192 * 9, 200 * 200},
+};
+
+// Every 3x3 conv of the width-64 U-Net in forward order: C -> OC at size.
+struct Conv {
+  const char* layer;
+  int64_t C, OC, size;
+};
+const Conv kConvs[] = {
+    {"conv1.conv1", 1, 64, 200},     {"conv1.conv2", 64, 64, 200},
+    {"conv2.conv1", 64, 128, 100},   {"conv2.conv2", 128, 128, 100},
+    {"conv3.conv1", 128, 256, 50},   {"conv3.conv2", 256, 256, 50},
+    {"conv4.conv1", 256, 256, 25},   {"conv4.conv2", 256, 256, 25},
+    {"up1.conv.conv1", 512, 256, 50}, {"up1.conv.conv2", 256, 256, 50},
+    {"up2.conv.conv1", 384, 128, 100}, {"up2.conv.conv2", 128, 128, 100},
+    {"up3.conv.conv1", 192, 64, 200}, {"up3.conv.conv2", 64, 64, 200},
+    {"conv9", 64, 1, 200},
 };
 
 double best_seconds(int reps, const std::function<void()>& f) {
@@ -124,5 +145,38 @@ int main(int argc, char** argv) {
               total[0] * 1e3, total[1] * 1e3, total[1] > 0 ? total[0] / total[1] : 0.0,
               total[2] * 1e3, total[2] > 0 ? total[0] / total[2] : 0.0, total[3] * 1e3,
               total[0] / total[3]);
+
+  std::printf("\nwhole 3x3 convs, batch 1 (ms; x float = float time / integer time)\n");
+  std::printf("%-16s %4s %4s %4s | %8s | %15s | %15s\n", "layer", "C", "OC", "HxW",
+              "float", "int8 codes", "int16 codes");
+  double conv_total[3] = {0, 0, 0};
+  NoGrad no_grad;
+  for (const Conv& c : kConvs) {
+    ConvGeometry g{1, c.C, c.size, c.size, c.OC, 3, 3, c.size, c.size, 1, 1};
+    const int64_t nx = c.C * c.size * c.size, nw = c.OC * c.C * 9;
+    std::vector<float> xf(static_cast<size_t>(nx)), wf(static_cast<size_t>(nw));
+    for (auto& v : xf) v = rng.uniform(-1.0f, 1.0f);
+    for (auto& v : wf) v = rng.uniform(-0.1f, 0.1f);
+    const Tensor x = Tensor::from(xf, {1, c.C, c.size, c.size});
+    const Tensor w = Tensor::from(wf, {c.OC, c.C, 3, 3});
+    const Tensor b = Tensor::zeros({c.OC});
+    const auto x8 = random_ints<int8_t>(rng, nx, -128, 127);
+    const auto w8 = random_ints<int8_t>(rng, nw, -128, 127);
+    const auto x16 = random_ints<int16_t>(rng, nx, -2048, 2047);
+    const auto w16 = random_ints<int16_t>(rng, nw, -128, 127);
+    const std::vector<int32_t> bias(size_t(c.OC), 0);
+    std::vector<int32_t> acc(size_t(c.OC * c.size * c.size));
+    double t[3];
+    t[0] = best_seconds(reps, [&] { (void)conv2d(x, w, b, /*stride=*/1, /*pad=*/1); });
+    t[1] = best_seconds(reps, [&] { conv2d_codes(acc.data(), x8.data(), w8.data(), bias.data(), g); });
+    t[2] = best_seconds(reps, [&] { conv2d_codes(acc.data(), x16.data(), w16.data(), bias.data(), g); });
+    std::printf("%-16s %4lld %4lld %4lld | %8.2f | %7.2f %6.2fx | %7.2f %6.2fx\n", c.layer,
+                (long long)c.C, (long long)c.OC, (long long)c.size, t[0] * 1e3, t[1] * 1e3,
+                t[0] / t[1], t[2] * 1e3, t[0] / t[2]);
+    for (int k = 0; k < 3; ++k) conv_total[k] += t[k];
+  }
+  std::printf("all convs: float %.1f ms, int8 %.1f ms (%.2fx), int16 %.1f ms (%.2fx)\n",
+              conv_total[0] * 1e3, conv_total[1] * 1e3, conv_total[0] / conv_total[1],
+              conv_total[2] * 1e3, conv_total[0] / conv_total[2]);
   return 0;
 }

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <vector>
+#include <memory>
 
 #include "autograd/check.h"
 #include "quant/int_gemm.h"
@@ -12,37 +12,65 @@
 namespace qat::quant {
 namespace {
 
-// col[(c,kh,kw), (oh,ow)] = x[c, oh*stride-pad+kh, ow*stride-pad+kw], 0 outside.
+// col[(c,kh,kw), (oh-oh0,ow)] = x[c, oh*stride-pad+kh, ow*stride-pad+kw] for
+// the output rows oh in [oh0, oh1), 0 outside the image. For each col row
+// the output columns [lo, hi) read inside the image (the same for every oh);
+// rows at stride 1 are then one copy each.
 template <class T>
-void im2col_codes(T* col, const T* x, const ConvGeometry& g) {
+void im2col_codes(T* col, const T* x, const ConvGeometry& g, int64_t oh0, int64_t oh1) {
+  const int64_t cols = (oh1 - oh0) * g.OW;  // pixels in this chunk
 #pragma omp parallel for collapse(2)
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t kh = 0; kh < g.KH; ++kh)
       for (int64_t kw = 0; kw < g.KW; ++kw) {
-        T* row = col + ((c * g.KH + kh) * g.KW + kw) * g.pixels();
+        T* row = col + ((c * g.KH + kh) * g.KW + kw) * cols;
         const T* plane = x + c * g.H * g.W;
-        for (int64_t oh = 0; oh < g.OH; ++oh) {
+        const int64_t off = kw - g.pad;  // input column of ow = 0
+        // ow*stride + off in [0, W)  <=>  ow in [lo, hi)
+        const int64_t lo = std::min(g.OW, std::max<int64_t>(0, (-off + g.stride - 1) / g.stride));
+        const int64_t hi = std::max(lo, std::min(g.OW, off >= g.W ? 0 : (g.W - 1 - off) / g.stride + 1));
+        for (int64_t oh = oh0; oh < oh1; ++oh) {
           const int64_t ih = oh * g.stride - g.pad + kh;
-          for (int64_t ow = 0; ow < g.OW; ++ow) {
-            const int64_t iw = ow * g.stride - g.pad + kw;
-            const bool inside = ih >= 0 && ih < g.H && iw >= 0 && iw < g.W;
-            row[oh * g.OW + ow] = inside ? plane[ih * g.W + iw] : T(0);
+          T* dst = row + (oh - oh0) * g.OW;
+          if (ih < 0 || ih >= g.H) {
+            std::fill_n(dst, g.OW, T(0));
+            continue;
           }
+          const T* src = plane + ih * g.W + off;  // at ow = 0
+          std::fill_n(dst, lo, T(0));
+          if (g.stride == 1)
+            std::copy(src + lo, src + hi, dst + lo);
+          else
+            for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * g.stride];
+          std::fill(dst + hi, dst + g.OW, T(0));
         }
       }
+}
+
+// Output rows per chunk: the chunk's col (patch, rows*OW) stays near 1 MiB,
+// so it is written and read from cache instead of memory (the whole col of
+// up3's first conv at 200x200 would be 69 MB of int8).
+int64_t rows_per_chunk(const ConvGeometry& g, size_t code_bytes) {
+  constexpr int64_t kChunkBytes = int64_t(1) << 20;
+  const int64_t row_bytes = g.patch() * g.OW * int64_t(code_bytes);
+  return std::clamp<int64_t>(kChunkBytes / std::max<int64_t>(row_bytes, 1), 1, g.OH);
 }
 
 }  // namespace
 
 template <class T>
 void conv2d_codes(int32_t* acc, const T* x, const T* w, const int32_t* bias,
-                       const ConvGeometry& g) {
-  std::vector<T> col(size_t(g.patch() * g.pixels()));
+                  const ConvGeometry& g) {
+  const int64_t rows = rows_per_chunk(g, sizeof(T));
+  std::unique_ptr<T[]> col(new T[size_t(g.patch() * rows * g.OW)]);  // uninitialised
   for (int64_t n = 0; n < g.N; ++n) {
-    im2col_codes(col.data(), x + n * g.C * g.H * g.W, g);
     int32_t* o = acc + n * g.OC * g.pixels();
-    // o (OC, pixels) = w (OC, patch) * col (patch, pixels)
-    gemm(o, w, col.data(), g.OC, g.pixels(), g.patch());
+    for (int64_t oh0 = 0; oh0 < g.OH; oh0 += rows) {
+      const int64_t oh1 = std::min(g.OH, oh0 + rows), cols = (oh1 - oh0) * g.OW;
+      im2col_codes(col.get(), x + n * g.C * g.H * g.W, g, oh0, oh1);
+      // o[:, oh0*OW ...] (OC, cols; row stride pixels) = w (OC, patch) * col (patch, cols)
+      gemm(o + oh0 * g.OW, w, col.get(), g.OC, cols, g.patch(), /*ldc=*/g.pixels());
+    }
     if (bias) {
 #pragma omp parallel for
       for (int64_t oc = 0; oc < g.OC; ++oc)

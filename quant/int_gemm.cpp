@@ -37,12 +37,14 @@ namespace qat::quant {
 
 // ---- naive: the definition, in int64, truncated to int32 (modular in C++20)
 template <class T>
-void gemm_naive(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K) {
+void gemm_naive(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K,
+                int64_t ldc) {
+  if (ldc == 0) ldc = N;
   for (int64_t m = 0; m < M; ++m)
     for (int64_t n = 0; n < N; ++n) {
       int64_t s = 0;
       for (int64_t k = 0; k < K; ++k) s += int64_t(A[m * K + k]) * B[k * N + n];
-      C[m * N + n] = static_cast<int32_t>(s);
+      C[m * ldc + n] = static_cast<int32_t>(s);
     }
 }
 
@@ -50,7 +52,9 @@ void gemm_naive(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_
 // past; the compiler vectorises the inner loop. Sums in uint32 wrap mod 2^32
 // without undefined behaviour; a product of two int16 fits int32.
 template <class T>
-void gemm_blocked(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K) {
+void gemm_blocked(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K,
+                  int64_t ldc) {
+  if (ldc == 0) ldc = N;
   constexpr int64_t kMB = 8, kNB = 256;
   const int64_t blocks = (N + kNB - 1) / kNB;
 #pragma omp parallel for schedule(static)
@@ -70,7 +74,7 @@ void gemm_blocked(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int6
       }
       for (int64_t i = 0; i < mr; ++i)
         for (int64_t j = 0; j < nr; ++j)
-          C[(m0 + i) * N + n0 + j] = static_cast<int32_t>(acc[i][j]);
+          C[(m0 + i) * ldc + n0 + j] = static_cast<int32_t>(acc[i][j]);
     }
   }
 }
@@ -157,11 +161,11 @@ void pack_b_panel(T* Bp, const T* B, int64_t N, int64_t K, int64_t Kp,
   }
 }
 
-// One 6 x 64 tile: C[m0.., n0..] = Ap rows x Bp panel - corr.
+// One 6 x 64 tile: C[m0.., n0..] = Ap rows x Bp panel - corr (C rows ldc apart).
 template <class T>
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) void vnni_tile(
     int32_t* C, const T* Ap, const T* Bp, const int32_t* corr, int64_t Kp,
-    int64_t N, int64_t mr, int64_t nr) {
+    int64_t ldc, int64_t mr, int64_t nr) {
   constexpr int64_t G = group<T>();
   __m512i acc[kMR][kNV];
 #pragma GCC unroll 6
@@ -200,7 +204,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void vnni_tile(
     const __m512i c = _mm512_set1_epi32(corr[i]);
 #pragma GCC unroll 4
     for (int64_t v = 0; v < kNV; ++v)
-      _mm512_mask_storeu_epi32(C + i * N + v * 16, mask[v], _mm512_sub_epi32(acc[i][v], c));
+      _mm512_mask_storeu_epi32(C + i * ldc + v * 16, mask[v], _mm512_sub_epi32(acc[i][v], c));
   }
 }
 
@@ -214,7 +218,9 @@ bool cpu_has_vnni() {
 }
 
 template <class T>
-void gemm_vnni(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K) {
+void gemm_vnni(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K,
+               int64_t ldc) {
+  if (ldc == 0) ldc = N;
   QAT_CHECK(cpu_has_vnni(), "gemm_vnni: this CPU lacks AVX-512 VNNI; call gemm()");
   constexpr int64_t G = group<T>();
   const int64_t Kp = (K + G - 1) / G * G, Mp = (M + kMR - 1) / kMR * kMR;
@@ -230,25 +236,29 @@ void gemm_vnni(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t
       const int64_t n0 = p * kNR, nr = std::min(kNR, N - n0);
       pack_b_panel(Bp.data(), B, N, K, Kp, n0, nr);
       for (int64_t m0 = 0; m0 < M; m0 += kMR)
-        vnni_tile(C + m0 * N + n0, Ap.data() + m0 * Kp, Bp.data(),
-                  corr.data() + m0, Kp, N, std::min(kMR, M - m0), nr);
+        vnni_tile(C + m0 * ldc + n0, Ap.data() + m0 * Kp, Bp.data(),
+                  corr.data() + m0, Kp, ldc, std::min(kMR, M - m0), nr);
     }
   }
 }
 
 template <class T>
-void gemm(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K) {
+void gemm(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K,
+          int64_t ldc) {
   if (cpu_has_vnni())
-    gemm_vnni(C, A, B, M, N, K);
+    gemm_vnni(C, A, B, M, N, K, ldc);
   else
-    gemm_blocked(C, A, B, M, N, K);
+    gemm_blocked(C, A, B, M, N, K, ldc);
 }
 
-#define QAT_GEMM_INSTANTIATE(T)                                                \
-  template void gemm_naive<T>(int32_t*, const T*, const T*, int64_t, int64_t, int64_t);   \
-  template void gemm_blocked<T>(int32_t*, const T*, const T*, int64_t, int64_t, int64_t); \
-  template void gemm_vnni<T>(int32_t*, const T*, const T*, int64_t, int64_t, int64_t);    \
-  template void gemm<T>(int32_t*, const T*, const T*, int64_t, int64_t, int64_t);
+#define QAT_GEMM_INSTANTIATE(T)                                                          \
+  template void gemm_naive<T>(int32_t*, const T*, const T*, int64_t, int64_t, int64_t,   \
+                              int64_t);                                                  \
+  template void gemm_blocked<T>(int32_t*, const T*, const T*, int64_t, int64_t, int64_t, \
+                                int64_t);                                                \
+  template void gemm_vnni<T>(int32_t*, const T*, const T*, int64_t, int64_t, int64_t,    \
+                             int64_t);                                                   \
+  template void gemm<T>(int32_t*, const T*, const T*, int64_t, int64_t, int64_t, int64_t);
 QAT_GEMM_INSTANTIATE(int8_t)
 QAT_GEMM_INSTANTIATE(int16_t)
 #undef QAT_GEMM_INSTANTIATE

@@ -36,15 +36,21 @@
 
 namespace qat::quant {
 
-// T = int8_t or int16_t; both are instantiated in int_gemm.cpp.
+// T = int8_t or int16_t; both are instantiated in int_gemm.cpp. ldc is the
+// row stride of C (>= N; 0 means N), so that a caller can fill a column
+// block of a wider C: the conv writes a chunk of output pixels this way.
 template <class T>
-void gemm_naive(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K);
+void gemm_naive(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K,
+                int64_t ldc = 0);
 template <class T>
-void gemm_blocked(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K);
+void gemm_blocked(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K,
+                  int64_t ldc = 0);
 template <class T>  // qat::Error if !cpu_has_vnni()
-void gemm_vnni(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K);
+void gemm_vnni(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K,
+               int64_t ldc = 0);
 template <class T>
-void gemm(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K);
+void gemm(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K,
+          int64_t ldc = 0);
 
 // True if this CPU runs the _vnni versions (AVX-512 F, BW and VNNI).
 bool cpu_has_vnni();

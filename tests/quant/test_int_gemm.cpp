@@ -32,17 +32,27 @@ std::vector<T> extreme_codes(Rng& rng, int64_t n) {
   return v;
 }
 
-using Gemm8 = void (*)(int32_t*, const int8_t*, const int8_t*, int64_t, int64_t, int64_t);
-using Gemm16 = void (*)(int32_t*, const int16_t*, const int16_t*, int64_t, int64_t, int64_t);
+using Gemm8 = void (*)(int32_t*, const int8_t*, const int8_t*, int64_t, int64_t, int64_t,
+                      int64_t);
+using Gemm16 = void (*)(int32_t*, const int16_t*, const int16_t*, int64_t, int64_t, int64_t,
+                       int64_t);
 
+// The version writes into a C wider than N (row stride ldc = N + 5, the
+// extra columns hold a sentinel that must survive); the naive one into a
+// dense C.
 template <class T, class F>
 void check_against_naive(F version, F naive, const char* name, const std::vector<T>& A,
                          const std::vector<T>& B, int64_t M, int64_t N, int64_t K) {
-  std::vector<int32_t> want(size_t(M * N)), got(size_t(M * N), 12345);
-  naive(want.data(), A.data(), B.data(), M, N, K);
-  version(got.data(), A.data(), B.data(), M, N, K);
+  const int64_t ldc = N + 5;
+  constexpr int32_t kSentinel = 12345;
+  std::vector<int32_t> want(static_cast<size_t>(M * N)), got(static_cast<size_t>(M * ldc), kSentinel);
+  naive(want.data(), A.data(), B.data(), M, N, K, /*ldc=*/0);
+  version(got.data(), A.data(), B.data(), M, N, K, ldc);
   int64_t bad = 0;
-  for (size_t i = 0; i < want.size(); ++i) bad += want[i] != got[i];
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < ldc; ++n)
+      bad += n < N ? want[size_t(m * N + n)] != got[size_t(m * ldc + n)]
+                   : got[size_t(m * ldc + n)] != kSentinel;
   INFO(name << " M=" << M << " N=" << N << " K=" << K);
   CHECK(bad == 0);
 }
@@ -60,7 +70,7 @@ const Size kSizes[] = {{1, 1, 1},    {1, 17, 3},   {7, 13, 5},     {6, 64, 4},
 // [lo, hi] and once with the ends of T.
 template <class T>
 void check_versions(uint64_t seed, int32_t lo, int32_t hi) {
-  using Gemm = void (*)(int32_t*, const T*, const T*, int64_t, int64_t, int64_t);
+  using Gemm = void (*)(int32_t*, const T*, const T*, int64_t, int64_t, int64_t, int64_t);
   std::vector<std::pair<const char*, Gemm>> versions{{"blocked", gemm_blocked<T>},
                                                      {"dispatch", gemm<T>}};
   if (cpu_has_vnni()) versions.push_back({"vnni", gemm_vnni<T>});
@@ -85,11 +95,11 @@ TEST_CASE("int gemm: a hand-computed product") {
   const std::vector<int16_t> A16{1, 2, 3, 4}, B16{5, 6, 7, 8};
   std::vector<int32_t> C(4);
   for (Gemm8 g : {gemm_naive<int8_t>, gemm_blocked<int8_t>, gemm<int8_t>}) {
-    g(C.data(), A.data(), B.data(), 2, 2, 2);
+    g(C.data(), A.data(), B.data(), 2, 2, 2, /*ldc=*/0);
     CHECK(C == std::vector<int32_t>{19, 22, 43, 50});
   }
   for (Gemm16 g : {gemm_naive<int16_t>, gemm_blocked<int16_t>, gemm<int16_t>}) {
-    g(C.data(), A16.data(), B16.data(), 2, 2, 2);
+    g(C.data(), A16.data(), B16.data(), 2, 2, 2, /*ldc=*/0);
     CHECK(C == std::vector<int32_t>{19, 22, 43, 50});
   }
   const int8_t lo = -128;
@@ -113,7 +123,7 @@ TEST_CASE("int gemm: past int32 every version wraps mod 2^32") {
   const std::vector<int16_t> A{-32768, -32768}, B{-32768, -32768};
   int32_t c = 0;
   for (Gemm16 g : {gemm_naive<int16_t>, gemm_blocked<int16_t>, gemm<int16_t>}) {
-    g(&c, A.data(), B.data(), 1, 1, 2);
+    g(&c, A.data(), B.data(), 1, 1, 2, /*ldc=*/0);
     CHECK(c == std::numeric_limits<int32_t>::min());
   }
 }

@@ -58,7 +58,11 @@ TEST_CASE("int conv2d: equals the naive loops (int8, int16), odd sizes, stride, 
   Rng rng(71);
   const ConvGeometry gs[] = {geometry(2, 3, 7, 5, 5, 3, 1, 1), geometry(1, 8, 9, 11, 7, 3, 2, 1),
                              geometry(2, 5, 6, 6, 3, 1, 1, 0), geometry(1, 4, 5, 8, 13, 3, 1, 0),
-                             geometry(1, 16, 12, 10, 9, 3, 1, 1)};
+                             geometry(1, 16, 12, 10, 9, 3, 1, 1), geometry(1, 2, 3, 2, 3, 3, 2, 2),
+                             geometry(2, 3, 4, 3, 2, 5, 1, 2), geometry(1, 2, 5, 7, 3, 3, 3, 1),
+                             // col of 1.4 MB (int8) and 2.8 MB (int16): done in
+                             // chunks of 18 and 9 output rows (int_conv.cpp)
+                             geometry(1, 64, 24, 100, 4, 3, 1, 1)};
   for (const ConvGeometry& g : gs) {
     const int64_t nx = g.N * g.C * g.H * g.W, nw = g.OC * g.patch(), no = g.N * g.OC * g.pixels();
     const auto bias = random_codes<int32_t>(rng, g.OC, -100000, 100000);
