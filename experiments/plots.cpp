@@ -60,7 +60,7 @@ std::vector<std::string> write_plots(const Table& t, const std::string& out_dir,
     for (const auto& col : cols) {
       std::vector<const TableRow*> rows;
       for (const auto& r : t.rows)
-        if (r.column == col) rows.push_back(&r);
+        if (r.column == col && r.bits > 0) rows.push_back(&r);
       std::stable_sort(rows.begin(), rows.end(),
                        [](const TableRow* a, const TableRow* b) { return a->bits < b->bits; });
       dat << "# column " << file_part(col) << "\n";

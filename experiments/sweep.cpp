@@ -359,6 +359,15 @@ SweepSummary run_sweep(const Sweep& s, const SweepOptions& o) {
     }
     std::fflush(stdout);
   }
+  // Cells finish in any order when several run at once: report them in the plan's.
+  auto plan_order = [&](std::vector<std::string>& ids) {
+    std::vector<std::string> sorted;
+    for (const auto& c : cells)
+      if (std::find(ids.begin(), ids.end(), c.id) != ids.end()) sorted.push_back(c.id);
+    ids = sorted;
+  };
+  plan_order(summary.finished);
+  plan_order(summary.failed);
   if (!o.quiet) {
     std::printf("sweep %s: %zu finished, %zu failed, %zu skipped (finished before)\n",
                 s.name.c_str(), summary.finished.size(), summary.failed.size(),

@@ -81,7 +81,7 @@ struct SweepOptions {
   bool quiet = false;  // no progress lines on stdout
 };
 
-struct SweepSummary {
+struct SweepSummary {  // cell ids, in the plan's order
   std::vector<std::string> finished, failed, skipped;
 };
 

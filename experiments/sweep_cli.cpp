@@ -31,7 +31,8 @@ void add_sweep_commands(CLI::App& app) {
     SweepOptions o;
     o.jobs = jobs;
     const SweepSummary r = run_sweep(s, o);
-    if (!r.failed.empty()) throw Error(path + ": " + std::to_string(r.failed.size()) + " cells failed");
+    if (!r.failed.empty())
+      throw Error(path + ": " + std::to_string(r.failed.size()) + " cells failed");
   });
 
   auto* table = app.add_subcommand("table", "tables and plots of a sweep's finished runs");

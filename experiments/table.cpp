@@ -368,7 +368,8 @@ std::string table_markdown(const Table& t) {
       << (r.column.empty() ? "-" : r.column) << " | " << r.seeds.size() << " |";
     for (const auto& m : t.metrics) o << " " << plus_minus(r.metrics.at(m)) << " |";
     o << " " << fmt(r.paper) << " | " << fmt(d.mean - r.paper, "%+.2f") << " | "
-      << fmt(r.rank, "%g") << " (" << fmt(r.paper_rank, "%g") << ") | " << r.bits << " | "
+      << fmt(r.rank, "%g") << " (" << fmt(r.paper_rank, "%g") << ") | "
+      << (r.bits > 0 ? std::to_string(r.bits) : "-") << " | "
       << fmt(r.size_paper_way) << " | " << fmt(r.size_honest) << " | " << fmt(r.paper_size)
       << " |\n";
   }
@@ -393,9 +394,11 @@ std::string table_csv(const Table& t) {
   for (const auto& r : t.rows) {
     o << r.row << "," << r.column << "," << r.row_paper << "," << r.column_paper << ","
       << r.seeds.size();
-    for (const auto& m : t.metrics) o << "," << num(r.metrics.at(m).mean) << "," << num(r.metrics.at(m).std);
+    for (const auto& m : t.metrics)
+      o << "," << num(r.metrics.at(m).mean) << "," << num(r.metrics.at(m).std);
     o << "," << num(r.paper) << "," << num(r.metrics.at("dice").mean - r.paper) << ","
-      << num(r.rank) << "," << num(r.paper_rank) << "," << r.bits << "," << num(r.size_paper_way)
+      << num(r.rank) << "," << num(r.paper_rank) << ","
+      << (r.bits > 0 ? std::to_string(r.bits) : "") << "," << num(r.size_paper_way)
       << "," << num(r.size_honest) << "," << num(r.paper_size) << "\n";
   }
   return o.str();

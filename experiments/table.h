@@ -47,7 +47,7 @@ struct TableRow {
   double paper = kNaN;                  // the paper's Dice %
   double paper_size = kNaN;             // the paper's size column, MB
   double size_paper_way = kNaN, size_honest = kNaN;  // at width 64, MB (report.h)
-  int bits = 32;                        // the weight bits the paper's column charges
+  int bits = 0;  // the weight bits the paper's size column charges (0: no finished run)
   double rank = kNaN, paper_rank = kNaN;  // within the column
   std::string first_run;                // folder of the first finished seed
 };

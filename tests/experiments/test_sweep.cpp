@@ -213,6 +213,7 @@ TEST_CASE("sweep: a tiny real sweep runs, skips finished cells, records a failin
     CHECK(t.rows[1].bits == 8);
     CHECK(t.rows[1].size_paper_way == doctest::Approx(4.61).epsilon(0.001));
     CHECK(t.rows[2].seeds.empty());
+    CHECK(t.rows[2].bits == 0);  // no finished run: no size, no bits
     REQUIRE(t.unfinished.size() == 2);
     CHECK(t.unfinished[0].id == "broken/seed1");
     CHECK(t.unfinished[0].state == "failed");
