@@ -36,7 +36,7 @@
 namespace qat {
 namespace {
 
-constexpr size_t kChunkBytes = size_t(16) << 20;  // per thread
+constexpr size_t kChunkBytes = size_t(4) << 20;  // per thread
 
 // Tiles are transformed L at a time, each array element of a tile holding
 // L lanes: the lane loops are what the compiler vectorises (16 floats = one
@@ -156,9 +156,6 @@ struct Tiling {
         TW((g.OW + 1) / 2),
         rows(g.N * TH),
         blocks((TW + L - 1) / L) {}
-  // Floats in a row buffer: 2 columns per tile of every block, plus the
-  // padding column on each side.
-  int64_t row_floats() const { return 2 * blocks * L + 2; }
 };
 
 // The layout of one chunk of transformed tiles, (16, channels, tiles): the
@@ -207,149 +204,194 @@ void weight_transform_adjoint(float* dw, const float* dU, const ConvGeometry& g)
 
 // Stores the L lanes of each of the 16 elements of a tile block into its
 // plane (the first n lanes: the last block of a row may be partial).
+// (Full blocks get a loop of constant length: one vector store each.)
 inline void store_block(float* dst, int64_t stride, const Tile& v, int64_t n) {
-  for (int xi = 0; xi < 16; ++xi)
-    for (int64_t l = 0; l < n; ++l) dst[xi * stride + l] = v[xi / 4][xi % 4][l];
+  for (int xi = 0; xi < 16; ++xi) {
+    float* d = dst + xi * stride;
+    const float* s = v[xi / 4][xi % 4];
+    if (n == L)
+      for (int l = 0; l < L; ++l) d[l] = s[l];
+    else
+      for (int64_t l = 0; l < n; ++l) d[l] = s[l];
+  }
 }
 
 // The inverse: lanes past n read as 0.
 inline void load_block(Tile& v, const float* src, int64_t stride, int64_t n) {
-  for (int xi = 0; xi < 16; ++xi)
-    for (int64_t l = 0; l < L; ++l)
-      v[xi / 4][xi % 4][l] = l < n ? src[xi * stride + l] : 0.0f;
+  for (int xi = 0; xi < 16; ++xi) {
+    const float* s = src + xi * stride;
+    float* d = v[xi / 4][xi % 4];
+    if (n == L)
+      for (int l = 0; l < L; ++l) d[l] = s[l];
+    else
+      for (int l = 0; l < L; ++l) d[l] = l < n ? s[l] : 0.0f;
+  }
 }
 
+// ---- row buffers split by column parity. A tile reads columns 2tx..2tx+3
+// of its (padded) rows: split into even and odd columns, that is
+// even[tx], odd[tx], even[tx+1], odd[tx+1], four contiguous vector loads
+// for L tiles. The virtual row r has r[k] = src[k - shift] for
+// k - shift in [0, n) and 0 elsewhere (shift 1: the padding column in front).
+struct SplitRow {
+  std::vector<float> even, odd, row;  // row: the virtual row, 2 * even.size()
+  explicit SplitRow(const Tiling& t)
+      : even(size_t(t.blocks * L + 1)), odd(even.size()), row(2 * even.size()) {}
+
+  void zero() {
+    std::fill(even.begin(), even.end(), 0.0f);
+    std::fill(odd.begin(), odd.end(), 0.0f);
+  }
+  void split(const float* src, int64_t n, int shift) {
+    std::fill(row.begin(), row.end(), 0.0f);
+    std::copy_n(src, n, row.begin() + shift);
+    for (size_t e = 0; e < even.size(); ++e) {
+      even[e] = row[2 * e];
+      odd[e] = row[2 * e + 1];
+    }
+  }
+  // dst[x] = r[x + shift] + bias, or dst[x] += r[x + shift], for x in [0, n)
+  void merge(float* dst, int64_t n, int shift, float bias, bool add) {
+    for (size_t e = 0; e < even.size(); ++e) {
+      row[2 * e] = even[e];
+      row[2 * e + 1] = odd[e];
+    }
+    const float* r = row.data() + shift;
+    if (add)
+      for (int64_t x = 0; x < n; ++x) dst[x] += r[x];
+    else
+      for (int64_t x = 0; x < n; ++x) dst[x] = r[x] + bias;
+  }
+};
+
 // V[xi][c][i] = (B^T d B)[xi] for tile i of the chunk of tile rows
-// [r0, r0+nr) and its input patch d in channel c.
-//
-// A tile row reads input rows y0..y0+3 (y0 = 2ty-1); they are first copied
-// into row buffers with a zero column on each side and zeros past the image,
-// so that every patch is a plain strided read.
+// [r0, r0+nr) and its input patch d in channel c. A tile row reads input
+// rows y0..y0+3 (y0 = 2ty-1), zeros outside.
 void input_transform(float* V, const float* x, const ConvGeometry& g,
                      const Tiling& t, int64_t r0, int64_t nr) {
   const Planes p(g.C, nr * t.TW);
-  const int64_t width = t.row_floats();
-  {
-    std::vector<float> rows(size_t(4 * width));
-    for (int64_t c = 0; c < g.C; ++c)
-      for (int64_t r = r0; r < r0 + nr; ++r) {
-        const int64_t n = r / t.TH, y0 = 2 * (r % t.TH) - 1;
-        const float* plane = x + (n * g.C + c) * g.H * g.W;
-        std::fill(rows.begin(), rows.end(), 0.0f);
-        for (int i = 0; i < 4; ++i)
-          if (y0 + i >= 0 && y0 + i < g.H)
-            std::copy_n(plane + (y0 + i) * g.W, g.W, rows.data() + i * width + 1);
-        float* v0 = V + c * p.tiles + (r - r0) * t.TW;
-        for (int64_t b = 0; b < t.blocks; ++b) {
-          Tile d, v;
-          // tile tx = b*L + l reads buffer columns 2*tx .. 2*tx+3
-          for (int i = 0; i < 4; ++i)
-            for (int j = 0; j < 4; ++j)
-              for (int l = 0; l < L; ++l)
-                d[i][j][l] = rows[size_t(i * width + 2 * (b * L + l) + j)];
-          input_tile(v, d);
-          store_block(v0 + b * L, p.stride, v, std::min<int64_t>(L, t.TW - b * L));
-        }
+  std::vector<SplitRow> rows(4, SplitRow(t));
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t r = r0; r < r0 + nr; ++r) {
+      const int64_t n = r / t.TH, y0 = 2 * (r % t.TH) - 1;
+      const float* plane = x + (n * g.C + c) * g.H * g.W;
+      for (int i = 0; i < 4; ++i) {
+        if (y0 + i >= 0 && y0 + i < g.H)
+          rows[size_t(i)].split(plane + (y0 + i) * g.W, g.W, /*shift=*/1);
+        else
+          rows[size_t(i)].zero();
       }
-  }
+      float* v0 = V + c * p.tiles + (r - r0) * t.TW;
+      for (int64_t b = 0; b < t.blocks; ++b) {
+        Tile d, v;
+        for (int i = 0; i < 4; ++i) {
+          const float* ev = rows[size_t(i)].even.data() + b * L;
+          const float* od = rows[size_t(i)].odd.data() + b * L;
+          for (int l = 0; l < L; ++l) {
+            d[i][0][l] = ev[l];
+            d[i][1][l] = od[l];
+            d[i][2][l] = ev[l + 1];
+            d[i][3][l] = od[l + 1];
+          }
+        }
+        input_tile(v, d);
+        store_block(v0 + b * L, p.stride, v, std::min<int64_t>(L, t.TW - b * L));
+      }
+    }
 }
 
-// dx += B dV B^T scattered back onto each tile's patch, through row buffers
-// as in input_transform.
+// dx += B dV B^T scattered back onto each tile's patch: the adjoint of
+// input_transform, accumulated in split rows and added into dx row by row.
 void input_transform_adjoint(float* dx, const float* dV, const ConvGeometry& g,
                              const Tiling& t, int64_t r0, int64_t nr) {
   const Planes p(g.C, nr * t.TW);
-  const int64_t width = t.row_floats();
-  {
-    std::vector<float> rows(size_t(4 * width));
-    for (int64_t c = 0; c < g.C; ++c)
-      for (int64_t r = r0; r < r0 + nr; ++r) {
-        const int64_t n = r / t.TH, y0 = 2 * (r % t.TH) - 1;
-        float* plane = dx + (n * g.C + c) * g.H * g.W;
-        std::fill(rows.begin(), rows.end(), 0.0f);
-        const float* v0 = dV + c * p.tiles + (r - r0) * t.TW;
-        for (int64_t b = 0; b < t.blocks; ++b) {
-          Tile v, d;
-          load_block(v, v0 + b * L, p.stride, std::min<int64_t>(L, t.TW - b * L));
-          input_tile_adjoint(d, v);
-          // Lanes of one j touch every other column: no two collide.
-          for (int i = 0; i < 4; ++i)
-            for (int j = 0; j < 4; ++j)
-              for (int l = 0; l < L; ++l)
-                rows[size_t(i * width + 2 * (b * L + l) + j)] += d[i][j][l];
-        }
+  std::vector<SplitRow> rows(4, SplitRow(t));
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t r = r0; r < r0 + nr; ++r) {
+      const int64_t n = r / t.TH, y0 = 2 * (r % t.TH) - 1;
+      float* plane = dx + (n * g.C + c) * g.H * g.W;
+      for (SplitRow& row : rows) row.zero();
+      const float* v0 = dV + c * p.tiles + (r - r0) * t.TW;
+      for (int64_t b = 0; b < t.blocks; ++b) {
+        Tile v, d;
+        load_block(v, v0 + b * L, p.stride, std::min<int64_t>(L, t.TW - b * L));
+        input_tile_adjoint(d, v);
         for (int i = 0; i < 4; ++i) {
-          if (y0 + i < 0 || y0 + i >= g.H) continue;
-          float* dst = plane + (y0 + i) * g.W;
-          const float* src = rows.data() + i * width + 1;
-          for (int64_t xx = 0; xx < g.W; ++xx) dst[xx] += src[xx];
+          float* ev = rows[size_t(i)].even.data() + b * L;
+          float* od = rows[size_t(i)].odd.data() + b * L;
+          // columns 2tx and 2tx+1, then 2tx+2 and 2tx+3: separate loops, as
+          // the second pair overlaps the first pair of the next tile
+          for (int l = 0; l < L; ++l) ev[l] += d[i][0][l];
+          for (int l = 0; l < L; ++l) od[l] += d[i][1][l];
+          for (int l = 0; l < L; ++l) ev[l + 1] += d[i][2][l];
+          for (int l = 0; l < L; ++l) od[l + 1] += d[i][3][l];
         }
       }
-  }
+      for (int i = 0; i < 4; ++i)
+        if (y0 + i >= 0 && y0 + i < g.H)
+          rows[size_t(i)].merge(plane + (y0 + i) * g.W, g.W, /*shift=*/1, 0.0f,
+                                /*add=*/true);
+    }
 }
 
-// out tiles = A^T M A + bias, for the chunk's tiles: each tile row is
-// assembled in two row buffers and copied into the image.
+// out tiles = A^T M A + bias, for the chunk's tiles: output columns 2tx and
+// 2tx+1 are the even and odd halves of two split rows.
 void output_transform(float* out, const float* M, const float* bias,
                       const ConvGeometry& g, const Tiling& t, int64_t r0,
                       int64_t nr) {
   const Planes p(g.OC, nr * t.TW);
-  const int64_t width = t.row_floats();
-  {
-    std::vector<float> rows(size_t(2 * width));
-    for (int64_t oc = 0; oc < g.OC; ++oc)
-      for (int64_t r = r0; r < r0 + nr; ++r) {
-        const int64_t n = r / t.TH, y0 = 2 * (r % t.TH);
-        float* plane = out + (n * g.OC + oc) * g.OH * g.OW;
-        const float* m0 = M + oc * p.tiles + (r - r0) * t.TW;
-        for (int64_t b = 0; b < t.blocks; ++b) {
-          Tile m;
-          float y[2][2][L];
-          load_block(m, m0 + b * L, p.stride, std::min<int64_t>(L, t.TW - b * L));
-          output_tile(y, m);
-          for (int i = 0; i < 2; ++i)
-            for (int j = 0; j < 2; ++j)
-              for (int l = 0; l < L; ++l)
-                rows[size_t(i * width + 2 * (b * L + l) + j)] = y[i][j][l];
-        }
-        const float bo = bias ? bias[oc] : 0.0f;
-        for (int i = 0; i < 2 && y0 + i < g.OH; ++i) {
-          float* dst = plane + (y0 + i) * g.OW;
-          const float* src = rows.data() + i * width;
-          for (int64_t xx = 0; xx < g.OW; ++xx) dst[xx] = src[xx] + bo;
-        }
+  std::vector<SplitRow> rows(2, SplitRow(t));
+  for (int64_t oc = 0; oc < g.OC; ++oc)
+    for (int64_t r = r0; r < r0 + nr; ++r) {
+      const int64_t n = r / t.TH, y0 = 2 * (r % t.TH);
+      float* plane = out + (n * g.OC + oc) * g.OH * g.OW;
+      const float* m0 = M + oc * p.tiles + (r - r0) * t.TW;
+      for (int64_t b = 0; b < t.blocks; ++b) {
+        Tile m;
+        float y[2][2][L];
+        load_block(m, m0 + b * L, p.stride, std::min<int64_t>(L, t.TW - b * L));
+        output_tile(y, m);
+        for (int i = 0; i < 2; ++i)
+          for (int l = 0; l < L; ++l) {
+            rows[size_t(i)].even[size_t(b * L + l)] = y[i][0][l];
+            rows[size_t(i)].odd[size_t(b * L + l)] = y[i][1][l];
+          }
       }
-  }
+      const float bo = bias ? bias[oc] : 0.0f;
+      for (int i = 0; i < 2 && y0 + i < g.OH; ++i)
+        rows[size_t(i)].merge(plane + (y0 + i) * g.OW, g.OW, /*shift=*/0, bo,
+                              /*add=*/false);
+    }
 }
 
-// dM = A dy A^T for the chunk's tiles, dy the 2x2 of dout (0 outside),
-// read through two zero-padded row buffers.
+// dM = A dy A^T for the chunk's tiles, dy the 2x2 of dout (0 outside).
 void output_transform_adjoint(float* dM, const float* dout, const ConvGeometry& g,
                               const Tiling& t, int64_t r0, int64_t nr) {
   const Planes p(g.OC, nr * t.TW);
-  const int64_t width = t.row_floats();
-  {
-    std::vector<float> rows(size_t(2 * width));
-    for (int64_t oc = 0; oc < g.OC; ++oc)
-      for (int64_t r = r0; r < r0 + nr; ++r) {
-        const int64_t n = r / t.TH, y0 = 2 * (r % t.TH);
-        const float* plane = dout + (n * g.OC + oc) * g.OH * g.OW;
-        std::fill(rows.begin(), rows.end(), 0.0f);
-        for (int i = 0; i < 2 && y0 + i < g.OH; ++i)
-          std::copy_n(plane + (y0 + i) * g.OW, g.OW, rows.data() + i * width);
-        float* m0 = dM + oc * p.tiles + (r - r0) * t.TW;
-        for (int64_t b = 0; b < t.blocks; ++b) {
-          float dy[2][2][L];
-          Tile m;
-          for (int i = 0; i < 2; ++i)
-            for (int j = 0; j < 2; ++j)
-              for (int l = 0; l < L; ++l)
-                dy[i][j][l] = rows[size_t(i * width + 2 * (b * L + l) + j)];
-          output_tile_adjoint(m, dy);
-          store_block(m0 + b * L, p.stride, m, std::min<int64_t>(L, t.TW - b * L));
-        }
+  std::vector<SplitRow> rows(2, SplitRow(t));
+  for (int64_t oc = 0; oc < g.OC; ++oc)
+    for (int64_t r = r0; r < r0 + nr; ++r) {
+      const int64_t n = r / t.TH, y0 = 2 * (r % t.TH);
+      const float* plane = dout + (n * g.OC + oc) * g.OH * g.OW;
+      for (int i = 0; i < 2; ++i) {
+        if (y0 + i < g.OH)
+          rows[size_t(i)].split(plane + (y0 + i) * g.OW, g.OW, /*shift=*/0);
+        else
+          rows[size_t(i)].zero();
       }
-  }
+      float* m0 = dM + oc * p.tiles + (r - r0) * t.TW;
+      for (int64_t b = 0; b < t.blocks; ++b) {
+        float dy[2][2][L];
+        Tile m;
+        for (int i = 0; i < 2; ++i)
+          for (int l = 0; l < L; ++l) {
+            dy[i][0][l] = rows[size_t(i)].even[size_t(b * L + l)];
+            dy[i][1][l] = rows[size_t(i)].odd[size_t(b * L + l)];
+          }
+        output_tile_adjoint(m, dy);
+        store_block(m0 + b * L, p.stride, m, std::min<int64_t>(L, t.TW - b * L));
+      }
+    }
 }
 
 // c[xi] = op(a[xi]) * op(b[xi]) (+ c[xi] if accumulate) for the 16 xi;
