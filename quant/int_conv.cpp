@@ -6,6 +6,8 @@
 #include <cmath>
 #include <memory>
 
+#include <omp.h>
+
 #include "autograd/check.h"
 #include "quant/int_gemm.h"
 
@@ -49,36 +51,54 @@ void im2col_codes(T* col, const T* x, const ConvGeometry& g, int64_t oh0, int64_
 
 // Output rows per chunk: the chunk's col (patch, rows*OW) stays near 1 MiB,
 // so it is written and read from cache instead of memory (the whole col of
-// up3's first conv at 200x200 would be 69 MB of int8).
+// up3's first conv at 200x200 would be 69 MB of int8); and at least 4
+// chunks per thread per image, so that small layers still share the work.
 int64_t rows_per_chunk(const ConvGeometry& g, size_t code_bytes) {
   constexpr int64_t kChunkBytes = int64_t(1) << 20;
   const int64_t row_bytes = g.patch() * g.OW * int64_t(code_bytes);
-  return std::clamp<int64_t>(kChunkBytes / std::max<int64_t>(row_bytes, 1), 1, g.OH);
+  const int64_t share = (g.OH + 4 * omp_get_max_threads() - 1) / (4 * omp_get_max_threads());
+  return std::clamp<int64_t>(std::min(kChunkBytes / std::max<int64_t>(row_bytes, 1), share),
+                             1, g.OH);
 }
 
 }  // namespace
 
+// One parallel region: each thread takes chunks of output rows (of any
+// image), builds their im2col and multiplies it by the packed weights; the
+// im2col and GEMM inside run serially (nested regions are off). One barrier
+// per conv, which matters on a shared machine where a descheduled thread
+// stalls every barrier.
+template <class T>
+void conv2d_codes(int32_t* acc, const T* x, const PackedA<T>& w, const int32_t* bias,
+                  const ConvGeometry& g) {
+  QAT_CHECK(w.M == g.OC && w.K == g.patch(), "conv2d_codes: packed weight (", w.M, ", ",
+            w.K, ") does not match OC=", g.OC, " and C*KH*KW=", g.patch());
+  const int64_t rows = rows_per_chunk(g, sizeof(T));
+  const int64_t per_image = (g.OH + rows - 1) / rows;
+#pragma omp parallel
+  {
+    std::unique_ptr<T[]> col(new T[size_t(g.patch() * rows * g.OW)]);  // uninitialised
+#pragma omp for schedule(dynamic)
+    for (int64_t chunk = 0; chunk < g.N * per_image; ++chunk) {
+      const int64_t n = chunk / per_image, oh0 = (chunk % per_image) * rows;
+      const int64_t oh1 = std::min(g.OH, oh0 + rows), cols = (oh1 - oh0) * g.OW;
+      im2col_codes(col.get(), x + n * g.C * g.H * g.W, g, oh0, oh1);
+      // o (OC, cols; rows pixels apart) = w (OC, patch) * col (patch, cols)
+      int32_t* o = acc + n * g.OC * g.pixels() + oh0 * g.OW;
+      gemm_packed(o, w, col.get(), cols, /*ldc=*/g.pixels());
+      if (bias)
+        for (int64_t oc = 0; oc < g.OC; ++oc)
+          for (int64_t p = 0; p < cols; ++p)  // wraps mod 2^32, as the GEMM
+            o[oc * g.pixels() + p] =
+                static_cast<int32_t>(uint32_t(o[oc * g.pixels() + p]) + uint32_t(bias[oc]));
+    }
+  }
+}
+
 template <class T>
 void conv2d_codes(int32_t* acc, const T* x, const T* w, const int32_t* bias,
                   const ConvGeometry& g) {
-  const int64_t rows = rows_per_chunk(g, sizeof(T));
-  std::unique_ptr<T[]> col(new T[size_t(g.patch() * rows * g.OW)]);  // uninitialised
-  for (int64_t n = 0; n < g.N; ++n) {
-    int32_t* o = acc + n * g.OC * g.pixels();
-    for (int64_t oh0 = 0; oh0 < g.OH; oh0 += rows) {
-      const int64_t oh1 = std::min(g.OH, oh0 + rows), cols = (oh1 - oh0) * g.OW;
-      im2col_codes(col.get(), x + n * g.C * g.H * g.W, g, oh0, oh1);
-      // o[:, oh0*OW ...] (OC, cols; row stride pixels) = w (OC, patch) * col (patch, cols)
-      gemm(o + oh0 * g.OW, w, col.get(), g.OC, cols, g.patch(), /*ldc=*/g.pixels());
-    }
-    if (bias) {
-#pragma omp parallel for
-      for (int64_t oc = 0; oc < g.OC; ++oc)
-        for (int64_t p = 0; p < g.pixels(); ++p)  // wraps mod 2^32, as the GEMM
-          o[oc * g.pixels() + p] = static_cast<int32_t>(
-              uint32_t(o[oc * g.pixels() + p]) + uint32_t(bias[oc]));
-    }
-  }
+  conv2d_codes(acc, x, pack_a(w, g.OC, g.patch()), bias, g);
 }
 
 template <class T>
@@ -116,6 +136,10 @@ int32_t bias_code(float bias, int frac_bits) {
 template void conv2d_codes<int8_t>(int32_t*, const int8_t*, const int8_t*,
                                    const int32_t*, const ConvGeometry&);
 template void conv2d_codes<int16_t>(int32_t*, const int16_t*, const int16_t*,
+                                    const int32_t*, const ConvGeometry&);
+template void conv2d_codes<int8_t>(int32_t*, const int8_t*, const PackedA<int8_t>&,
+                                   const int32_t*, const ConvGeometry&);
+template void conv2d_codes<int16_t>(int32_t*, const int16_t*, const PackedA<int16_t>&,
                                     const int32_t*, const ConvGeometry&);
 template void conv2d_codes_naive<int8_t>(int32_t*, const int8_t*, const int8_t*,
                                          const int32_t*, const ConvGeometry&);

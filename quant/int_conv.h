@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "autograd/conv_kernels.h"
+#include "quant/int_gemm.h"
 
 namespace qat::quant {
 
@@ -25,6 +26,11 @@ int32_t bias_code(float bias, int frac_bits);
 // g.OW filled in by the caller as in conv2d (autograd/ops_conv.cpp).
 template <class T>
 void conv2d_codes(int32_t* acc, const T* x, const T* w, const int32_t* bias,
+                  const ConvGeometry& g);
+// The same with the weights packed once (pack_a(w, OC, C*KH*KW), int_gemm.h),
+// for an engine that runs a layer many times.
+template <class T>
+void conv2d_codes(int32_t* acc, const T* x, const PackedA<T>& w, const int32_t* bias,
                   const ConvGeometry& g);
 
 // The reference: seven nested loops in int64, truncated to int32.

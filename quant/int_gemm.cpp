@@ -28,6 +28,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <vector>
 
@@ -50,11 +51,12 @@ void gemm_naive(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_
 
 // ---- blocked: an 8 x 256 tile of C stays in a local array while K streams
 // past; the compiler vectorises the inner loop. Sums in uint32 wrap mod 2^32
-// without undefined behaviour; a product of two int16 fits int32.
+// without undefined behaviour; a product of two int16 fits int32. A's rows
+// are lda apart (K, or Kp for a PackedA).
+namespace {
 template <class T>
-void gemm_blocked(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K,
-                  int64_t ldc) {
-  if (ldc == 0) ldc = N;
+void blocked(int32_t* C, const T* A, int64_t lda, const T* B, int64_t M, int64_t N,
+             int64_t K, int64_t ldc) {
   constexpr int64_t kMB = 8, kNB = 256;
   const int64_t blocks = (N + kNB - 1) / kNB;
 #pragma omp parallel for schedule(static)
@@ -67,7 +69,7 @@ void gemm_blocked(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int6
       for (int64_t k = 0; k < K; ++k) {
         const T* b = B + k * N + n0;
         for (int64_t i = 0; i < mr; ++i) {
-          const int32_t a = A[(m0 + i) * K + k];
+          const int32_t a = A[(m0 + i) * lda + k];
           uint32_t* row = acc[i];
           for (int64_t j = 0; j < nr; ++j) row[j] += uint32_t(a * int32_t(b[j]));
         }
@@ -77,6 +79,13 @@ void gemm_blocked(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int6
           C[(m0 + i) * ldc + n0 + j] = static_cast<int32_t>(acc[i][j]);
     }
   }
+}
+}  // namespace
+
+template <class T>
+void gemm_blocked(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K,
+                  int64_t ldc) {
+  blocked(C, A, /*lda=*/K, B, M, N, K, ldc == 0 ? N : ldc);
 }
 
 // ---- VNNI
@@ -89,23 +98,6 @@ constexpr int64_t kNR = 16 * kNV;  // columns of a panel
 template <class T>
 constexpr int64_t group() {  // k per 32-bit lane
   return sizeof(T) == 1 ? 4 : 2;
-}
-
-// A (M,K) -> Ap (Mp, Kp): rows padded to kMR, k padded to the group, zeros.
-// corr[m] = 128 * rowsum(A)[m] for the int8 offset (0 for int16).
-template <class T>
-void pack_a(std::vector<T>& Ap, std::vector<int32_t>& corr, const T* A,
-            int64_t M, int64_t K, int64_t Mp, int64_t Kp) {
-  Ap.assign(size_t(Mp * Kp), T(0));
-  corr.assign(size_t(Mp), 0);
-  for (int64_t m = 0; m < M; ++m) {
-    std::memcpy(Ap.data() + m * Kp, A + m * K, size_t(K) * sizeof(T));
-    if constexpr (sizeof(T) == 1) {
-      uint32_t s = 0;  // wraps mod 2^32 like the accumulators it corrects
-      for (int64_t k = 0; k < K; ++k) s += uint32_t(int32_t(A[m * K + k]));
-      corr[size_t(m)] = static_cast<int32_t>(128u * s);
-    }
-  }
 }
 
 // One full k-group of 16 (int8) or 8 (int16) columns, interleaved with SSE2
@@ -217,35 +209,65 @@ bool cpu_has_vnni() {
   return has;
 }
 
+namespace {
+std::atomic<bool> portable_only{false};
+}  // namespace
+
+bool use_vnni() { return cpu_has_vnni() && !portable_only.load(); }
+void set_portable_only(bool value) { portable_only.store(value); }
+
 template <class T>
-void gemm_vnni(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K,
-               int64_t ldc) {
-  if (ldc == 0) ldc = N;
-  QAT_CHECK(cpu_has_vnni(), "gemm_vnni: this CPU lacks AVX-512 VNNI; call gemm()");
+PackedA<T> pack_a(const T* A, int64_t M, int64_t K) {
   constexpr int64_t G = group<T>();
-  const int64_t Kp = (K + G - 1) / G * G, Mp = (M + kMR - 1) / kMR * kMR;
-  std::vector<T> Ap;
-  std::vector<int32_t> corr;
-  pack_a(Ap, corr, A, M, K, Mp, Kp);
+  PackedA<T> p;
+  p.M = M, p.K = K, p.Kp = (K + G - 1) / G * G;
+  const int64_t Mp = (M + kMR - 1) / kMR * kMR;
+  p.data.assign(size_t(Mp * p.Kp), T(0));
+  p.corr.assign(size_t(Mp), 0);
+  for (int64_t m = 0; m < M; ++m) {
+    std::memcpy(p.data.data() + m * p.Kp, A + m * K, size_t(K) * sizeof(T));
+    if constexpr (sizeof(T) == 1) {
+      uint32_t s = 0;  // wraps mod 2^32 like the accumulators it corrects
+      for (int64_t k = 0; k < K; ++k) s += uint32_t(int32_t(A[m * K + k]));
+      p.corr[size_t(m)] = static_cast<int32_t>(128u * s);
+    }
+  }
+  return p;
+}
+
+template <class T>
+void gemm_packed(int32_t* C, const PackedA<T>& A, const T* B, int64_t N, int64_t ldc) {
+  if (ldc == 0) ldc = N;
+  if (!use_vnni()) {
+    blocked(C, A.data.data(), /*lda=*/A.Kp, B, A.M, N, A.K, ldc);
+    return;
+  }
   const int64_t panels = (N + kNR - 1) / kNR;
 #pragma omp parallel
   {
-    std::vector<T> Bp(size_t(Kp * kNR));  // this thread's panel: Kp*64 codes
+    std::vector<T> Bp(size_t(A.Kp * kNR));  // this thread's panel: Kp*64 codes
 #pragma omp for schedule(static)
     for (int64_t p = 0; p < panels; ++p) {
       const int64_t n0 = p * kNR, nr = std::min(kNR, N - n0);
-      pack_b_panel(Bp.data(), B, N, K, Kp, n0, nr);
-      for (int64_t m0 = 0; m0 < M; m0 += kMR)
-        vnni_tile(C + m0 * ldc + n0, Ap.data() + m0 * Kp, Bp.data(),
-                  corr.data() + m0, Kp, ldc, std::min(kMR, M - m0), nr);
+      pack_b_panel(Bp.data(), B, N, A.K, A.Kp, n0, nr);
+      for (int64_t m0 = 0; m0 < A.M; m0 += kMR)
+        vnni_tile(C + m0 * ldc + n0, A.data.data() + m0 * A.Kp, Bp.data(),
+                  A.corr.data() + m0, A.Kp, ldc, std::min(kMR, A.M - m0), nr);
     }
   }
 }
 
 template <class T>
+void gemm_vnni(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K,
+               int64_t ldc) {
+  QAT_CHECK(cpu_has_vnni(), "gemm_vnni: this CPU lacks AVX-512 VNNI; call gemm()");
+  gemm_packed(C, pack_a(A, M, K), B, N, ldc);
+}
+
+template <class T>
 void gemm(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K,
           int64_t ldc) {
-  if (cpu_has_vnni())
+  if (use_vnni())
     gemm_vnni(C, A, B, M, N, K, ldc);
   else
     gemm_blocked(C, A, B, M, N, K, ldc);
@@ -258,7 +280,9 @@ void gemm(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K,
                                 int64_t);                                                \
   template void gemm_vnni<T>(int32_t*, const T*, const T*, int64_t, int64_t, int64_t,    \
                              int64_t);                                                   \
-  template void gemm<T>(int32_t*, const T*, const T*, int64_t, int64_t, int64_t, int64_t);
+  template void gemm<T>(int32_t*, const T*, const T*, int64_t, int64_t, int64_t, int64_t);  \
+  template PackedA<T> pack_a<T>(const T*, int64_t, int64_t);                              \
+  template void gemm_packed<T>(int32_t*, const PackedA<T>&, const T*, int64_t, int64_t);
 QAT_GEMM_INSTANTIATE(int8_t)
 QAT_GEMM_INSTANTIATE(int16_t)
 #undef QAT_GEMM_INSTANTIATE

@@ -33,6 +33,7 @@
 //   gemm           the VNNI one if the CPU has it (checked once), else blocked
 #pragma once
 #include <cstdint>
+#include <vector>
 
 namespace qat::quant {
 
@@ -52,7 +53,29 @@ template <class T>
 void gemm(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K,
           int64_t ldc = 0);
 
+// The left operand packed once, for a conv whose weights are used on many
+// images or chunks: rows padded to the VNNI tile (6 rows) and k to the lane
+// group (4 int8, 2 int16) with zeros, and the int8 offset correction
+// 128 * rowsum per row (int_gemm.cpp). Works on any CPU.
+template <class T>
+struct PackedA {
+  int64_t M = 0, K = 0, Kp = 0;  // Kp: K padded to the group
+  std::vector<T> data;           // (rows padded to 6, Kp)
+  std::vector<int32_t> corr;     // one per padded row
+};
+template <class T>
+PackedA<T> pack_a(const T* A, int64_t M, int64_t K);
+// C (A.M, N) = A * B (A.K, N): VNNI if the CPU has it, else the blocked loops
+// on the packed rows. Parallel over column panels; called inside a parallel
+// region (nested parallelism off, the OpenMP default) it runs serially.
+template <class T>
+void gemm_packed(int32_t* C, const PackedA<T>& A, const T* B, int64_t N, int64_t ldc = 0);
+
 // True if this CPU runs the _vnni versions (AVX-512 F, BW and VNNI).
 bool cpu_has_vnni();
+// What gemm, gemm_packed and the integer conv dispatch on: cpu_has_vnni()
+// unless set_portable_only(true) (tests and benchmarks of the fallback).
+bool use_vnni();
+void set_portable_only(bool portable_only);
 
 }  // namespace qat::quant

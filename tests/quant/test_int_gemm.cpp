@@ -118,6 +118,33 @@ TEST_CASE("int gemm: int16 versions equal the naive loop, random and extreme cod
   check_versions<int16_t>(/*seed=*/62, /*lo=*/-2048, /*hi=*/2047);
 }
 
+TEST_CASE("int gemm: packed weights, VNNI and portable, equal the naive loop") {
+  Rng rng(63);
+  for (bool portable : {false, true}) {
+    set_portable_only(portable);
+    for (const Size& s : kSizes) {
+      const auto A = random_codes<int8_t>(rng, s.M * s.K, -128, 127);
+      const auto B = random_codes<int8_t>(rng, s.K * s.N, -128, 127);
+      const auto A16 = random_codes<int16_t>(rng, s.M * s.K, -2048, 2047);
+      const auto B16 = random_codes<int16_t>(rng, s.K * s.N, -2048, 2047);
+      const PackedA<int8_t> p8 = pack_a(A.data(), s.M, s.K);
+      const PackedA<int16_t> p16 = pack_a(A16.data(), s.M, s.K);
+      const char* name = portable ? "packed portable" : "packed";
+      check_against_naive<int8_t, Gemm8>(
+          [](int32_t* C, const int8_t* A, const int8_t* B, int64_t M, int64_t N, int64_t K,
+             int64_t ldc) { gemm_packed(C, pack_a(A, M, K), B, N, ldc); },
+          gemm_naive<int8_t>, name, A, B, s.M, s.N, s.K);
+      check_against_naive<int16_t, Gemm16>(
+          [](int32_t* C, const int16_t* A, const int16_t* B, int64_t M, int64_t N, int64_t K,
+             int64_t ldc) { gemm_packed(C, pack_a(A, M, K), B, N, ldc); },
+          gemm_naive<int16_t>, name, A16, B16, s.M, s.N, s.K);
+      CHECK(p8.Kp % 4 == 0);
+      CHECK(p16.Kp % 2 == 0);
+    }
+  }
+  set_portable_only(false);
+}
+
 TEST_CASE("int gemm: past int32 every version wraps mod 2^32") {
   // (-32768)^2 = 2^30; two of them make 2^31, one past INT32_MAX: -2^31.
   const std::vector<int16_t> A{-32768, -32768}, B{-32768, -32768};

@@ -15,6 +15,7 @@
 #include "autograd/rng.h"
 #include "tests/quant/int_codes.h"
 #include "quant/int_conv.h"
+#include "quant/int_gemm.h"
 #include "quant/int_ops.h"
 #include "quant/int_requant.h"
 #include "quant/quantize.h"
@@ -56,36 +57,41 @@ int64_t rational_round(__int128 num, int s) {
 
 TEST_CASE("int conv2d: equals the naive loops (int8, int16), odd sizes, stride, pad, bias") {
   Rng rng(71);
-  const ConvGeometry gs[] = {geometry(2, 3, 7, 5, 5, 3, 1, 1), geometry(1, 8, 9, 11, 7, 3, 2, 1),
-                             geometry(2, 5, 6, 6, 3, 1, 1, 0), geometry(1, 4, 5, 8, 13, 3, 1, 0),
-                             geometry(1, 16, 12, 10, 9, 3, 1, 1), geometry(1, 2, 3, 2, 3, 3, 2, 2),
-                             geometry(2, 3, 4, 3, 2, 5, 1, 2), geometry(1, 2, 5, 7, 3, 3, 3, 1),
-                             // col of 1.4 MB (int8) and 2.8 MB (int16): done in
-                             // chunks of 18 and 9 output rows (int_conv.cpp)
-                             geometry(1, 64, 24, 100, 4, 3, 1, 1)};
-  for (const ConvGeometry& g : gs) {
-    const int64_t nx = g.N * g.C * g.H * g.W, nw = g.OC * g.patch(), no = g.N * g.OC * g.pixels();
-    const auto bias = random_codes<int32_t>(rng, g.OC, -100000, 100000);
-    {
-      const auto x = random_codes<int8_t>(rng, nx, -128, 127);
-      const auto w = random_codes<int8_t>(rng, nw, -128, 127);
-      std::vector<int32_t> want(static_cast<size_t>(no)), got(static_cast<size_t>(no));
-      conv2d_codes_naive(want.data(), x.data(), w.data(), bias.data(), g);
-      conv2d_codes(got.data(), x.data(), w.data(), bias.data(), g);
-      CHECK(got == want);
-      conv2d_codes_naive(want.data(), x.data(), w.data(), nullptr, g);
-      conv2d_codes(got.data(), x.data(), w.data(), nullptr, g);
-      CHECK(got == want);
-    }
-    {
-      const auto x = random_codes<int16_t>(rng, nx, -2048, 2047);
-      const auto w = random_codes<int16_t>(rng, nw, -256, 256);
-      std::vector<int32_t> want(static_cast<size_t>(no)), got(static_cast<size_t>(no));
-      conv2d_codes_naive(want.data(), x.data(), w.data(), bias.data(), g);
-      conv2d_codes(got.data(), x.data(), w.data(), bias.data(), g);
-      CHECK(got == want);
+  for (bool portable : {false, true}) {  // the VNNI GEMM and the fallback
+    set_portable_only(portable);
+    INFO("portable only: " << portable);
+    const ConvGeometry gs[] = {geometry(2, 3, 7, 5, 5, 3, 1, 1), geometry(1, 8, 9, 11, 7, 3, 2, 1),
+                               geometry(2, 5, 6, 6, 3, 1, 1, 0), geometry(1, 4, 5, 8, 13, 3, 1, 0),
+                               geometry(1, 16, 12, 10, 9, 3, 1, 1), geometry(1, 2, 3, 2, 3, 3, 2, 2),
+                               geometry(2, 3, 4, 3, 2, 5, 1, 2), geometry(1, 2, 5, 7, 3, 3, 3, 1),
+                               // col of 1.4 MB (int8), 2.8 MB (int16): done in
+                               // chunks of <= 18 and <= 9 output rows (int_conv.cpp)
+                               geometry(1, 64, 24, 100, 4, 3, 1, 1)};
+    for (const ConvGeometry& g : gs) {
+      const int64_t nx = g.N * g.C * g.H * g.W, nw = g.OC * g.patch(), no = g.N * g.OC * g.pixels();
+      const auto bias = random_codes<int32_t>(rng, g.OC, -100000, 100000);
+      {
+        const auto x = random_codes<int8_t>(rng, nx, -128, 127);
+        const auto w = random_codes<int8_t>(rng, nw, -128, 127);
+        std::vector<int32_t> want(static_cast<size_t>(no)), got(static_cast<size_t>(no));
+        conv2d_codes_naive(want.data(), x.data(), w.data(), bias.data(), g);
+        conv2d_codes(got.data(), x.data(), w.data(), bias.data(), g);
+        CHECK(got == want);
+        conv2d_codes_naive(want.data(), x.data(), w.data(), nullptr, g);
+        conv2d_codes(got.data(), x.data(), w.data(), nullptr, g);
+        CHECK(got == want);
+      }
+      {
+        const auto x = random_codes<int16_t>(rng, nx, -2048, 2047);
+        const auto w = random_codes<int16_t>(rng, nw, -256, 256);
+        std::vector<int32_t> want(static_cast<size_t>(no)), got(static_cast<size_t>(no));
+        conv2d_codes_naive(want.data(), x.data(), w.data(), bias.data(), g);
+        conv2d_codes(got.data(), x.data(), w.data(), bias.data(), g);
+        CHECK(got == want);
+      }
     }
   }
+  set_portable_only(false);
 }
 
 TEST_CASE("int conv2d: the float conv on dequantized values gives acc * 2^-(f_in+f_w)") {
