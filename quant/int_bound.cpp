@@ -1,27 +1,31 @@
 // Worst-case accumulator magnitudes per format; see int_bound.h.
 #include "quant/int_bound.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "autograd/check.h"
 
 namespace qat::quant {
 
-int64_t max_abs_code(const QuantSpec& spec) {
+CodeRange code_range(const QuantSpec& spec) {
   validate(spec);
   const int w = spec.int_bits + spec.frac_bits;  // <= kMaxWidth = 24
+  const int64_t one = 1;
   switch (spec.format) {
     case Format::Fixed:
-      return int64_t(1) << w;
+      return {-(one << w), one << w};
     case Format::FixedGm:  // truncates at f = 0: no carry to 2^i
-      return spec.frac_bits == 0 ? (int64_t(1) << w) - 1 : int64_t(1) << w;
+      if (spec.frac_bits == 0) return {-((one << w) - 1), (one << w) - 1};
+      return {-(one << w), one << w};
     case Format::FixedTwos:
-      return spec.is_signed ? int64_t(1) << (w - 1) : (int64_t(1) << w) - 1;
+      if (spec.is_signed) return {-(one << (w - 1)), (one << (w - 1)) - 1};
+      return {0, (one << w) - 1};
     case Format::Int:
-      return int64_t(1) << (spec.code_bits - 1);
+      return {-(one << (spec.code_bits - 1)), (one << (spec.code_bits - 1)) - 1};
     case Format::Binary:
     case Format::Ternary:
-      return 1;
+      return {-1, 1};
     case Format::None:
     case Format::FixedPow2:
       break;
@@ -29,6 +33,11 @@ int64_t max_abs_code(const QuantSpec& spec) {
   throw Error("integer engine: format " + spec.name() +
               " has no integer code grid (expected fixed, fixed_gm, "
               "fixed_twos, int, binary or ternary)");
+}
+
+int64_t max_abs_code(const QuantSpec& spec) {
+  const CodeRange r = code_range(spec);
+  return std::max(-r.lo, r.hi);
 }
 
 int64_t accumulator_bound(int64_t K, int64_t max_abs_a, int64_t max_abs_w,

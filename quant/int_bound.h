@@ -16,18 +16,25 @@
 
 namespace qat::quant {
 
-// The largest |code| a tensor quantized with spec can hold, value = code * 2^-f:
-//   fixed, fixed_gm   2^(i+f)       sign-magnitude with the fraction carry
-//                                   (Q8.0: 256, Q0.8: 256, Q6.0: 64, Q0.4: 16;
-//                                   fixed_gm at f = 0 truncates: 2^i - 1)
-//   fixed_twos        2^(i+f-1)     signed, the most negative code
-//                                   (Q8.0: 128, Q0.8: 128); unsigned 2^(i+f) - 1
-//   int (n bits)      2^(n-1)
-//   binary, ternary   1             the code is the sign; H or alpha is a
-//                                   per-layer/per-channel scale applied in
-//                                   the requantisation, outside the sum
+// The codes a tensor quantized with spec can hold, value = code * 2^-f
+// (w = i + f):
+//   fixed             [-2^w, 2^w]          sign-magnitude with the fraction carry
+//                                          (Q8.0: +-256, Q0.8: +-256, Q6.0: +-64)
+//   fixed_gm          the same; at f = 0 it truncates: [-(2^i - 1), 2^i - 1]
+//   fixed_twos        [-2^(w-1), 2^(w-1) - 1] signed (Q8.0, Q0.8: -128..127),
+//                     [0, 2^w - 1] unsigned
+//   int (n bits)      [-2^(n-1), 2^(n-1) - 1]
+//   binary, ternary   [-1, 1]              the code is the sign; H or alpha is a
+//                                          per-layer/per-channel scale applied in
+//                                          the requantisation, outside the sum
 // none (float) and fixed_pow2 (no common grid: nearest power of two with no
 // lower end) have no integer code: qat::Error naming the format.
+struct CodeRange {
+  int64_t lo, hi;
+};
+CodeRange code_range(const QuantSpec& spec);
+
+// The largest |code|: max(-lo, hi) of code_range.
 int64_t max_abs_code(const QuantSpec& spec);
 
 inline constexpr int64_t kInt32Max = 2147483647;  // 2^31 - 1

@@ -85,25 +85,56 @@ int32_t requantise_sign_magnitude(int32_t acc, const Requant& r, int i, int f,
   return int32_t(x < 0 ? -mag : mag);
 }
 
-template <class T>
-void requantise_channels(T* out, const int32_t* acc, int64_t N, int64_t C, int64_t P,
-                         const Requant* r, int32_t lo, int32_t hi) {
-  QAT_CHECK(lo <= hi && lo >= std::numeric_limits<T>::min() &&
-                hi <= std::numeric_limits<T>::max(),
-            "requantise_channels: range [", lo, ", ", hi, "] does not fit a ",
-            sizeof(T) * 8, "-bit code");
+namespace {
+// out[n, c, p] = rq(acc[n, c, p], r[c]) over (N, C, P)
+template <class T, class Rq>
+void per_channel(T* out, const int32_t* acc, int64_t N, int64_t C, int64_t P,
+                 const Requant* r, Rq rq) {
 #pragma omp parallel for collapse(2)
   for (int64_t n = 0; n < N; ++n)
     for (int64_t c = 0; c < C; ++c) {
       const Requant rc = r[c];
       const int64_t base = (n * C + c) * P;
-      for (int64_t p = 0; p < P; ++p) out[base + p] = T(requantise(acc[base + p], rc, lo, hi));
+      for (int64_t p = 0; p < P; ++p) out[base + p] = T(rq(acc[base + p], rc));
     }
+}
+
+template <class T>
+void check_fits(int64_t lo, int64_t hi, const char* what) {
+  QAT_CHECK(lo <= hi && lo >= std::numeric_limits<T>::min() &&
+                hi <= std::numeric_limits<T>::max(),
+            what, ": codes [", lo, ", ", hi, "] do not fit a ", sizeof(T) * 8, "-bit integer");
+}
+}  // namespace
+
+template <class T>
+void requantise_channels(T* out, const int32_t* acc, int64_t N, int64_t C, int64_t P,
+                         const Requant* r, int32_t lo, int32_t hi) {
+  check_fits<T>(lo, hi, "requantise_channels");
+  per_channel(out, acc, N, C, P, r,
+              [lo, hi](int32_t a, const Requant& rc) { return requantise(a, rc, lo, hi); });
+}
+
+template <class T>
+void requantise_channels_sign_magnitude(T* out, const int32_t* acc, int64_t N, int64_t C,
+                                        int64_t P, const Requant* r, int i, int f,
+                                        bool gm_code) {
+  const int64_t top = int64_t(1) << std::min(i + f, 40);
+  check_fits<T>(-top, top, "requantise_channels_sign_magnitude");
+  per_channel(out, acc, N, C, P, r, [i, f, gm_code](int32_t a, const Requant& rc) {
+    return requantise_sign_magnitude(a, rc, i, f, gm_code);
+  });
 }
 
 template void requantise_channels<int8_t>(int8_t*, const int32_t*, int64_t, int64_t,
                                          int64_t, const Requant*, int32_t, int32_t);
 template void requantise_channels<int16_t>(int16_t*, const int32_t*, int64_t, int64_t,
                                           int64_t, const Requant*, int32_t, int32_t);
+template void requantise_channels_sign_magnitude<int8_t>(int8_t*, const int32_t*, int64_t,
+                                                         int64_t, int64_t, const Requant*,
+                                                         int, int, bool);
+template void requantise_channels_sign_magnitude<int16_t>(int16_t*, const int32_t*, int64_t,
+                                                          int64_t, int64_t, const Requant*,
+                                                          int, int, bool);
 
 }  // namespace qat::quant

@@ -3,6 +3,8 @@
 // the modular wrap past int32, and the accumulator bound for the U-Net.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -14,6 +16,7 @@
 #include "layers/unet.h"
 #include "quant/int_bound.h"
 #include "quant/int_gemm.h"
+#include "quant/quantize.h"
 #include "quant/spec.h"
 
 using namespace qat;
@@ -155,7 +158,7 @@ TEST_CASE("int gemm: past int32 every version wraps mod 2^32") {
   }
 }
 
-TEST_CASE("int gemm: max_abs_code per format, by hand") {
+TEST_CASE("int gemm: code_range and max_abs_code per format, by hand") {
   CHECK(max_abs_code(make_twos_spec(8, 0, true)) == 128);   // Q8.0: -128..127
   CHECK(max_abs_code(make_twos_spec(0, 8, true)) == 128);   // Q0.8
   CHECK(max_abs_code(make_twos_spec(8, 0, false)) == 255);  // UQ8.0
@@ -167,8 +170,38 @@ TEST_CASE("int gemm: max_abs_code per format, by hand") {
   CHECK(max_abs_code(make_spec(Format::Int, 8, 0)) == 128);
   CHECK(max_abs_code(make_spec(Format::Binary)) == 1);
   CHECK(max_abs_code(make_spec(Format::Ternary)) == 1);
+  const auto range = [](const QuantSpec& s) {
+    const CodeRange r = code_range(s);
+    return std::pair{r.lo, r.hi};
+  };
+  CHECK(range(make_twos_spec(8, 0, true)) == std::pair<int64_t, int64_t>{-128, 127});
+  CHECK(range(make_twos_spec(4, 0, false)) == std::pair<int64_t, int64_t>{0, 15});
+  CHECK(range(make_spec(Format::Fixed, 6, 0)) == std::pair<int64_t, int64_t>{-64, 64});
+  CHECK(range(make_spec(Format::FixedGm, 6, 0)) == std::pair<int64_t, int64_t>{-63, 63});
+  CHECK(range(make_spec(Format::FixedGm, 0, 4)) == std::pair<int64_t, int64_t>{-16, 16});
+  CHECK(range(make_spec(Format::Int, 4, 0)) == std::pair<int64_t, int64_t>{-8, 7});
+  CHECK(range(make_spec(Format::Ternary)) == std::pair<int64_t, int64_t>{-1, 1});
   CHECK_THROWS_AS(max_abs_code(make_spec(Format::None)), Error);
   CHECK_THROWS_AS(max_abs_code(make_spec(Format::FixedPow2, 8, 8)), Error);
+}
+
+TEST_CASE("int gemm: code_range equals the ends of each quantizer's level grid") {
+  // levels() (quant/quantize.h) lists the values each format can produce;
+  // its ends times 2^f must be the code range.
+  const QuantSpec specs[] = {
+      make_twos_spec(8, 0, true), make_twos_spec(0, 8, true), make_twos_spec(3, 2, false),
+      make_spec(Format::Fixed, 8, 0), make_spec(Format::Fixed, 0, 4),
+      make_spec(Format::Fixed, 2, 3), make_spec(Format::FixedGm, 6, 0),
+      make_spec(Format::FixedGm, 0, 8), make_spec(Format::Int, 8, 0),
+      make_spec(Format::Int, 3, 0), make_spec(Format::Binary), make_spec(Format::Ternary)};
+  for (const QuantSpec& s : specs) {
+    const std::vector<float> lv = levels(s);
+    const CodeRange r = code_range(s);
+    const int f = s.format == Format::Int ? 0 : s.frac_bits;  // int's levels are codes
+    INFO(s.name());
+    CHECK(double(*std::min_element(lv.begin(), lv.end())) == std::ldexp(double(r.lo), -f));
+    CHECK(double(*std::max_element(lv.begin(), lv.end())) == std::ldexp(double(r.hi), -f));
+  }
 }
 
 TEST_CASE("int gemm: no int32 overflow in any U-Net conv for the paper's formats") {

@@ -262,6 +262,18 @@ TEST_CASE("int requantise: per channel over a tensor, scalar by scalar") {
         CHECK(out[k] == requantise(acc[k], r[c], -128, 127));
       }
   CHECK_THROWS_AS(requantise_channels(out.data(), acc.data(), N, C, P, r, -129, 127), Error);
+
+  // sign-magnitude Q8.0 reaches +-256: int16, and int8 is refused
+  std::vector<int16_t> out16(acc.size());
+  requantise_channels_sign_magnitude(out16.data(), acc.data(), N, C, P, r, 8, 0, false);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t p = 0; p < P; ++p) {
+        const size_t k = size_t((n * C + c) * P + p);
+        CHECK(out16[k] == requantise_sign_magnitude(acc[k], r[c], 8, 0, false));
+      }
+  CHECK_THROWS_AS(
+      requantise_channels_sign_magnitude(out.data(), acc.data(), N, C, P, r, 8, 0, false), Error);
 }
 
 // ---- spatial ops ------------------------------------------------------------
