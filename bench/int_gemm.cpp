@@ -100,8 +100,16 @@ int main(int argc, char** argv) {
     }
   }
   const bool vnni = cpu_has_vnni();
-  std::printf("bench_int_gemm: %d OpenMP threads, AVX-512 VNNI %s, best of %d\n",
-              omp_get_max_threads(), vnni ? "yes" : "NO (vnni columns skipped)", reps);
+  // The machine may be shared: say how loaded it was (a busy core stalls
+  // every OpenMP barrier and shows up as a time-slice-sized step).
+  double load = -1.0;
+  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf", &load) != 1) load = -1.0;
+    std::fclose(f);
+  }
+  std::printf("bench_int_gemm: %d OpenMP threads, AVX-512 VNNI %s, best of %d, "
+              "load average %.1f\n",
+              omp_get_max_threads(), vnni ? "yes" : "NO (vnni columns skipped)", reps, load);
   std::printf("%-28s %5s %5s %6s | %8s | %14s | %14s | %14s\n", "layer", "M", "K",
               "N", "sgemm", "int8 vnni", "int16 vnni", "int8 portable");
   std::printf("%-28s %5s %5s %6s | %8s | %14s | %14s | %14s\n", "", "", "", "",

@@ -11,7 +11,11 @@
 //     k-group of 16 columns is one 64-byte vector; 4 vectors per panel.
 //   - A: rows padded to a multiple of G (zeros); A[m][G*kg .. G*kg+G-1] is
 //     one int32, broadcast to all lanes.
-// The micro-kernel keeps a 6 x 64 tile of C in 24 registers.
+// The micro-kernel keeps a 6 x 64 tile of C in 24 registers. A is packed
+// once (pack_a -> PackedA; the conv packs its weights once per call); each
+// thread packs its own B panel (Kp x 64 codes, <= 295 KB at K = 4608, so it
+// stays in L2) with SSE2 unpacks and runs every row tile of A over it.
+// OpenMP over the panels.
 //
 // ## Signed activations with vpdpbusd: the +128 offset
 // Activations are signed (BatchNorm comes after ReLU, so they go negative),
@@ -21,8 +25,9 @@
 // The correction 128 * rowsum(A)[m] depends on the output row only (one per
 // output channel of a conv), is computed once when A is packed and taken off
 // when the tile is stored. Padding k (A = 0) contributes nothing either way.
-// Intermediate sums may exceed int32 only if the result does; vpdpbusd and
-// vpdpwssd do not saturate, so they wrap mod 2^32 like the other versions.
+// vpdpbusd and vpdpwssd do not saturate (unlike vpdpbusds): they wrap mod
+// 2^32, so the offset and its correction cancel exactly whatever their size,
+// and a result past int32 wraps just as in the other versions.
 #include "quant/int_gemm.h"
 
 #include <immintrin.h>

@@ -30,7 +30,11 @@ void max_pool2x2_codes(T* out, const T* x, int64_t planes, int64_t H, int64_t W)
 // an exact integer at f + 4 fraction bits: no rounding, the output format
 // has 4 more fraction bits than the input. |out| <= 16 |in|, so int8 codes
 // come out as int16 (|out| <= 2048) and int16 codes as int32.
-// Two passes, columns then rows, as PyTorch's separable weights.
+// Two passes, columns then rows, the order PyTorch and autograd's float op
+// nest the weights in. In float the order does not matter either: every
+// partial sum is an integer times 2^-(f+4) of magnitude <= 16 |code|, exact
+// in float32's 24-bit significand for |code| < 2^20, so upsample_bilinear2x
+// on code * 2^-f gives exactly out * 2^-(f+4) (tests/quant/test_int_ops.cpp).
 // (TIn, TOut) = (int8_t, int16_t) or (int16_t, int32_t).
 template <class TIn, class TOut>
 void upsample_bilinear2x_codes(TOut* out, const TIn* x, int64_t planes, int64_t H,
