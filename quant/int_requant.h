@@ -49,8 +49,8 @@ Requant requant_from_affine(float a, float b = 0.0f);
 int64_t round_shift_half_even(int64_t x, int s);
 
 // Two's complement: clamp(round_half_even((acc*M + offset) / 2^shift), lo, hi).
-// acc*M + offset must fit int64: |M| < 2^31 and |offset| < 2^62 - 2^62 / 2
-// is enough; requant_from_affine gives |M| < 2^30, |offset| < 2^61.
+// acc*M + offset must fit int64: any int32 M with |offset| < 2^62 does;
+// requant_from_affine gives |M| < 2^30, |offset| < 2^61.
 int32_t requantise(int32_t acc, const Requant& r, int32_t lo, int32_t hi);
 
 // Sign-magnitude Q(i.f) as fixed.cpp (gm_code: as its Format::FixedGm).
