@@ -23,8 +23,9 @@ if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
   echo "python3-torch is missing (apt-get install python3-torch): qat's numbers only"
 fi
 
-# result <output> -> "s/step GFLOP/s peak_MiB" from its RESULT line
-result() { awk '/^RESULT/ {print $5, $7, $9}' <<<"$1"; }
+# result <output> -> "s/step GFLOP/s peak_MiB cpu_s/step" from its RESULT line
+result() { awk '/^RESULT/ {print $5, $7, $9, $11}' <<<"$1"; }
+ratio() { [[ $2 == - ]] && echo - || awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} OMP_NUM_THREADS=$OMP_NUM_THREADS, median of $steps steps after 1 warm-up"
@@ -32,30 +33,27 @@ declare -A row
 for size in small full; do
   out=$("$qat" --size $size --steps "$steps" --warmup 1)
   echo "$out"
-  read -r q_s q_gf q_rss <<<"$(result "$out")"
-  t_s=- t_gf=- t_rss=- k_s=- k_rss=-
+  read -r q_s q_gf q_rss q_cpu <<<"$(result "$out")"
+  t_s=- t_gf=- t_rss=- t_cpu=- k_s=- k_rss=-
   if (( have_torch )); then
     out=$(/usr/bin/python3 bench/torch_train_step.py --size $size --steps "$steps" --warmup 1)
     echo "$out"
-    read -r t_s t_gf t_rss <<<"$(result "$out")"
+    read -r t_s t_gf t_rss t_cpu <<<"$(result "$out")"
     out=$(MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=100000000000 \
           /usr/bin/python3 bench/torch_train_step.py --size $size --steps "$steps" --warmup 1)
     echo "(kept memory) $out"
-    read -r k_s _ k_rss <<<"$(result "$out")"
+    read -r k_s _ k_rss _ <<<"$(result "$out")"
   fi
-  row[$size]="$q_s $q_gf $q_rss $t_s $t_gf $t_rss $k_s $k_rss"
+  row[$size]="$q_s $q_gf $q_cpu $q_rss $t_s $t_gf $t_cpu $t_rss $k_s $k_rss"
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
+# s/step: wall-clock median; cpu: user+system seconds of the process per
+# step (steadier than wall time when other jobs share the cores).
 echo
-printf '| %-5s | %9s | %8s | %11s | %8s | %13s | %12s | %9s | %9s | %9s |\n' size \
-  "qat s/step" "qat GF/s" "torch s/step" "torch GF/s" "torch kept s" "qat/torch" \
-  "qat RSS" "torch RSS" "RSS ratio"
-printf '|%s\n' "-------|-----------|----------|-------------|------------|---------------|--------------|-----------|-----------|-----------|"
+echo "| size | qat s/step | qat GFLOP/s | qat cpu s | torch s/step | torch GFLOP/s | torch cpu s | torch kept-memory s/step | qat/torch s/step | qat/torch cpu | qat peak RSS | torch peak RSS (kept) | RSS qat/torch |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for size in small full; do
-  read -r q_s q_gf q_rss t_s t_gf t_rss k_s k_rss <<<"${row[$size]}"
-  ratio() { [[ $2 == - ]] && echo - || awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
-  printf '| %-5s | %9s | %8s | %11s | %8s | %13s | %12s | %6s MiB | %6s MiB | %9s |\n' $size \
-    "$q_s" "$q_gf" "$t_s" "$t_gf" "$k_s" "$(ratio "$q_s" "$t_s")" "$q_rss" "$t_rss" \
-    "$(ratio "$q_rss" "$t_rss")"
+  read -r q_s q_gf q_cpu q_rss t_s t_gf t_cpu t_rss k_s k_rss <<<"${row[$size]}"
+  echo "| $size | $q_s | $q_gf | $q_cpu | $t_s | $t_gf | $t_cpu | $k_s | $(ratio "$q_s" "$t_s") | $(ratio "$q_cpu" "$t_cpu") | $q_rss MiB | $t_rss MiB ($k_rss) | $(ratio "$q_rss" "$t_rss") |"
 done

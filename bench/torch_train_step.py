@@ -57,7 +57,7 @@ def run(name, width, batch, size, warmup, steps):
     print(f"{name}: width {width}, batch {batch}, 1x{size}x{size}, "
           f"{torch.get_num_threads()} threads, forward {gflop:.1f} GFLOP, "
           f"training 3x = {3 * gflop:.1f} GFLOP", flush=True)
-    times = []
+    times, cpus = [], []
     for s in range(warmup + steps):
         net.zero_grad(set_to_none=True)
         cpu0 = time.process_time()
@@ -73,11 +73,14 @@ def run(name, width, batch, size, warmup, steps):
               f"loss {loss.item():.5f}, RSS {rss_mib():.0f} MiB", flush=True)
         if s >= warmup:
             times.append(sec)
+            cpus.append(cpu)
     times.sort()
+    cpus.sort()
     median = times[len(times) // 2]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"RESULT {name} torch s/step {median:.3f} GFLOP/s "
-          f"{3 * gflop / median:.1f} peak_rss_MiB {peak:.0f}", flush=True)
+          f"{3 * gflop / median:.1f} peak_rss_MiB {peak:.0f} "
+          f"cpu_s/step {cpus[len(cpus) // 2]:.2f}", flush=True)
 
 
 def main():

@@ -93,7 +93,7 @@ void run(const Config& cfg, int warmup, int steps) {
               cfg.name, long(cfg.width), long(cfg.batch), long(cfg.size),
               long(cfg.size), omp_get_max_threads(), gflop_fwd, 3 * gflop_fwd);
 
-  std::vector<double> times;
+  std::vector<double> times, cpus;
   for (int s = 0; s < warmup + steps; ++s) {
     for (Tensor& p : net.parameters()) p.zero_grad();
     const double cpu0 = cpu_seconds();
@@ -108,12 +108,14 @@ void run(const Config& cfg, int warmup, int steps) {
     std::printf("  %s %d: %.3f s (cpu %.2f s), loss %.5f, RSS %.0f MiB\n",
                 s < warmup ? "warm-up" : "step", s < warmup ? s : s - warmup,
                 sec, cpu, loss.item(), rss_mib());
-    if (s >= warmup) times.push_back(sec);
+    if (s >= warmup) times.push_back(sec), cpus.push_back(cpu);
   }
   std::sort(times.begin(), times.end());
+  std::sort(cpus.begin(), cpus.end());
   const double median = times[times.size() / 2];
-  std::printf("RESULT %s qat s/step %.3f GFLOP/s %.1f peak_rss_MiB %.0f\n",
-              cfg.name, median, 3 * gflop_fwd / median, peak_rss_mib());
+  std::printf("RESULT %s qat s/step %.3f GFLOP/s %.1f peak_rss_MiB %.0f cpu_s/step %.2f\n",
+              cfg.name, median, 3 * gflop_fwd / median, peak_rss_mib(),
+              cpus[cpus.size() / 2]);
   std::fflush(stdout);
 }
 
