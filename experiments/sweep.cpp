@@ -153,6 +153,14 @@ pid_t spawn_cell(const std::string& binary, const SweepCell& c) {
   return pid;
 }
 
+// A word a shell reads back as it is (the plan's commands can be pasted).
+std::string shell_word(const std::string& w) {
+  if (w.find_first_of(" \t[]{}*?$'\"\\;&|<>()`~#") == std::string::npos) return w;
+  std::string out = "'";
+  for (char ch : w) out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return out + "'";
+}
+
 std::string describe_status(int status) {
   if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
@@ -284,12 +292,15 @@ const char* to_string(CellState s) {
   return "?";
 }
 
-std::string format_plan(const Sweep& s, const std::vector<SweepCell>& cells) {
+std::string format_plan(const Sweep& s, const std::vector<SweepCell>& cells,
+                        const std::vector<Config>& configs) {
   std::string out = "sweep " + s.name + " (" + s.source + "): " + std::to_string(cells.size()) +
                     " cells into " + s.output + "\n";
-  for (const auto& c : cells) {
-    out += "  " + c.id + ": qat train " + c.config;
-    for (const auto& o : c.overrides) out += " --set " + o;
+  for (size_t i = 0; i < cells.size(); ++i) {
+    const SweepCell& c = cells[i];
+    out += "  " + c.id + " [" + to_string(cell_state(c, configs[i].num_epochs)) + "]: qat train " +
+           c.config;
+    for (const auto& o : c.overrides) out += " --set " + shell_word(o);
     out += "\n";
   }
   return out;

@@ -88,6 +88,8 @@ struct SweepSummary {  // cell ids, in the plan's order
 // Validates, then runs every cell that has not finished; a failing cell is
 // recorded and the others go on.
 SweepSummary run_sweep(const Sweep& s, const SweepOptions& o);
-std::string format_plan(const Sweep& s, const std::vector<SweepCell>& cells);
+// One line per cell: its id, its state and the command that runs it.
+std::string format_plan(const Sweep& s, const std::vector<SweepCell>& cells,
+                        const std::vector<Config>& configs);
 
 }  // namespace qat

@@ -24,8 +24,8 @@ void add_sweep_commands(CLI::App& app) {
     const Sweep s = load_sweep(path);
     if (plan) {
       const auto cells = plan_sweep(s);
-      load_cell_configs(s, cells);  // a plan of a grid that cannot run is no plan
-      std::printf("%s", format_plan(s, cells).c_str());
+      // a grid that cannot run is refused here too
+      std::printf("%s", format_plan(s, cells, load_cell_configs(s, cells)).c_str());
       return;
     }
     SweepOptions o;

@@ -118,6 +118,11 @@ columns:
   CHECK(configs[2].run_dir() == out + "/fp/tanh/seed3");
   CHECK(configs[2].threads == 1);
   CHECK(cell_state(cells[0], 2) == CellState::NotStarted);
+  const std::string plan = format_plan(s, cells, configs);
+  CHECK(plan.find("6 cells") != std::string::npos);
+  CHECK(plan.find("  fp/tanh/seed5 [not started]: qat train " + kTiny +
+                  " --set num_epochs=2 --set 'milestones=[1, 2]' --set quantization=Normal "
+                  "--set activation=ternary_tanh --set seed=5") != std::string::npos);
 }
 
 TEST_CASE("sweep: a bad grid is refused before any cell runs, naming the cell") {
