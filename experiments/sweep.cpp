@@ -344,11 +344,18 @@ SweepSummary run_sweep(const Sweep& s, const SweepOptions& o) {
       write_cell_yaml(s, cells[i]);
       running[spawn_cell(binary, cells[i])] = {i, Clock::now()};
     }
+    // Poll our own children only: waitpid(-1) would also reap a child that
+    // some other part of the process is waiting for.
     int status = 0;
-    const pid_t pid = waitpid(-1, &status, 0);
-    if (pid < 0) break;  // no children left: should not happen while running is non-empty
-    auto it = running.find(pid);
-    if (it == running.end()) continue;  // not ours
+    auto it = running.end();
+    while (it == running.end()) {
+      for (auto r = running.begin(); r != running.end(); ++r)
+        if (waitpid(r->first, &status, WNOHANG) == r->first) {
+          it = r;
+          break;
+        }
+      if (it == running.end()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
     const SweepCell& c = cells[it->second.cell];
     const double seconds = std::chrono::duration<double>(Clock::now() - it->second.start).count();
     running.erase(it);
