@@ -448,19 +448,24 @@ void conv2d_winograd_backward(float* dx, float* dw, float* dbias,
   const int64_t chunks = (t.rows + nr - 1) / nr, pairs = g.OC * g.C;
   Storage U(size_t(16 * pairs)), dU(size_t(16 * pairs));
   if (dx) weight_transform(U.data(), w, g);
-  std::fill_n(dU.data(), dU.size(), 0.0f);
-#pragma omp parallel
+  // Each thread sums its chunks' weight gradients into its own buffer; the
+  // buffers are added in thread order afterwards. With the static schedule
+  // a thread always gets the same chunks, so a run repeats bit for bit
+  // (for the same thread count), which resuming a run relies on.
+  const int threads = omp_get_max_threads();
+  Storage thread_dU(dw ? size_t(threads * 16 * pairs) : 0);
+#pragma omp parallel num_threads(threads)
   {
     // V holds the input transform for dU, then is overwritten with dV.
     Storage V(size_t(16 * Planes(g.C, nr * t.TW).stride)),
-        dM(size_t(16 * Planes(g.OC, nr * t.TW).stride)),
-        my_dU(size_t(dw ? 16 * pairs : 0));
-    std::fill_n(my_dU.data(), my_dU.size(), 0.0f);
+        dM(size_t(16 * Planes(g.OC, nr * t.TW).stride));
+    float* my_dU = dw ? thread_dU.data() + omp_get_thread_num() * 16 * pairs : nullptr;
+    if (dw) std::fill_n(my_dU, 16 * pairs, 0.0f);
     // Neighbouring chunks scatter into the two input rows they share: the
     // even chunks run first, then the odd ones, so no two threads add into
     // the same pixel at once.
     for (int64_t parity = 0; parity < 2; ++parity) {
-#pragma omp for schedule(dynamic)
+#pragma omp for schedule(static)
       for (int64_t k = parity; k < chunks; k += 2) {
         const int64_t r0 = k * nr, rows = std::min(nr, t.rows - r0);
         const Planes pv(g.C, rows * t.TW), pm(g.OC, rows * t.TW);
@@ -469,7 +474,7 @@ void conv2d_winograd_backward(float* dx, float* dw, float* dbias,
           input_transform(V.data(), x, g, t, r0, rows);
           // dU[xi] (OC, C) += dM[xi] (OC, tiles) * V[xi]^T (tiles, C)
           gemm16(false, true, g.OC, g.C, pm.tiles, dM.data(), pm.stride,
-                 V.data(), pv.stride, my_dU.data(), pairs, true);
+                 V.data(), pv.stride, my_dU, pairs, true);
         }
         if (dx) {
           // dV[xi] (C, tiles) = U[xi]^T (C, OC) * dM[xi] (OC, tiles)
@@ -479,9 +484,12 @@ void conv2d_winograd_backward(float* dx, float* dw, float* dbias,
         }
       }
     }
-    if (dw) {
-#pragma omp critical
-      for (int64_t i = 0; i < 16 * pairs; ++i) dU.data()[i] += my_dU.data()[i];
+  }
+  if (dw) {
+    std::fill_n(dU.data(), dU.size(), 0.0f);
+    for (int th = 0; th < threads; ++th) {
+      const float* part = thread_dU.data() + th * 16 * pairs;
+      for (int64_t i = 0; i < 16 * pairs; ++i) dU.data()[i] += part[i];
     }
   }
   if (dw) weight_transform_adjoint(dw, dU.data(), g);
