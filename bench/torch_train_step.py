@@ -1,7 +1,7 @@
 """The PyTorch side of bench_train_step: the same U-Net, batch and loss.
 
     /usr/bin/python3 bench/torch_train_step.py [--size full|small|both]
-                                               [--steps S] [--warmup W]
+                                               [--steps S] [--warmup W] [--threads T]
 
 One training step = forward, loss 0.5*BCE(with logits) + 0.5*soft Dice,
 backward; no optimizer. Prints lines in the same format as bench_train_step
@@ -88,8 +88,9 @@ def main():
     p.add_argument("--size", choices=["full", "small", "both"], default="both")
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--threads", type=int, default=2)
     a = p.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(a.threads)
     if a.size != "full":
         run("small", 16, 8, 128, a.warmup, a.steps)
     if a.size != "small":

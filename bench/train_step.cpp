@@ -2,6 +2,7 @@
 // 0.5*BCE(with logits) + 0.5*soft Dice, backward (no optimizer step).
 //
 //   bench_train_step [--size full|small|both] [--steps S] [--warmup W]
+//                    [--threads T]   (default 2, or OMP_NUM_THREADS if set)
 //
 // full:  width 64, batch 5, 1x200x200 (the paper's EM setting)
 // small: width 16, batch 8, 1x128x128
@@ -123,13 +124,14 @@ void run(const Config& cfg, int warmup, int steps) {
 
 int main(int argc, char** argv) {
   std::string size = "both";
-  int steps = 5, warmup = 1;
+  int steps = 5, warmup = 1, threads = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--size")) size = argv[i + 1];
     else if (!std::strcmp(argv[i], "--steps")) steps = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--warmup")) warmup = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
     else {
-      std::fprintf(stderr, "unknown option %s (expected --size, --steps, --warmup)\n",
+      std::fprintf(stderr, "unknown option %s (expected --size, --steps, --warmup, --threads)\n",
                    argv[i]);
       return 2;
     }
@@ -142,7 +144,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--steps must be >= 1 and --warmup >= 0\n");
     return 2;
   }
-  if (!std::getenv("OMP_NUM_THREADS")) omp_set_num_threads(2);
+  if (threads > 0) omp_set_num_threads(threads);
+  else if (!std::getenv("OMP_NUM_THREADS")) omp_set_num_threads(2);
   // Small first: its peak RSS is then its own, before the full run grows it.
   if (size != "full") run({"small", 16, 8, 128}, warmup, steps);
   if (size != "small") run({"full", 64, 5, 200}, warmup, steps);
