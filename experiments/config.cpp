@@ -86,7 +86,7 @@ bool enable_disable(const YAML::Node& n, const Where& w) {
 }
 
 const std::vector<std::string> kQuantNames = {"Normal", "FIXED", "INT", "BNN", "Ternary",
-                                              "none", "fixed", "fixed_pow2", "fixed_twos",
+                                              "none", "fixed", "fixed_gm", "fixed_pow2", "fixed_twos",
                                               "int", "binary", "ternary"};
 
 struct Field {
@@ -317,7 +317,7 @@ QuantChoice parse_quant_choice(const std::string& text, const std::string& where
   auto bad = [&](const std::string& why) {
     return Error(where + ": quantizer '" + text + "' " + why +
                  " (expected none, binary, ternary, int:N, fixed:I.F, fixed_pow2:I.F or "
-                 "fixed_twos:I.F)");
+                 "fixed_gm:I.F, fixed_twos:I.F)");
   };
   if (q.format == "none" || q.format == "binary" || q.format == "ternary") {
     if (!arg.empty()) throw bad("takes no widths");
@@ -330,7 +330,8 @@ QuantChoice parse_quant_choice(const std::string& text, const std::string& where
       if (used != arg.size() || q.bits < 1 || q.bits > 24) throw bad("needs 1 to 24 bits");
       return q;
     }
-    if (q.format == "fixed" || q.format == "fixed_pow2" || q.format == "fixed_twos") {
+    if (q.format == "fixed" || q.format == "fixed_gm" || q.format == "fixed_pow2" ||
+        q.format == "fixed_twos") {
       const auto dot = arg.find('.');
       if (dot == std::string::npos) throw bad("needs I.F widths");
       q.int_bits = std::stoi(arg.substr(0, dot), &used);

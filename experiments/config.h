@@ -18,7 +18,8 @@
 namespace qat {
 
 // A quantizer in the config's short form: "none", "fixed:6.0",
-// "fixed_pow2:0.4", "fixed_twos:0.8", "int:8", "binary", "ternary".
+// "fixed_gm:6.0", "fixed_pow2:0.4", "fixed_twos:0.8", "int:8", "binary",
+// "ternary".
 struct QuantChoice {
   std::string format = "none";
   int int_bits = 0, frac_bits = 0, bits = 0;

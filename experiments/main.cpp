@@ -46,7 +46,13 @@ void add_data_commands(CLI::App& app) {
   colin->add_option("out", out, "output .h5")->required();
   static data::Colin27Options colin_opt;
   colin->add_option("--val-fraction", colin_opt.val_fraction, "upper fraction of slices for val");
-  colin->callback([] { print_pack(out, data::pack_colin27(out, colin_opt)); });
+  static int64_t colin_pad = 0;
+  colin->add_option("--pad", colin_pad,
+                    "zero-pad slices to PAD x PAD (e.g. 224 for the paper's 200x200 crop)");
+  colin->callback([] {
+    colin_opt.pad_h = colin_opt.pad_w = colin_pad;
+    print_pack(out, data::pack_colin27(out, colin_opt));
+  });
 
   static data::SyntheticEmOptions em;
   auto* syn = data->add_subcommand("synthetic-em", "SYNTHETIC EM-like membranes (not real data)");

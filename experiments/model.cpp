@@ -49,7 +49,7 @@ QuantChoice paper_choice(const Config& c, bool weights) {
     q.bits = i + f;
     return q;
   }
-  q.format = k == "FIXED" ? "fixed" : k;  // fixed, fixed_pow2, fixed_twos
+  q.format = k == "FIXED" ? "fixed" : k;  // fixed, fixed_gm, fixed_pow2, fixed_twos
   q.int_bits = i;
   q.frac_bits = f;
   return q;

@@ -128,6 +128,7 @@ TEST_CASE("quantizer strings: widths checked with the reason") {
   CHECK(parse_quant_choice("fixed:6.0", "x").text() == "fixed:6.0");
   CHECK(parse_quant_choice("int:8", "x").bits == 8);
   CHECK(parse_quant_choice("binary", "x").format == "binary");
+  CHECK(parse_quant_choice("fixed_gm:6.0", "x").text() == "fixed_gm:6.0");
   CHECK_THROWS_WITH_AS(parse_quant_choice("fixed:0.0", "k"), doctest::Contains("has zero bits"), Error);
   CHECK_THROWS_WITH_AS(parse_quant_choice("fixed:-1.2", "k"), doctest::Contains("negative"), Error);
   CHECK_THROWS_WITH_AS(parse_quant_choice("fixed:16.10", "k"),

@@ -9,7 +9,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "data/synthetic_em.h"
+#include "tests/experiments/tiny_em.h"
 #include "experiments/checkpoint.h"
 #include "experiments/sweep.h"
 #include "experiments/table.h"
@@ -34,19 +34,7 @@ std::string write(const fs::path& path, const std::string& text) {
 }
 
 std::string em_dataset() {
-  static const std::string path = [] {
-    const fs::path dir = fs::temp_directory_path() / "qat_test_sweep";
-    fs::create_directories(dir);
-    data::SyntheticEmOptions o;
-    o.n_train = 8;
-    o.n_val = 4;
-    o.size = 40;
-    o.cell_size = 10;
-    o.seed = 3;
-    const std::string p = (dir / "em.h5").string();
-    data::make_synthetic_em(p, o);
-    return p;
-  }();
+  static const std::string path = qat::testing::tiny_em_dataset("qat_test_sweep", 8, 3);
   return path;
 }
 

@@ -12,7 +12,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "data/synthetic_em.h"
+#include "tests/experiments/tiny_em.h"
 #include "experiments/checkpoint.h"
 #include "experiments/histogram.h"
 #include "quant/quantize.h"
@@ -27,21 +27,8 @@ namespace {
 
 const std::string kTiny = QAT_TESTS "/experiments/tiny.yaml";
 
-// A small synthetic EM set, made once per test binary.
 std::string tiny_dataset() {
-  static const std::string path = [] {
-    const fs::path dir = fs::temp_directory_path() / "qat_test_train";
-    fs::create_directories(dir);
-    data::SyntheticEmOptions o;
-    o.n_train = 16;
-    o.n_val = 4;
-    o.size = 40;
-    o.cell_size = 10;
-    o.seed = 1;
-    const std::string p = (dir / "em.h5").string();
-    data::make_synthetic_em(p, o);
-    return p;
-  }();
+  static const std::string path = qat::testing::tiny_em_dataset("qat_test_train", 16, 1);
   return path;
 }
 
