@@ -1,7 +1,9 @@
 // qat: the experiment runner.
 //   qat train CONFIG [--set key=value ...]    train (or resume) an experiment
 //   qat eval CONFIG                           validation metrics of the trained model
-//   qat predict CONFIG                        probability maps and overlay PNGs
+//   qat predict CONFIG [--engine int]         probability maps and overlay PNGs
+//   qat export CHECKPOINT [--out FILE]        the integer model (int_model.h)
+//   qat verify-int MODEL [--config CONFIG]    simulation vs integer engine, code by code
 //   qat report CONFIG|CHECKPOINT              formats, sizes, energy
 //   qat baseline CONFIG                       Dice of the best intensity threshold
 //   qat data colin27|synthetic-em|nifti|tiff|png OUT ...   pack a dataset
@@ -11,7 +13,10 @@
 #include "data/packers.h"
 #include "data/synthetic_em.h"
 #include "experiments/baseline.h"
+#include "experiments/checkpoint.h"
 #include "experiments/histogram.h"
+#include "experiments/int_model.h"
+#include "experiments/verify_int.h"
 #include "experiments/report.h"
 #include "experiments/sweep_cli.h"
 #include "experiments/train.h"
@@ -137,8 +142,24 @@ int main(int argc, char** argv) {
   });
   auto* predict_cmd = app.add_subcommand("predict", "write probability maps and overlay PNGs");
   add_config(predict_cmd);
+  std::string engine = "float", int_model_path;
+  predict_cmd->add_option("--engine", engine, "float (the simulation) or int (the integer engine)")
+      ->check(CLI::IsMember({"float", "int"}));
+  predict_cmd->add_option("--int-model", int_model_path,
+                          "integer model for --engine int (default: export the trained model)");
   predict_cmd->callback([&] {
     const Config c = load_config(config_path, overrides);
+    if (engine == "int") {
+      IntModel im;
+      if (!int_model_path.empty()) {
+        im = read_int_model(int_model_path);
+      } else {
+        Model m = load_model(c, trained_checkpoint(c));
+        im = export_int_model(m);
+      }
+      std::printf("integer engine: probability maps and masks in %s\n", predict_int(c, im).c_str());
+      return;
+    }
     std::printf("overlays (green: true positive, red: false positive, blue: false negative) in %s\n",
                 predict(c).c_str());
   });
@@ -160,6 +181,41 @@ int main(int argc, char** argv) {
   report_cmd->add_option("--set", overrides, "override a config key: key=value (repeat)");
   report_cmd->callback(
       [&] { std::printf("%s", format_report(report_for(config_path, overrides)).c_str()); });
+  std::string checkpoint_path, out_path;
+  auto* export_cmd = app.add_subcommand("export", "write the integer model of a trained checkpoint");
+  export_cmd->add_option("checkpoint", checkpoint_path, "checkpoint .h5 (best.h5)")->required();
+  export_cmd->add_option("--out", out_path, "integer model .h5 (default: CHECKPOINT.int.h5)");
+  export_cmd->callback([&] {
+    const TrainState s = read_checkpoint_state(checkpoint_path);
+    IntModel stub;
+    stub.config_yaml = s.config_yaml;
+    const Config c = config_of(stub, checkpoint_path);
+    Model m = load_model(c, checkpoint_path);
+    IntModel im = export_int_model(m);
+    im.config_yaml = s.config_yaml;
+    im.source_checkpoint = checkpoint_path;
+    if (out_path.empty()) out_path = checkpoint_path.substr(0, checkpoint_path.rfind(".h5")) + ".int.h5";
+    write_int_model(out_path, im);
+    std::printf("wrote %s (%zu integer layers)\n", out_path.c_str(), im.layers.size());
+  });
+  auto* verify_cmd = app.add_subcommand(
+      "verify-int", "compare the simulation (eval) and the integer engine on the validation split");
+  verify_cmd->add_option("model", out_path, "integer model .h5 (from qat export)")->required();
+  verify_cmd->add_option("--config", config_path, "experiment YAML (default: the stored config)");
+  verify_cmd->add_option("--set", overrides, "override a config key: key=value (repeat)");
+  verify_cmd->callback([&] {
+    const IntModel im = read_int_model(out_path);
+    const Config c = config_path.empty() ? config_of(im, out_path)
+                                         : load_config(config_path, overrides);
+    const std::string ckpt = !im.source_checkpoint.empty() && config_path.empty()
+                                 ? im.source_checkpoint
+                                 : trained_checkpoint(c);
+    const VerifyResult r = verify_int(im, c, ckpt);
+    std::printf("%s", format_verify(r).c_str());
+    int64_t total = 0;
+    for (const LayerDiff& d : r.layers) total += d.differing;
+    if (total) throw Error("verify-int: " + std::to_string(total) + " codes differ");
+  });
   add_data_commands(app);
   add_sweep_commands(app);
 

@@ -17,8 +17,14 @@ DownConv::DownConv(int64_t in, int64_t out, Activation act, float dropout, Rng& 
 }
 
 Tensor DownConv::forward(const Tensor& x) {
-  Tensor h = drop.forward(bn1.forward(activate(conv1.forward(x), act, beta)));
-  if (act_quant1) h = act_quant1(h);
+  Tensor h;
+  if (!training() && eval_step1) {
+    h = eval_step1(x);
+  } else {
+    h = drop.forward(bn1.forward(activate(conv1.forward(x), act, beta)));
+    if (act_quant1) h = act_quant1(h);
+  }
+  if (!training() && eval_step2) return eval_step2(h);
   h = drop.forward(bn2.forward(activate(conv2.forward(h), act, beta)));
   if (act_quant2) h = act_quant2(h);
   return h;

@@ -1,0 +1,119 @@
+// The exported integer model: a trained QAT U-Net as integer codes, integer
+// requantisation constants and the few full-precision layers the config
+// keeps, written to and read from HDF5 with a checksum.
+//
+// ## What is integer, and what the integer function of a layer is
+// The engine (int_engine.h) splits the U-Net in three:
+//   float prefix   conv1 block (conv -> ReLU -> BN -> act_quant, twice), run
+//                  with the same float ops as the simulation; its last
+//                  quantizer is the INPUT QUANTIZER: its output is codes.
+//   integer part   conv2 .. up3.conv (12 convs), max-pools, upsamplings and
+//                  concatenations, on codes only.
+//   float suffix   dequantise -> conv9 -> sigmoid.
+// An integer layer L (a conv of blocks conv2 .. up3.conv) takes input codes x
+// at f_in fraction bits and weight codes w at f_w and computes, per output
+// channel c and pixel p:
+//   acc  = sum x*w + bias_code          exact int32; bias_code =
+//                                       round_half_even(bias * 2^(f_in+f_w))
+//   r    = max(acc, 0)                  the ReLU, on the accumulator
+//   code = clamp(round_half_even((r * M_c + O_c) / 2^S_c), lo, hi)
+// where (M_c, O_c, S_c) = requant_from_affine(A_c, B_c) (quant/int_requant.h)
+// of the BatchNorm's eval affine y = a*z + b taken to codes:
+//   a = gamma * invstd (float, invstd = 1 / sqrt(var + eps) as batch_norm2d
+//   computes it), b = beta - mean * a (float),
+//   A_c = a * 2^(f_out - f_in - f_w), B_c = b * 2^f_out.
+// M/2^S equals A exactly; O/2^S equals B exactly unless Requant::exact is
+// false (written to the file). Saturation [lo, hi] is the output format's
+// code range (quant/int_bound.h code_range).
+//
+// ## The eval-mode simulation computes the same function
+// In training, the simulation is float: float bias, float BatchNorm, the
+// fixed_twos quantizer rounding a float. Its float sums and the float BN
+// affine round differently from the integer arithmetic above (a bias is
+// not on the accumulator's grid, a*z+b in float is rounded before the
+// quantizer rounds it again), so the training-time forward CANNOT equal the
+// engine bit for bit. enable_integer_eval() therefore gives every integer
+// layer an eval-mode path (DownConv::eval_step1/2, layers/unet.h) that
+// computes the function above from the float tensors: the conv in float on
+// the quantized values without bias (exact: every partial sum is an integer
+// multiple of 2^-(f_in+f_w); im2col when the format bound keeps every sum
+// below 2^24 units, else the naive conv accumulating in double, whose
+// result is checked to be below 2^24 units), the accumulator read back as
+// an integer, then the bias code, ReLU and requantise() above. The float
+// ops (conv, max-pool, bilinear x2, concat) and the integer kernels are
+// independent implementations; the requantisation constants are shared by
+// definition (layer_requant below).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "experiments/model.h"
+#include "quant/int_requant.h"
+#include "quant/spec.h"
+
+namespace qat {
+
+// A full-precision conv (conv1.conv1, conv1.conv2, conv9) with the BN and
+// quantizer that follow it (none for conv9). The weight is stored as the
+// forward uses it (after its weight quantizer, if the config has one).
+struct FloatLayer {
+  std::string name;
+  Tensor weight, bias;                 // (OC,C,3,3), (OC)
+  bool has_bn = false;
+  Tensor gamma, beta, mean, var;       // (OC) each
+  float eps = 1e-5f;
+  quant::QuantSpec activation;         // Format::None: no quantizer
+};
+
+struct IntLayer {
+  std::string name;
+  int64_t out_channels = 0, in_channels = 0;
+  int in_frac = 0;                      // f_in of the input codes
+  quant::QuantSpec weight, activation;  // fixed_twos
+  std::vector<int32_t> weight_codes;    // (OC, C, 3, 3)
+  std::vector<int32_t> bias_codes;      // (OC) at f_in + f_w fraction bits
+  std::vector<quant::Requant> requant;  // (OC)
+  int32_t lo = 0, hi = 0;               // saturation of the output codes
+};
+
+struct IntModel {
+  int64_t width = 0, in_channels = 1;
+  std::vector<FloatLayer> prefix;  // conv1.conv1, conv1.conv2
+  std::vector<IntLayer> layers;    // conv2.conv1 .. up3.conv.conv2, forward order
+  FloatLayer last;                 // conv9
+  // Where it came from (file attributes, outside the checksum): the run's
+  // resolved config as YAML and the checkpoint path, for verify-int.
+  std::string config_yaml, source_checkpoint;
+};
+
+// The integer layers' names in forward order.
+std::vector<std::string> integer_layer_names();
+
+// The requantisation of one layer, as the file header says.
+std::vector<quant::Requant> layer_requant(const BatchNorm2d& bn, int acc_frac, int out_frac);
+
+// Checks that the engine can run this model: throws qat::Error naming the
+// layer and why (a float-only run, a format other than fixed_twos, codes
+// wider than 8 bits, an activation other than ReLU, an accumulator bound
+// beyond int32). Returns each integer layer's f_in, in forward order.
+std::vector<int> check_integer_plan(const Model& m);
+
+// Builds the integer model from a trained model (its BatchNorms' running
+// statistics are used: eval mode).
+IntModel export_int_model(Model& m);
+
+// Gives every integer layer its eval-mode path (file header). Training mode
+// is unchanged. observe, if set, sees each integer layer's output (values
+// code * 2^-f) by name, for verify-int.
+void enable_integer_eval(
+    Model& m, const std::function<void(const std::string&, const Tensor&)>& observe = {});
+
+// HDF5. The checksum is FNV-1a 64 over every dataset's path and bytes, in
+// the order written; read_int_model recomputes it and refuses a file whose
+// checksum differs (naming the file, both values).
+void write_int_model(const std::string& path, const IntModel& m);
+IntModel read_int_model(const std::string& path);
+
+}  // namespace qat
