@@ -7,7 +7,8 @@
 #include <filesystem>
 #include <map>
 
-#include "autograd/conv_kernels.h"
+#include <cblas.h>
+
 #include "data/h5.h"
 #include "quant/int_bound.h"
 #include "quant/int_conv.h"
@@ -139,39 +140,60 @@ int64_t exact_code(float value, int frac, const std::string& what) {
   return int64_t(c);
 }
 
-// The eval-mode path of one integer layer (int_model.h): float conv on the
-// quantized values without bias, the accumulator read back exactly, then
-// bias code, ReLU and requantise. x (N,C,H,W) -> (N,OC,H,W)
+// z (N,OC,H,W) = conv3x3 of x (N,C,H,W) with w (OC,C,3,3), pad 1, no bias,
+// in double: im2col of a few output rows at a time and one dgemm each.
+// Exact for these operands: every product and partial sum is an integer
+// multiple of 2^-(f_in+f_w) below 2^31 of them, and double holds 2^53.
+std::vector<double> conv3x3_double(const Tensor& x, const Tensor& w) {
+  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), OC = w.size(0);
+  const int64_t K = C * 9, rows = std::max<int64_t>(1, std::min(H, (int64_t(1) << 21) / (K * W)));
+  const std::vector<double> wd(w.data(), w.data() + w.numel());
+  std::vector<double> z(size_t(N * OC * H * W)), col(size_t(K * rows * W));
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t y0 = 0; y0 < H; y0 += rows) {
+      const int64_t y1 = std::min(H, y0 + rows), cols = (y1 - y0) * W;
+      // col[(c,kh,kw), (y-y0, xx)] = x[n, c, y+kh-1, xx+kw-1], 0 outside
+      for (int64_t k = 0; k < K; ++k) {
+        const int64_t c = k / 9, kh = k % 9 / 3, kw = k % 3;
+        for (int64_t y = y0; y < y1; ++y)
+          for (int64_t xx = 0; xx < W; ++xx) {
+            const int64_t iy = y + kh - 1, ix = xx + kw - 1;
+            col[size_t(k * cols + (y - y0) * W + xx)] =
+                iy < 0 || iy >= H || ix < 0 || ix >= W
+                    ? 0.0
+                    : double(x.data()[((n * C + c) * H + iy) * W + ix]);
+          }
+      }
+      // z[n, :, y0:y1, :] (OC, cols; H*W apart) = w (OC, K) * col (K, cols)
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(OC), int(cols), int(K), 1.0,
+                  wd.data(), int(K), col.data(), int(cols), 0.0,
+                  z.data() + n * OC * H * W + y0 * W, int(H * W));
+    }
+  return z;
+}
+
+// The eval-mode path of one integer layer (int_model.h): the conv in double
+// on the quantized values without bias, the accumulator read back exactly,
+// then bias code, ReLU and requantise. x (N,C,H,W) -> (N,OC,H,W)
 Tensor integer_eval_step(const PlanEntry& e, const Tensor& x) {
   const Tensor w = used_weight(*e.conv);
   const int fw = e.weight.frac_bits, fo = e.activation.frac_bits;
   const int acc_frac = e.in_frac + fw;
-  const ConvGeometry g{x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), 3, 3,
-                       x.size(2), x.size(3), 1, 1};
   for (int64_t k = 0; k < x.numel(); ++k) exact_code(x.data()[k], e.in_frac, e.name + " input");
-  Tensor z = Tensor::empty({g.N, g.OC, g.OH, g.OW});
-  // Exact in float when every partial sum stays below 2^24 units of
-  // 2^-acc_frac, whatever the order (im2col's BLAS); else the naive conv
-  // sums in double (exact) and only its result must fit float.
-  const int64_t bound = quant::accumulator_bound(g.patch(), e.max_abs_in,
-                                                 quant::max_abs_code(e.weight));
-  if (bound < (int64_t(1) << 24))
-    conv2d_im2col_forward(z.data(), x.data(), w.data(), nullptr, g);
-  else
-    conv2d_naive_forward(z.data(), x.data(), w.data(), nullptr, g);
+  const std::vector<double> z = conv3x3_double(x, w);
   const std::vector<quant::Requant> rq = layer_requant(*e.bn, acc_frac, fo);
   const quant::CodeRange range = quant::code_range(e.activation);
-  Tensor out = Tensor::empty(z.shape());
-  const int64_t P = g.pixels();
-  for (int64_t n = 0; n < g.N; ++n)
-    for (int64_t c = 0; c < g.OC; ++c) {
+  const int64_t N = x.size(0), OC = w.size(0), P = x.size(2) * x.size(3);
+  Tensor out = Tensor::empty({N, OC, x.size(2), x.size(3)});
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < OC; ++c) {
       const int64_t bias = quant::bias_code(e.conv->bias.data()[c], acc_frac);
       for (int64_t p = 0; p < P; ++p) {
-        const int64_t i = (n * g.OC + c) * P + p;
-        const int64_t acc = exact_code(z.data()[i], acc_frac, e.name + " accumulator");
-        QAT_CHECK(std::abs(acc) <= (int64_t(1) << 24), e.name,
-                  ": accumulator ", acc, " beyond 2^24: float cannot hold it exactly");
-        const int64_t r = std::max<int64_t>(acc + bias, 0);
+        const int64_t i = (n * OC + c) * P + p;
+        const double acc = std::ldexp(z[size_t(i)], acc_frac);
+        QAT_CHECK(acc == std::nearbyint(acc) && std::abs(acc) < 2147483648.0, e.name,
+                  ": accumulator ", acc, " is not an int32 integer");
+        const int64_t r = std::max<int64_t>(int64_t(acc) + bias, 0);
         const int32_t code = quant::requantise(int32_t(r), rq[size_t(c)], int32_t(range.lo),
                                                int32_t(range.hi));
         out.data()[i] = std::ldexp(float(code), -fo);

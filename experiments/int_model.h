@@ -34,14 +34,14 @@
 // quantizer rounds it again), so the training-time forward CANNOT equal the
 // engine bit for bit. enable_integer_eval() therefore gives every integer
 // layer an eval-mode path (DownConv::eval_step1/2, layers/unet.h) that
-// computes the function above from the float tensors: the conv in float on
-// the quantized values without bias (exact: every partial sum is an integer
-// multiple of 2^-(f_in+f_w); im2col when the format bound keeps every sum
-// below 2^24 units, else the naive conv accumulating in double, whose
-// result is checked to be below 2^24 units), the accumulator read back as
-// an integer, then the bias code, ReLU and requantise() above. The float
-// ops (conv, max-pool, bilinear x2, concat) and the integer kernels are
-// independent implementations; the requantisation constants are shared by
+// computes the function above from the float tensors: the conv of the
+// quantized values without bias, in double (im2col + dgemm: exact, every
+// partial sum is an integer multiple of 2^-(f_in+f_w) below 2^31 of them),
+// the accumulator read back as an integer, then the bias code, ReLU and
+// requantise() above. The floating-point ops (conv in double, max-pool,
+// bilinear x2 and concat in float32, all exact on these grids) and the
+// integer kernels are independent implementations; the requantisation
+// constants and rounding are shared by
 // definition (layer_requant below).
 #pragma once
 #include <cstdint>

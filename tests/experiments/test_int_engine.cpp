@@ -4,7 +4,13 @@
 // files and models are refused.
 #include <doctest/doctest.h>
 
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+
+#include <yaml-cpp/yaml.h>
 
 #include "data/h5.h"
 #include "experiments/checkpoint.h"
@@ -36,17 +42,32 @@ Config tiny_config(const std::string& run, std::vector<std::string> extra) {
   return load_config(kTiny, o);
 }
 
-// Trains once per format and returns (config, best checkpoint).
+// Trains once per run name and returns (config, best checkpoint).
 std::pair<Config, std::string> trained(const std::string& run, std::vector<std::string> q) {
-  Config c = tiny_config(run, q);
-  const TrainResult r = train(c);
-  return {c, r.run_dir + "/best.h5"};
+  static std::map<std::string, std::pair<Config, std::string>> done;
+  if (!done.count(run)) {
+    Config c = tiny_config(run, q);
+    const TrainResult r = train(c);
+    done[run] = {c, r.run_dir + "/best.h5"};
+  }
+  return done.at(run);
 }
 
 std::vector<std::string> twos(int ai, int af, int wi, int wf) {
   return {"quantization=fixed_twos", "activation_i_width=" + std::to_string(ai),
           "activation_f_width=" + std::to_string(af), "weight_i_width=" + std::to_string(wi),
           "weight_f_width=" + std::to_string(wf)};
+}
+
+// An untrained float-only model saved as a checkpoint; returns its path.
+std::string float_checkpoint() {
+  const Config f = tiny_config("float", {"quantization=none"});
+  Model m = build_model(f);
+  const std::string ckpt = (fs::temp_directory_path() / "qat_test_int" / "float.h5").string();
+  TrainState state;
+  state.config_yaml = YAML::Dump(config_to_yaml(f));
+  save_checkpoint(ckpt, *m.net, nullptr, state);
+  return ckpt;
 }
 
 void check_bit_exact(const Config& c, const std::string& ckpt) {
@@ -141,7 +162,7 @@ TEST_CASE("int engine: the requantisation of one layer by hand") {
 }
 
 TEST_CASE("int engine: a corrupted integer model file is refused") {
-  const auto [c, ckpt] = trained("q8c", twos(8, 0, 0, 8));
+  const auto [c, ckpt] = trained("q8", twos(8, 0, 0, 8));
   Model m = load_model(c, ckpt);
   const std::string path = (fs::temp_directory_path() / "qat_test_int" / "corrupt.int.h5").string();
   write_int_model(path, export_int_model(m));
@@ -160,11 +181,8 @@ TEST_CASE("int engine: a corrupted integer model file is refused") {
 }
 
 TEST_CASE("int engine: float-only and unsupported models are refused naming why") {
-  const Config f = tiny_config("float", {"quantization=none"});
-  Model m = build_model(f);
-  const std::string ckpt = (fs::temp_directory_path() / "qat_test_int" / "float.h5").string();
-  save_checkpoint(ckpt, *m.net, nullptr, TrainState{});
-  Model loaded = load_model(f, ckpt);
+  const std::string ckpt = float_checkpoint();
+  Model loaded = load_model(tiny_config("float", {"quantization=none"}), ckpt);
   CHECK_THROWS_WITH_AS(export_int_model(loaded), doctest::Contains("float-only"), Error);
 
   Model sm = build_model(tiny_config("sm", {"quantization=fixed"}));
@@ -172,8 +190,48 @@ TEST_CASE("int engine: float-only and unsupported models are refused naming why"
   Model wide = build_model(tiny_config("wide", twos(8, 4, 0, 8)));
   CHECK_THROWS_WITH_AS(export_int_model(wide), doctest::Contains("at most 8 bits"), Error);
 
-  const auto [c, ckpt8] = trained("q8s", twos(8, 0, 0, 8));
+  const auto [c, ckpt8] = trained("q8", twos(8, 0, 0, 8));
   IntEngine e(export_int_model(*std::make_unique<Model>(load_model(c, ckpt8))));
   CHECK_THROWS_WITH_AS(e.logits(Tensor::zeros({1, 1, 36, 36})),
                        doctest::Contains("divisible by 8"), Error);
+}
+
+TEST_CASE("int engine: the integer part's source has no floating-point type") {
+  std::ifstream f(QAT_TESTS "/../experiments/int_engine_codes.cpp");
+  REQUIRE(f.good());
+  const std::regex banned(R"(\b(float|double|long double|Tensor|half)\b)");
+  int line_no = 0, code_lines = 0;
+  for (std::string line; std::getline(f, line);) {
+    ++line_no;
+    const std::string code = line.substr(0, line.find("//"));  // comments may say "float"
+    code_lines += !code.empty();
+    INFO("experiments/int_engine_codes.cpp:", line_no, ": ", line);
+    CHECK_FALSE(std::regex_search(code, banned));
+  }
+  CHECK(code_lines > 40);
+}
+
+TEST_CASE("int engine: qat export, verify-int and predict --engine int on the command line") {
+  const auto [c, ckpt] = trained("q6", twos(6, 0, 0, 4));
+  const fs::path dir = fs::temp_directory_path() / "qat_test_int";
+  const std::string model = (dir / "cli.int.h5").string(), log = (dir / "cli.log").string();
+  auto run = [&](const std::string& args) {
+    return std::system((std::string(QAT_BINARY) + " " + args + " > " + log + " 2>&1").c_str());
+  };
+  auto log_text = [&] {
+    std::ifstream in(log);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  REQUIRE(run("export " + ckpt + " --out " + model) == 0);
+  REQUIRE(run("verify-int " + model) == 0);
+  const std::string text = log_text();
+  INFO(text);
+  CHECK(text.find("differing codes in all: 0;") != std::string::npos);
+  CHECK(text.find("up3.conv.conv2") != std::string::npos);
+  const std::string cfg = (dir / "q6" / "config.yaml").string();
+  REQUIRE(run("predict " + cfg + " --engine int --int-model " + model) == 0);
+  CHECK(fs::exists(dir / "q6" / "predictions_int" / "val_0000_mask.png"));
+  // a float-only checkpoint: refused with the reason
+  CHECK(run("export " + float_checkpoint() + " --out " + (dir / "f.int.h5").string()) != 0);
+  CHECK(log_text().find("float-only") != std::string::npos);
 }
