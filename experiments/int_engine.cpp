@@ -6,6 +6,7 @@
 #include "autograd/conv_kernels.h"
 #include "autograd/ops.h"
 #include "layers/layers.h"
+#include "quant/int_bound.h"
 #include "quant/quantize.h"
 
 namespace qat {
@@ -31,16 +32,23 @@ Tensor float_layer(const FloatLayer& l, const Tensor& x) {
 }  // namespace
 
 IntEngine::IntEngine(IntModel model) : model_(std::move(model)) {
+  auto fits_int8 = [](const quant::QuantSpec& s) {
+    const quant::CodeRange r = quant::code_range(s);
+    return r.lo >= -128 && r.hi <= 127;
+  };
   for (size_t i = 0; i < model_.layers.size(); ++i) {
     const IntLayer& l = model_.layers[i];
-    Packed p;
     // The up-blocks' first conv reads [upsampled, skip] at f + 4: int16.
-    p.wide = l.name.rfind("up", 0) == 0 && l.name.back() == '1';
+    // Every other layer reads the previous layer's output.
+    const bool concat = l.name.rfind("up", 0) == 0 && l.name.back() == '1';
+    const quant::QuantSpec& in = i == 0 ? model_.prefix[1].activation : model_.layers[i - 1].activation;
+    Packed p;
+    p.int8 = !concat && fits_int8(in) && fits_int8(l.weight);
     const int64_t K = l.in_channels * 9;
-    if (p.wide)
-      p.w16 = quant::pack_a(widen<int16_t>(l.weight_codes).data(), l.out_channels, K);
-    else
+    if (p.int8)
       p.w8 = quant::pack_a(widen<int8_t>(l.weight_codes).data(), l.out_channels, K);
+    else
+      p.w16 = quant::pack_a(widen<int16_t>(l.weight_codes).data(), l.out_channels, K);
     packed_.push_back(std::move(p));
   }
 }
@@ -62,10 +70,10 @@ CodeTensor IntEngine::run_float_prefix(const Tensor& x) {
   for (int64_t k = 0; k < h.numel(); ++k) {
     // The quantizer's output is code * 2^-f exactly: the code is exact.
     const float c = std::ldexp(h.data()[k], spec.frac_bits);
-    QAT_CHECK(c == std::nearbyint(c) && c >= -128 && c <= 127,
-              "integer engine: input quantizer gave ", h.data()[k], ", not an int8 code at f=",
+    QAT_CHECK(c == std::nearbyint(c) && std::abs(c) <= 256,
+              "integer engine: input quantizer gave ", h.data()[k], ", not a code at f=",
               spec.frac_bits);
-    t.codes[size_t(k)] = int8_t(c);
+    t.codes[size_t(k)] = int16_t(c);
   }
   seen("conv1.conv2", t);
   return t;

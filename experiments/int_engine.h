@@ -20,11 +20,13 @@
 
 namespace qat {
 
-// (N,C,H,W) int8 codes, value = code * 2^-frac.
+// (N,C,H,W) codes, value = code * 2^-frac. Stored as int16: sign-magnitude
+// Q8.0 reaches +-256 and a concatenation's codes 16 * 256; a layer whose
+// input and weight formats fit a byte copies them to int8 for the GEMM.
 struct CodeTensor {
   int64_t N = 0, C = 0, H = 0, W = 0;
   int frac = 0;
-  std::vector<int8_t> codes;
+  std::vector<int16_t> codes;
 };
 
 class IntEngine {
@@ -46,13 +48,11 @@ class IntEngine {
 
  private:
   struct Packed {
-    bool wide = false;  // int16 input codes (the up-blocks' first conv)
+    bool int8 = false;  // input and weight codes fit int8: the VNNI int8 GEMM
     quant::PackedA<int8_t> w8;
     quant::PackedA<int16_t> w16;
   };
   CodeTensor conv_layer(size_t i, const CodeTensor& x);
-  CodeTensor conv_layer_wide(size_t i, const std::vector<int16_t>& x, int64_t N, int64_t C,
-                             int64_t H, int64_t W);
   CodeTensor up_block(size_t i, const CodeTensor& x, const CodeTensor& skip);
   void seen(const std::string& name, const CodeTensor& t) const {
     if (observe) observe(name, t);

@@ -38,16 +38,21 @@ const LayerQuant& layer_of(const Model& m, const std::string& name) {
   throw Error("integer model: the model has no layer '" + name + "'");
 }
 
-bool is_twos_byte(const QuantSpec& s) {
-  return s.format == Format::FixedTwos && s.bits() <= 8;
+// The formats the engine runs: codes of at most 8 bits of magnitude.
+bool supported(const QuantSpec& s) {
+  if (s.format == Format::FixedTwos) return s.bits() <= 8;
+  if (s.format == Format::Fixed || s.format == Format::FixedGm)
+    return s.int_bits + s.frac_bits <= 8;
+  return false;
 }
 
-std::string why_not_twos(const QuantSpec& s) {
-  if (s.format != Format::FixedTwos)
+std::string why_not(const QuantSpec& s) {
+  if (s.format != Format::FixedTwos && s.format != Format::Fixed && s.format != Format::FixedGm)
     return std::string("its format is ") + s.name() +
-           ", the engine runs fixed_twos (two's complement) only";
-  return s.name() + " needs " + std::to_string(s.bits()) +
-         " bits, the engine's codes are at most 8 bits (int8)";
+           ", the engine runs fixed_twos, fixed and fixed_gm only (codes on a common grid)";
+  return s.name() + " has codes up to " + std::to_string(quant::max_abs_code(s)) +
+         ", the engine's codes are at most 8 bits (int8 two's complement, +-256 "
+         "sign-magnitude)";
 }
 
 std::vector<PlanEntry> plan(Model& m) {
@@ -59,9 +64,9 @@ std::vector<PlanEntry> plan(Model& m) {
     throw Error("integer export: the model has no quantizer (a float-only run): there are "
                 "no integer codes to export; train with e.g. quantization: fixed_twos");
   const QuantSpec input = layer_of(m, "conv1.conv2").activation;
-  if (!is_twos_byte(input))
+  if (!supported(input))
     throw Error("integer export: layer conv1.conv2 (the input quantizer of the integer "
-                "part): " + why_not_twos(input));
+                "part): " + why_not(input));
   std::map<std::string, DownConv*> blocks;
   for (auto& [name, b] : m.net->blocks()) blocks[name] = b;
   // The output format of each layer computed so far, by name.
@@ -88,11 +93,11 @@ std::vector<PlanEntry> plan(Model& m) {
     e.second = name.back() == '2';
     e.block = blocks.at(name.substr(0, name.size() - 6));
     e.bn = e.second ? &e.block->bn2 : &e.block->bn1;
-    if (!is_twos_byte(l.weight))
-      throw Error("integer export: layer " + name + ": weights: " + why_not_twos(l.weight));
-    if (!is_twos_byte(l.activation))
+    if (!supported(l.weight))
+      throw Error("integer export: layer " + name + ": weights: " + why_not(l.weight));
+    if (!supported(l.activation))
       throw Error("integer export: layer " + name + ": activations: " +
-                  why_not_twos(l.activation));
+                  why_not(l.activation));
     if (e.block->act != Activation::ReLU)
       throw Error("integer export: layer " + name +
                   ": activation function is not ReLU; the engine applies ReLU to the "
@@ -194,8 +199,8 @@ Tensor integer_eval_step(const PlanEntry& e, const Tensor& x) {
         QAT_CHECK(acc == std::nearbyint(acc) && std::abs(acc) < 2147483648.0, e.name,
                   ": accumulator ", acc, " is not an int32 integer");
         const int64_t r = std::max<int64_t>(int64_t(acc) + bias, 0);
-        const int32_t code = quant::requantise(int32_t(r), rq[size_t(c)], int32_t(range.lo),
-                                               int32_t(range.hi));
+        const int32_t code = requantise_code(int32_t(r), rq[size_t(c)], e.activation,
+                                             int32_t(range.lo), int32_t(range.hi));
         out.data()[i] = std::ldexp(float(code), -fo);
       }
     }
@@ -412,6 +417,13 @@ std::vector<quant::Requant> layer_requant(const BatchNorm2d& bn, int acc_frac, i
   return out;
 }
 
+int32_t requantise_code(int32_t acc, const quant::Requant& r, const quant::QuantSpec& out,
+                        int32_t lo, int32_t hi) {
+  if (out.format == Format::FixedTwos) return quant::requantise(acc, r, lo, hi);
+  return quant::requantise_sign_magnitude(acc, r, out.int_bits, out.frac_bits,
+                                          out.format == Format::FixedGm);
+}
+
 std::vector<int> check_integer_plan(const Model& m) {
   std::vector<int> f;
   for (const PlanEntry& e : plan(const_cast<Model&>(m))) f.push_back(e.in_frac);
@@ -495,9 +507,13 @@ void write_int_model(const std::string& path, const IntModel& model) {
     set_string_attr(file, "format", kFormat);
     set_string_attr(file, "checksum", std::to_string(w.fnv.h));
     set_string_attr(file, "rounding",
-                    "requantisation: code = clamp(round_half_even((max(acc,0) * multiplier "
-                    "+ offset) / 2^shift), saturation[0], saturation[1]); acc = sum of "
-                    "input codes * weight codes + bias code, int32");
+                    "acc = sum of input codes * weight codes + bias code (int32); y = "
+                    "(max(acc,0) * multiplier + offset) / 2^shift exactly; fixed_twos "
+                    "layers: code = clamp(round_half_even(y), saturation[0], saturation[1]); "
+                    "fixed / fixed_gm layers (activation_format[0] = 1 / 2): sign-magnitude "
+                    "Q(i.f), integer part floor(|y|) clamped to 2^i - 1, fraction rounded "
+                    "half to even on its own (fixed_gm at f = 0: truncated), sign restored "
+                    "(quant/int_requant.h)");
     set_string_attr(file, "config", m.config_yaml);
     set_string_attr(file, "source_checkpoint", m.source_checkpoint);
   }

@@ -17,6 +17,9 @@
 //                                       round_half_even(bias * 2^(f_in+f_w))
 //   r    = max(acc, 0)                  the ReLU, on the accumulator
 //   code = clamp(round_half_even((r * M_c + O_c) / 2^S_c), lo, hi)
+// (fixed_twos; for the sign-magnitude fixed and fixed_gm formats the same
+// y = (r * M_c + O_c) / 2^S_c is rounded as quant/fixed.cpp rounds a float:
+// requantise_sign_magnitude, quant/int_requant.h)
 // where (M_c, O_c, S_c) = requant_from_affine(A_c, B_c) (quant/int_requant.h)
 // of the BatchNorm's eval affine y = a*z + b taken to codes:
 //   a = gamma * invstd (float, invstd = 1 / sqrt(var + eps) as batch_norm2d
@@ -71,7 +74,7 @@ struct IntLayer {
   std::string name;
   int64_t out_channels = 0, in_channels = 0;
   int in_frac = 0;                      // f_in of the input codes
-  quant::QuantSpec weight, activation;  // fixed_twos
+  quant::QuantSpec weight, activation;  // fixed_twos, fixed or fixed_gm
   std::vector<int32_t> weight_codes;    // (OC, C, 3, 3)
   std::vector<int32_t> bias_codes;      // (OC) at f_in + f_w fraction bits
   std::vector<quant::Requant> requant;  // (OC)
@@ -93,10 +96,14 @@ std::vector<std::string> integer_layer_names();
 
 // The requantisation of one layer, as the file header says.
 std::vector<quant::Requant> layer_requant(const BatchNorm2d& bn, int acc_frac, int out_frac);
+// One code of the output format out: two's complement or sign-magnitude
+// rounding of (acc * M + O) / 2^S (acc after the ReLU).
+int32_t requantise_code(int32_t acc, const quant::Requant& r, const quant::QuantSpec& out,
+                        int32_t lo, int32_t hi);
 
 // Checks that the engine can run this model: throws qat::Error naming the
-// layer and why (a float-only run, a format other than fixed_twos, codes
-// wider than 8 bits, an activation other than ReLU, an accumulator bound
+// layer and why (a float-only run, a format other than fixed_twos, fixed
+// or fixed_gm, codes wider than 8 bits, an activation other than ReLU, an accumulator bound
 // beyond int32). Returns each integer layer's f_in, in forward order.
 std::vector<int> check_integer_plan(const Model& m);
 

@@ -53,8 +53,8 @@ std::pair<Config, std::string> trained(const std::string& run, std::vector<std::
   return done.at(run);
 }
 
-std::vector<std::string> twos(int ai, int af, int wi, int wf) {
-  return {"quantization=fixed_twos", "activation_i_width=" + std::to_string(ai),
+std::vector<std::string> formats(const std::string& q, int ai, int af, int wi, int wf) {
+  return {"quantization=" + q, "activation_i_width=" + std::to_string(ai),
           "activation_f_width=" + std::to_string(af), "weight_i_width=" + std::to_string(wi),
           "weight_f_width=" + std::to_string(wf)};
 }
@@ -68,6 +68,10 @@ std::string float_checkpoint() {
   state.config_yaml = YAML::Dump(config_to_yaml(f));
   save_checkpoint(ckpt, *m.net, nullptr, state);
   return ckpt;
+}
+
+std::vector<std::string> twos(int ai, int af, int wi, int wf) {
+  return formats("fixed_twos", ai, af, wi, wf);
 }
 
 void check_bit_exact(const Config& c, const std::string& ckpt) {
@@ -146,6 +150,18 @@ TEST_CASE("int engine: fixed_twos Q6.0/Q0.4 runs bit-exact with the eval simulat
   check_close_to_float(c, ckpt);
 }
 
+TEST_CASE("int engine: sign-magnitude fixed and fixed_gm run bit-exact with the eval simulation") {
+  for (const auto& [run, q] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {"sm8", formats("fixed", 8, 0, 0, 8)},
+           {"sm6", formats("fixed", 6, 0, 0, 4)},
+           {"gm6", formats("fixed_gm", 6, 0, 0, 4)}}) {
+    CAPTURE(run);
+    const auto [c, ckpt] = trained(run, q);
+    check_bit_exact(c, ckpt);
+    check_close_to_float(c, ckpt);
+  }
+}
+
 TEST_CASE("int engine: the requantisation of one layer by hand") {
   // BN gamma 2, beta 0.5, mean 1, var 4 - eps: a = 1, b = -0.5 + 0.5 = 0...
   BatchNorm2d bn(1);
@@ -185,8 +201,8 @@ TEST_CASE("int engine: float-only and unsupported models are refused naming why"
   Model loaded = load_model(tiny_config("float", {"quantization=none"}), ckpt);
   CHECK_THROWS_WITH_AS(export_int_model(loaded), doctest::Contains("float-only"), Error);
 
-  Model sm = build_model(tiny_config("sm", {"quantization=fixed"}));
-  CHECK_THROWS_WITH_AS(export_int_model(sm), doctest::Contains("layer conv1.conv2"), Error);
+  Model pow2 = build_model(tiny_config("pow2", {"quantization=fixed_pow2"}));
+  CHECK_THROWS_WITH_AS(export_int_model(pow2), doctest::Contains("layer conv1.conv2"), Error);
   Model wide = build_model(tiny_config("wide", twos(8, 4, 0, 8)));
   CHECK_THROWS_WITH_AS(export_int_model(wide), doctest::Contains("at most 8 bits"), Error);
 
