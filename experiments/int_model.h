@@ -44,8 +44,11 @@
 // requantise() above. The floating-point ops (conv in double, max-pool,
 // bilinear x2 and concat in float32, all exact on these grids) and the
 // integer kernels are independent implementations; the requantisation
-// constants and rounding are shared by
-// definition (layer_requant below).
+// constants and rounding are shared by definition (layer_requant below).
+// The path is opt-in: verify-int turns it on; `qat eval` and `qat predict`
+// (train.cpp) still run the training-time float forward, whose codes differ
+// from these by rounding (within one code mostly, tests/experiments/
+// test_int_engine.cpp).
 #pragma once
 #include <cstdint>
 #include <functional>
