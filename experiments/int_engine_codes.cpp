@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "experiments/int_engine.h"
+#include "quant/int_bound.h"
 #include "quant/int_conv.h"
 #include "quant/int_ops.h"
 #include "quant/int_requant.h"
@@ -66,9 +67,18 @@ CodeTensor IntEngine::conv_layer(size_t i, const CodeTensor& x) {
 // block's two convs (layers i and i+1).
 CodeTensor IntEngine::up_block(size_t i, const CodeTensor& x, const CodeTensor& skip) {
   const int64_t H = 2 * x.H, W = 2 * x.W, P = H * W;
-  std::vector<int32_t> up(size_t(x.N * x.C * P));
-  quant::upsample_bilinear2x_codes(up.data(), x.codes.data(), x.N * x.C, x.H, x.W);
-  const std::vector<int16_t> up16 = narrow<int16_t>(up, "upsampled");
+  // |out| <= 16 |in|: byte codes upsample straight to int16, wider ones
+  // (sign-magnitude +-256) through int32.
+  const quant::CodeRange r = quant::code_range(model_.layers[i - 1].activation);
+  std::vector<int16_t> up16(size_t(x.N * x.C * P));
+  if (r.lo >= -128 && r.hi <= 127) {
+    quant::upsample_bilinear2x_codes(up16.data(), narrow<int8_t>(x.codes, "bottom").data(),
+                                     x.N * x.C, x.H, x.W);
+  } else {
+    std::vector<int32_t> up(up16.size());
+    quant::upsample_bilinear2x_codes(up.data(), x.codes.data(), x.N * x.C, x.H, x.W);
+    up16 = narrow<int16_t>(up, "upsampled");
+  }
   CodeTensor cat{x.N, x.C + skip.C, H, W, 0, std::vector<int16_t>(size_t(x.N * (x.C + skip.C) * P))};
   cat.frac = quant::concat_codes(cat.codes.data(), up16.data(), x.C, x.frac + 4,
                                  skip.codes.data(), skip.C, skip.frac, x.N, P);
