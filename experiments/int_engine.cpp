@@ -49,6 +49,23 @@ IntEngine::IntEngine(IntModel model) : model_(std::move(model)) {
       p.w8 = quant::pack_a(widen<int8_t>(l.weight_codes).data(), l.out_channels, K);
     else
       p.w16 = quant::pack_a(widen<int16_t>(l.weight_codes).data(), l.out_channels, K);
+    const quant::QuantSpec& skip = i == 6 ? model_.layers[3].activation
+                                   : i == 8 ? model_.layers[1].activation
+                                            : model_.prefix[1].activation;
+    if (concat && fits_int8(skip) && fits_int8(l.weight)) {
+      p.split = true;
+      p.up_channels = model_.layers[i - 1].out_channels;
+      const int64_t ku = p.up_channels * 9, ks = K - ku;
+      std::vector<int16_t> wu;
+      std::vector<int8_t> ws;
+      for (int64_t oc = 0; oc < l.out_channels; ++oc) {  // rows (OC, C*9): [up | skip]
+        const auto row = l.weight_codes.begin() + oc * K;
+        wu.insert(wu.end(), row, row + ku);
+        ws.insert(ws.end(), row + ku, row + K);
+      }
+      p.w_up = quant::pack_a(wu.data(), l.out_channels, ku);
+      p.w_skip = quant::pack_a(ws.data(), l.out_channels, ks);
+    }
     packed_.push_back(std::move(p));
   }
 }

@@ -51,8 +51,18 @@ class IntEngine {
     bool int8 = false;  // input and weight codes fit int8: the VNNI int8 GEMM
     quant::PackedA<int8_t> w8;
     quant::PackedA<int16_t> w16;
+    // An up-block's first conv with byte skip codes and weights: the
+    // upsampled channels (int16) and the skip channels (int8) as two GEMMs
+    // whose accumulators are shifted to the concat's fraction and summed,
+    // instead of one int16 GEMM over the concatenation.
+    bool split = false;
+    int64_t up_channels = 0;
+    quant::PackedA<int16_t> w_up;
+    quant::PackedA<int8_t> w_skip;
   };
   CodeTensor conv_layer(size_t i, const CodeTensor& x);
+  CodeTensor requantise_layer(size_t i, std::vector<int32_t>& acc, int64_t N, int64_t H,
+                              int64_t W);
   CodeTensor up_block(size_t i, const CodeTensor& x, const CodeTensor& skip);
   void seen(const std::string& name, const CodeTensor& t) const {
     if (observe) observe(name, t);

@@ -48,15 +48,22 @@ CodeTensor IntEngine::conv_layer(size_t i, const CodeTensor& x) {
                         packed_[i].w8, l.bias_codes.data(), g);
   else
     quant::conv2d_codes(acc.data(), x.codes.data(), packed_[i].w16, l.bias_codes.data(), g);
+  return requantise_layer(i, acc, x.N, x.H, x.W);
+}
+
+// acc (N,OC,H,W) -> codes: ReLU on the accumulator, requantise per channel.
+CodeTensor IntEngine::requantise_layer(size_t i, std::vector<int32_t>& acc, int64_t N,
+                                       int64_t H, int64_t W) {
+  const IntLayer& l = model_.layers[i];
   quant::relu_codes(acc.data(), int64_t(acc.size()));
-  CodeTensor y{x.N, l.out_channels, x.H, x.W, l.activation.frac_bits, {}};
+  CodeTensor y{N, l.out_channels, H, W, l.activation.frac_bits, {}};
   y.codes.resize(acc.size());
   if (l.activation.format == quant::Format::FixedTwos)
-    quant::requantise_channels(y.codes.data(), acc.data(), g.N, g.OC, g.pixels(),
+    quant::requantise_channels(y.codes.data(), acc.data(), N, l.out_channels, H * W,
                                l.requant.data(), l.lo, l.hi);
   else
     quant::requantise_channels_sign_magnitude(
-        y.codes.data(), acc.data(), g.N, g.OC, g.pixels(), l.requant.data(),
+        y.codes.data(), acc.data(), N, l.out_channels, H * W, l.requant.data(),
         l.activation.int_bits, l.activation.frac_bits,
         l.activation.format == quant::Format::FixedGm);
   seen(l.name, y);
@@ -78,6 +85,28 @@ CodeTensor IntEngine::up_block(size_t i, const CodeTensor& x, const CodeTensor& 
     std::vector<int32_t> up(up16.size());
     quant::upsample_bilinear2x_codes(up.data(), x.codes.data(), x.N * x.C, x.H, x.W);
     up16 = narrow<int16_t>(up, "upsampled");
+  }
+  const Packed& p = packed_[i];
+  if (p.split) {
+    // conv([up, skip]) = conv(up, w_up) * 2^(f - fu) + conv(skip, w_skip) *
+    // 2^(f - fs) at the concat's f = max(fu, fs); the bias once. The sum is
+    // the same integer the single conv gives, so within the layer's bound.
+    const IntLayer& l = model_.layers[i];
+    QAT_CHECK(p.up_channels == x.C, "integer engine: ", l.name, " expects ", p.up_channels,
+              " upsampled channels, got ", x.C);
+    const int fu = x.frac + 4, f = fu > skip.frac ? fu : skip.frac;
+    QAT_CHECK(f == l.in_frac, "integer engine: ", l.name, " expects f=", l.in_frac,
+              ", the concat gives f=", f);
+    const ConvGeometry gu{x.N, x.C, H, W, l.out_channels, 3, 3, H, W, 1, 1};
+    const ConvGeometry gs{x.N, skip.C, H, W, l.out_channels, 3, 3, H, W, 1, 1};
+    std::vector<int32_t> acc(size_t(x.N * l.out_channels * P)), acc_skip(acc.size());
+    quant::conv2d_codes(acc.data(), up16.data(), p.w_up, l.bias_codes.data(), gu);
+    quant::conv2d_codes(acc_skip.data(), narrow<int8_t>(skip.codes, "skip").data(), p.w_skip,
+                        nullptr, gs);
+    const int su = f - fu, ss = f - skip.frac;
+    for (size_t k = 0; k < acc.size(); ++k)  // mod 2^32, as the GEMM
+      acc[k] = int32_t((uint32_t(acc[k]) << su) + (uint32_t(acc_skip[k]) << ss));
+    return conv_layer(i + 1, requantise_layer(i, acc, x.N, H, W));
   }
   CodeTensor cat{x.N, x.C + skip.C, H, W, 0, std::vector<int16_t>(size_t(x.N * (x.C + skip.C) * P))};
   cat.frac = quant::concat_codes(cat.codes.data(), up16.data(), x.C, x.frac + 4,
