@@ -92,18 +92,39 @@ Schedule make_schedule(const Config& c) {
   return Schedule::cosine(c.lr, c.lr_min, c.num_epochs, c.warmup_epochs);
 }
 
-data::Split load_split(const Config& c, const std::string& name) {
+}  // namespace
+
+SplitSource::SplitSource(const std::string& path, const std::string& name, int64_t max_bytes) {
+  const data::SplitReader probe(path, name);
+  n = probe.size(), h = probe.height(), w = probe.width();
+  const int64_t bytes = n * h * w * (probe.channels() * int64_t(sizeof(float)) + 1);
+  if (bytes <= max_bytes) {
+    split_ = data::read_split(path, name, max_bytes);
+    memory_ = std::make_unique<data::InMemorySource>(split_);
+  } else {
+    reader_ = std::make_unique<data::SplitReader>(path, name);
+  }
+}
+
+const data::SampleSource& SplitSource::source() const {
+  return reader_ ? static_cast<const data::SampleSource&>(*reader_) : *memory_;
+}
+
+std::unique_ptr<SplitSource> load_split(const Config& c, const std::string& name,
+                                        int64_t max_bytes) {
   if (!fs::exists(c.data))
     throw Error(c.source + ": key 'data': dataset file '" + c.data +
                 "' not found (pack one with `qat data colin27 " + c.data + "`)");
-  data::Split s = data::read_split(c.data, name);
-  if (s.n == 0) throw Error(c.data + ": split '" + name + "' is empty");
-  if (c.crop > s.h || c.crop > s.w)
+  auto s = std::make_unique<SplitSource>(c.data, name, max_bytes);
+  if (s->n == 0) throw Error(c.data + ": split '" + name + "' is empty");
+  if (c.crop > s->h || c.crop > s->w)
     throw Error(c.source + ": key 'crop': " + std::to_string(c.crop) + " is larger than the " +
-                name + " images of " + c.data + " (" + std::to_string(s.h) + "x" +
-                std::to_string(s.w) + ")");
+                name + " images of " + c.data + " (" + std::to_string(s->h) + "x" +
+                std::to_string(s->w) + ")");
   return s;
 }
+
+namespace {
 
 // The first parameter whose gradient holds a NaN or infinity, or "".
 std::string non_finite_grad(const UNet& net) {
@@ -159,7 +180,7 @@ std::string yaml_text(const Config& c) {
 
 }  // namespace
 
-EvalResult evaluate(Model& m, const data::Split& split, const Config& c) {
+EvalResult evaluate(Model& m, const data::SampleSource& split, const Config& c) {
   NoGrad no_grad;
   m.net->eval();
   data::LoaderOptions lo;
@@ -198,8 +219,9 @@ TrainResult train(const Config& c) {
   set_threads(c.threads);
   const std::string dir = c.run_dir();
   fs::create_directories(dir);
-  const data::Split train_split = load_split(c, "train");
-  const data::Split val_split = load_split(c, "val");
+  const auto train_data = load_split(c, "train"), val_data = load_split(c, "val");
+  const data::SampleSource& train_split = train_data->source();
+  const data::SampleSource& val_split = val_data->source();
 
   Telemetry telemetry;
   Model m = build_model(c, c.telemetry ? &telemetry : nullptr);
@@ -230,7 +252,7 @@ TrainResult train(const Config& c) {
   lo.batch_size = c.batch_size;
   lo.seed = c.seed;
   lo.augment = c.augment;
-  lo.drop_last = train_split.n > c.batch_size;  // BatchNorm needs > 1 sample
+  lo.drop_last = train_split.size() > c.batch_size;  // BatchNorm needs > 1 sample
   data::Loader loader(train_split, make_pipeline(c), lo);
   int64_t steps = loader.batches_per_epoch();
   if (c.steps_per_epoch > 0) steps = std::min(steps, c.steps_per_epoch);
@@ -325,23 +347,26 @@ Model load_trained(const Config& c) {
 EvalResult evaluate_trained(const Config& c) {
   set_threads(c.threads);
   Model m = load_trained(c);
-  return evaluate(m, load_split(c, "val"), c);
+  return evaluate(m, load_split(c, "val")->source(), c);
 }
 
 std::string predict(const Config& c) {
   set_threads(c.threads);
   Model m = load_trained(c);
-  const data::Split split = load_split(c, c.predict_split);
+  const auto data = load_split(c, c.predict_split);
+  const data::SampleSource& split = data->source();
   const std::string out = c.run_dir() + "/predictions";
   fs::create_directories(out);
   NoGrad no_grad;
   m.net->eval();
   const data::Pipeline pipeline = make_pipeline(c);
-  const int64_t count = std::min(c.predict_count, split.n);
+  const int64_t count = std::min(c.predict_count, split.size());
   for (int64_t i = 0; i < count; ++i) {
     // Evenly spread over the split, so the pictures show more than one region.
-    const int64_t index = count > 1 ? i * (split.n - 1) / (count - 1) : 0;
-    const data::Sample s = pipeline.eval(split.sample(index));
+    const int64_t index = count > 1 ? i * (split.size() - 1) / (count - 1) : 0;
+    data::Sample raw;
+    split.read(index, raw);
+    const data::Sample s = pipeline.eval(raw);
     Tensor x = Tensor::empty({1, s.c, s.h, s.w});
     std::copy(s.image.begin(), s.image.end(), x.data());
     Tensor prob = sigmoid(m.net->forward(x));

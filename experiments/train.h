@@ -9,6 +9,7 @@
 //   best.h5         the epoch with the best validation Dice (or trained_model)
 // Every file is written to a temporary name and renamed.
 #pragma once
+#include <memory>
 #include <string>
 
 #include "data/dataset.h"
@@ -44,12 +45,30 @@ EvalResult evaluate_trained(const Config& c);
 // images to <run dir>/predictions; returns that folder.
 std::string predict(const Config& c);
 
+// A split held in memory when it fits in max_bytes, else read sample by
+// sample from the file (data::SplitReader) as the loader asks for it.
+class SplitSource {
+ public:
+  SplitSource(const std::string& path, const std::string& name, int64_t max_bytes);
+  const data::SampleSource& source() const;
+  bool in_memory() const { return memory_ != nullptr; }
+  int64_t n = 0, h = 0, w = 0;
+
+ private:
+  data::Split split_;
+  std::unique_ptr<data::InMemorySource> memory_;
+  std::unique_ptr<data::SplitReader> reader_;
+};
+// Opens c.data's split, checking it is not empty and the crop fits.
+std::unique_ptr<SplitSource> load_split(const Config& c, const std::string& name,
+                                        int64_t max_bytes = data::kDefaultMaxBytes);
+
 // ---- pieces, also used by tests
 data::Pipeline make_pipeline(const Config& c);
 Tensor images_tensor(const data::Batch& b);
 Tensor masks_tensor(const data::Batch& b);
 Tensor loss_of(const Config& c, const Tensor& logits, const Tensor& target);
-EvalResult evaluate(Model& m, const data::Split& split, const Config& c);
+EvalResult evaluate(Model& m, const data::SampleSource& split, const Config& c);
 std::string trained_model_path(const Config& c);
 void set_threads(int threads);
 void write_file_atomic(const std::string& path, const std::string& content);

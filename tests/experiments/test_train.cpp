@@ -217,3 +217,19 @@ TEST_CASE("train: a Q6.0/Q0.4 run logs telemetry and its weights take only Q0.4 
   CHECK(fs::exists(dir + "/conv2.conv1.png"));
   CHECK(fs::exists(dir + "/conv9.png"));
 }
+
+TEST_CASE("train: a split too large for memory is read sample by sample, same results") {
+  const Config c = tiny_config("bigsplit", {"num_epochs=1"});
+  const TrainResult r = train(c);
+  const auto in_memory = load_split(c, "val");
+  const auto from_file = load_split(c, "val", /*max_bytes=*/1);
+  CHECK(in_memory->in_memory());
+  CHECK_FALSE(from_file->in_memory());
+  Model m = build_model(c);
+  load_checkpoint(r.run_dir + "/checkpoint.h5", *m.net, nullptr);
+  const EvalResult a = evaluate(m, in_memory->source(), c);
+  const EvalResult b = evaluate(m, from_file->source(), c);
+  CHECK(a.images == 4);
+  CHECK(a.loss == b.loss);
+  CHECK(a.global.dice == b.global.dice);
+}
