@@ -13,6 +13,12 @@ namespace qat {
 struct ConvGeometry {
   int64_t N, C, H, W, OC, KH, KW, OH, OW;
   int stride, pad;
+  // The geometry of a KH x KW conv, its output size derived.
+  static ConvGeometry of(int64_t N, int64_t C, int64_t H, int64_t W, int64_t OC, int64_t KH,
+                         int64_t KW, int stride, int pad) {
+    return {N, C, H, W, OC, KH, KW, (H + 2 * pad - KH) / stride + 1,
+            (W + 2 * pad - KW) / stride + 1, stride, pad};
+  }
   int64_t patch() const { return C * KH * KW; }  // rows of an im2col matrix
   int64_t pixels() const { return OH * OW; }     // output pixels per image
 };

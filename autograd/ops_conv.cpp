@@ -21,13 +21,11 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int stride,
     QAT_CHECK(bias.shape() == Shape{w.size(0)}, "conv2d: bias ",
               to_string(bias.shape()), " does not match weight ",
               to_string(w.shape()));
-  ConvGeometry g{x.size(0), x.size(1), x.size(2), x.size(3), w.size(0),
-                 w.size(2), w.size(3), 0,         0,         stride, pad};
-  QAT_CHECK(g.H + 2 * pad >= g.KH && g.W + 2 * pad >= g.KW, "conv2d: kernel ",
-            to_string(w.shape()), " larger than padded input ",
+  QAT_CHECK(x.size(2) + 2 * pad >= w.size(2) && x.size(3) + 2 * pad >= w.size(3),
+            "conv2d: kernel ", to_string(w.shape()), " larger than padded input ",
             to_string(x.shape()));
-  g.OH = (g.H + 2 * pad - g.KH) / stride + 1;
-  g.OW = (g.W + 2 * pad - g.KW) / stride + 1;
+  const ConvGeometry g = ConvGeometry::of(x.size(0), x.size(1), x.size(2), x.size(3),
+                                          w.size(0), w.size(2), w.size(3), stride, pad);
 
   // Winograd does 16/36 of the multiplications of im2col in every pass; it
   // covers 3x3 stride-1 pad-1, the rest goes through im2col.

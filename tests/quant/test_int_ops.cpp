@@ -35,10 +35,7 @@ Tensor as_tensor(const std::vector<T>& codes, const Shape& shape, int frac_bits)
 
 ConvGeometry geometry(int64_t N, int64_t C, int64_t H, int64_t W, int64_t OC,
                       int64_t K, int stride, int pad) {
-  ConvGeometry g{N, C, H, W, OC, K, K, 0, 0, stride, pad};
-  g.OH = (H + 2 * pad - K) / stride + 1;
-  g.OW = (W + 2 * pad - K) / stride + 1;
-  return g;
+  return ConvGeometry::of(N, C, H, W, OC, K, K, stride, pad);
 }
 
 // round_half_even(num / 2^s) by exact 128-bit division: an independent
