@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "autograd/conv_kernels.h"
+#include "autograd/lane_sum.h"
 #include "autograd/storage.h"
 
 namespace qat {
@@ -120,12 +121,12 @@ void conv2d_im2col_backward(float* dx, float* dw, float* dbias, const float* dou
 void conv2d_bias_backward(float* dbias, const float* dout, const ConvGeometry& g) {
 #pragma omp parallel for
   for (int64_t oc = 0; oc < g.OC; ++oc) {
-    float s = 0.0f;
+    double s = 0.0;
     for (int64_t n = 0; n < g.N; ++n) {
       const float* go = dout + (n * g.OC + oc) * g.pixels();
-      for (int64_t p = 0; p < g.pixels(); ++p) s += go[p];
+      s += lane_sum(g.pixels(), [go](int64_t p) { return go[p]; });
     }
-    dbias[oc] += s;
+    dbias[oc] += float(s);
   }
 }
 

@@ -234,33 +234,51 @@ inline void load_block(Tile& v, const float* src, int64_t stride, int64_t n) {
 // for L tiles. The virtual row r has r[k] = src[k - shift] for
 // k - shift in [0, n) and 0 elsewhere (shift 1: the padding column in front).
 struct SplitRow {
-  std::vector<float> even, odd, row;  // row: the virtual row, 2 * even.size()
+  std::vector<float> even, odd;
   explicit SplitRow(const Tiling& t)
-      : even(size_t(t.blocks * L + 1)), odd(even.size()), row(2 * even.size()) {}
+      : even(size_t(t.blocks * L + 1)), odd(even.size()) {}
 
   void zero() {
     std::fill(even.begin(), even.end(), 0.0f);
     std::fill(odd.begin(), odd.end(), 0.0f);
   }
+  // even[e] = r[2e], odd[e] = r[2e+1]. The loops run over [lo, hi), the e
+  // whose two columns both lie inside src, without a test (so that they
+  // vectorise); the few e outside are handled one by one.
   void split(const float* src, int64_t n, int shift) {
-    std::fill(row.begin(), row.end(), 0.0f);
-    std::copy_n(src, n, row.begin() + shift);
-    for (size_t e = 0; e < even.size(); ++e) {
-      even[e] = row[2 * e];
-      odd[e] = row[2 * e + 1];
+    const int64_t lo = shift, hi = std::max(lo, (n + shift) / 2);
+    for (int64_t e = lo; e < hi; ++e) {
+      even[size_t(e)] = src[2 * e - shift];
+      odd[size_t(e)] = src[2 * e + 1 - shift];
     }
+    auto edge = [&](int64_t e) {
+      auto at = [&](int64_t k) { return k >= 0 && k < n ? src[k] : 0.0f; };
+      even[size_t(e)] = at(2 * e - shift);
+      odd[size_t(e)] = at(2 * e + 1 - shift);
+    };
+    for (int64_t e = 0; e < lo; ++e) edge(e);
+    for (int64_t e = hi; e < int64_t(even.size()); ++e) edge(e);
   }
   // dst[x] = r[x + shift] + bias, or dst[x] += r[x + shift], for x in [0, n)
-  void merge(float* dst, int64_t n, int shift, float bias, bool add) {
-    for (size_t e = 0; e < even.size(); ++e) {
-      row[2 * e] = even[e];
-      row[2 * e + 1] = odd[e];
-    }
-    const float* r = row.data() + shift;
+  void merge(float* dst, int64_t n, int shift, float bias, bool add) const {
+    const int64_t lo = shift, hi = std::max(lo, (n + shift) / 2);
     if (add)
-      for (int64_t x = 0; x < n; ++x) dst[x] += r[x];
+      for (int64_t e = lo; e < hi; ++e) {
+        dst[2 * e - shift] += even[size_t(e)];
+        dst[2 * e + 1 - shift] += odd[size_t(e)];
+      }
     else
-      for (int64_t x = 0; x < n; ++x) dst[x] = r[x] + bias;
+      for (int64_t e = lo; e < hi; ++e) {
+        dst[2 * e - shift] = even[size_t(e)] + bias;
+        dst[2 * e + 1 - shift] = odd[size_t(e)] + bias;
+      }
+    // the columns the loops missed: at most the first and the last
+    for (int64_t x = 0; x < n; x = (x == 0 ? std::max<int64_t>(1, n - 1) : n)) {
+      const int64_t k = x + shift, e = k / 2;
+      if (e >= lo && e < hi) continue;
+      const float v = (k % 2 == 0 ? even : odd)[size_t(e)];
+      dst[x] = add ? dst[x] + v : v + bias;
+    }
   }
 };
 
@@ -275,7 +293,14 @@ void input_transform(float* V, const float* x, const ConvGeometry& g,
     for (int64_t r = r0; r < r0 + nr; ++r) {
       const int64_t n = r / t.TH, y0 = 2 * (r % t.TH) - 1;
       const float* plane = x + (n * g.C + c) * g.H * g.W;
-      for (int i = 0; i < 4; ++i) {
+      // Tile rows overlap by two input rows: the bottom two of the tile
+      // row above are this one's top two.
+      const bool carried = r > r0 && r % t.TH != 0;
+      if (carried) {
+        std::swap(rows[0], rows[2]);
+        std::swap(rows[1], rows[3]);
+      }
+      for (int i = carried ? 2 : 0; i < 4; ++i) {
         if (y0 + i >= 0 && y0 + i < g.H)
           rows[size_t(i)].split(plane + (y0 + i) * g.W, g.W, /*shift=*/1);
         else
@@ -310,7 +335,14 @@ void input_transform_adjoint(float* dx, const float* dV, const ConvGeometry& g,
     for (int64_t r = r0; r < r0 + nr; ++r) {
       const int64_t n = r / t.TH, y0 = 2 * (r % t.TH) - 1;
       float* plane = dx + (n * g.C + c) * g.H * g.W;
-      for (SplitRow& row : rows) row.zero();
+      // The top two rows continue the sums of the tile row above (its
+      // bottom two, not yet added into dx).
+      const bool carried = r > r0 && r % t.TH != 0;
+      if (carried) {
+        std::swap(rows[0], rows[2]);
+        std::swap(rows[1], rows[3]);
+      }
+      for (int i = carried ? 2 : 0; i < 4; ++i) rows[size_t(i)].zero();
       const float* v0 = dV + c * p.tiles + (r - r0) * t.TW;
       for (int64_t b = 0; b < t.blocks; ++b) {
         Tile v, d;
@@ -327,7 +359,8 @@ void input_transform_adjoint(float* dx, const float* dV, const ConvGeometry& g,
           for (int l = 0; l < L; ++l) od[l + 1] += d[i][3][l];
         }
       }
-      for (int i = 0; i < 4; ++i)
+      const bool next_carries = r + 1 < r0 + nr && (r + 1) % t.TH != 0;
+      for (int i = 0; i < (next_carries ? 2 : 4); ++i)
         if (y0 + i >= 0 && y0 + i < g.H)
           rows[size_t(i)].merge(plane + (y0 + i) * g.W, g.W, /*shift=*/1, 0.0f,
                                 /*add=*/true);

@@ -62,6 +62,13 @@ Tensor cat_channels(const std::vector<Tensor>& xs);  // along dim 1
 Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                     Tensor& running_mean, Tensor& running_var, bool training,
                     float momentum, float eps);
+// batch_norm2d(relu(x)) in one op, for the U-Net's "activation before
+// BatchNorm". IN PLACE: x's values are replaced by relu(x) (as PyTorch's
+// ReLU(inplace=True)), so pass a tensor nothing else reads, such as a conv's
+// output: the ReLU output is all its backward needs.
+Tensor relu_batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                         Tensor& running_mean, Tensor& running_var, bool training,
+                         float momentum, float eps);
 // Zero each element (dropout) or each (n, c) channel map (dropout2d) with
 // probability p, scale the rest by 1/(1-p). Identity when !training.
 Tensor dropout(const Tensor& x, float p, bool training, Rng& rng);

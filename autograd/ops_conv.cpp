@@ -28,8 +28,10 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int stride,
                                           w.size(0), w.size(2), w.size(3), stride, pad);
 
   // Winograd does 16/36 of the multiplications of im2col in every pass; it
-  // covers 3x3 stride-1 pad-1, the rest goes through im2col.
-  const bool winograd = winograd_applies(g);
+  // covers 3x3 stride-1 pad-1, the rest goes through im2col. With one to
+  // three input channels (the U-Net's first conv) its transforms cost more
+  // than the multiplications they save.
+  const bool winograd = winograd_applies(g) && g.C >= 4;
   Tensor out = Tensor::empty({g.N, g.OC, g.OH, g.OW});
   const float* b = bias.defined() ? bias.data() : nullptr;
   if (winograd)

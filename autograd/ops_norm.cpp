@@ -1,14 +1,17 @@
-// Batch normalisation and dropout.
+// Batch normalisation (alone or after a fused ReLU) and dropout.
 // x (N,C,H,W); M = N*H*W values per channel; per-channel vectors are (C).
+#include <algorithm>
 #include <cmath>
 #include <memory>
 
+#include "autograd/lane_sum.h"
 #include "autograd/ops.h"
 
 namespace qat {
 
 namespace {
-// Per-channel mean and biased variance of x, accumulated in double.
+// Per-channel mean and biased variance of x, two passes (the one-pass
+// E[x^2] - E[x]^2 cancels badly when the mean is large).
 void channel_stats(const float* x, int64_t N, int64_t C, int64_t HW,
                    std::vector<double>& mean, std::vector<double>& var) {
   mean.assign(size_t(C), 0.0);
@@ -18,37 +21,49 @@ void channel_stats(const float* x, int64_t N, int64_t C, int64_t HW,
     double s = 0.0;
     for (int64_t n = 0; n < N; ++n) {
       const float* p = x + (n * C + c) * HW;
-      for (int64_t i = 0; i < HW; ++i) s += p[i];
+      s += lane_sum(HW, [p](int64_t i) { return p[i]; });
     }
     const double m = s / double(N * HW);
+    const float mf = float(m);
     double v = 0.0;
     for (int64_t n = 0; n < N; ++n) {
       const float* p = x + (n * C + c) * HW;
-      for (int64_t i = 0; i < HW; ++i) v += (p[i] - m) * (p[i] - m);
+      v += lane_sum(HW, [p, mf](int64_t i) { return (p[i] - mf) * (p[i] - mf); });
     }
     mean[size_t(c)] = m;
     var[size_t(c)] = v / double(N * HW);
   }
 }
-}  // namespace
 
-Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                    Tensor& running_mean, Tensor& running_var, bool training,
-                    float momentum, float eps) {
-  QAT_CHECK(x.dim() == 4, "batch_norm2d: input must be (N,C,H,W), got ",
+// Shared by batch_norm2d and relu_batch_norm2d.
+Tensor batch_norm(const Tensor& x, bool relu, const Tensor& gamma,
+                  const Tensor& beta, Tensor& running_mean, Tensor& running_var,
+                  bool training, float momentum, float eps) {
+  const char* op = relu ? "relu_batch_norm2d" : "batch_norm2d";
+  QAT_CHECK(x.dim() == 4, op, ": input must be (N,C,H,W), got ",
             to_string(x.shape()));
   const int64_t N = x.size(0), C = x.size(1), HW = x.size(2) * x.size(3);
   for (const Tensor* t : std::initializer_list<const Tensor*>{&gamma, &beta, &running_mean, &running_var})
-    QAT_CHECK(t->shape() == Shape{C}, "batch_norm2d: per-channel tensor ",
+    QAT_CHECK(t->shape() == Shape{C}, op, ": per-channel tensor ",
               to_string(t->shape()), " does not match input ",
               to_string(x.shape()), " (expected (", C, "))");
   const int64_t M = N * HW;
+
+  // With relu, x's values are replaced by max(x, 0) in place (as
+  // PyTorch's ReLU(inplace=True)): the ReLU output is what the backward needs
+  // (its mask is output > 0), and no third activation-sized buffer is kept.
+  if (relu) {
+    float* v = x.data();
+    const int64_t n = x.numel();
+#pragma omp parallel for if (n > 65536)
+    for (int64_t i = 0; i < n; ++i) v[i] = v[i] > 0.0f ? v[i] : 0.0f;
+  }
 
   // mean and 1/sqrt(var + eps) used to normalise, per channel
   auto mean = std::make_shared<std::vector<float>>(size_t(C));
   auto invstd = std::make_shared<std::vector<float>>(size_t(C));
   if (training) {
-    QAT_CHECK(M > 1, "batch_norm2d: training needs more than one value per "
+    QAT_CHECK(M > 1, op, ": training needs more than one value per "
                      "channel, input is ", to_string(x.shape()));
     std::vector<double> m, v;
     channel_stats(x.data(), N, C, HW, m, v);
@@ -81,12 +96,13 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
     }
 
   if (needs_grad({x, gamma, beta})) {
-    record(out, "batch_norm2d", {x, gamma, beta},
-           [x, gamma, beta, mean, invstd, training](const Tensor& dout) {
+    record(out, op, {x, gamma, beta},
+           [x, relu, gamma, beta, mean, invstd, training](const Tensor& dout) {
       const int64_t N = x.size(0), C = x.size(1), HW = x.size(2) * x.size(3);
       const double M = double(N * HW);
       const float *px = x.data(), *gy = dout.data(), *g = gamma.data();
-      float* dx = x.requires_grad() ? grad_buffer(x) : nullptr;
+      bool fresh = false;
+      float* dx = x.requires_grad() ? grad_buffer_for_write(x, fresh) : nullptr;
       float* dg = gamma.requires_grad() ? grad_buffer(gamma) : nullptr;
       float* db = beta.requires_grad() ? grad_buffer(beta) : nullptr;
 #pragma omp parallel for
@@ -96,10 +112,8 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
         for (int64_t n = 0; n < N; ++n) {
           const float* p = px + (n * C + c) * HW;
           const float* d = gy + (n * C + c) * HW;
-          for (int64_t i = 0; i < HW; ++i) {
-            sum_dy += d[i];
-            sum_dy_xhat += d[i] * (p[i] - m) * s;
-          }
+          sum_dy += lane_sum(HW, [d](int64_t i) { return d[i]; });
+          sum_dy_xhat += lane_sum(HW, [p, d, m, s](int64_t i) { return d[i] * ((p[i] - m) * s); });
         }
         if (dg) dg[c] += float(sum_dy_xhat);
         if (db) db[c] += float(sum_dy);
@@ -115,13 +129,31 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
           float* q = dx + (n * C + c) * HW;
           for (int64_t i = 0; i < HW; ++i) {
             const float xhat = (p[i] - m) * s;
-            q[i] += k * (d[i] - mean_dy - xhat * mean_dy_xhat);
+            const float dxi = k * (d[i] - mean_dy - xhat * mean_dy_xhat);
+            // ReLU's backward: pass where its output was positive
+            const float v = relu ? (p[i] > 0.0f ? dxi : 0.0f) : dxi;
+            q[i] = fresh ? v : q[i] + v;
           }
         }
       }
     });
   }
   return out;
+}
+}  // namespace
+
+Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                    Tensor& running_mean, Tensor& running_var, bool training,
+                    float momentum, float eps) {
+  return batch_norm(x, /*relu=*/false, gamma, beta, running_mean, running_var,
+                    training, momentum, eps);
+}
+
+Tensor relu_batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                         Tensor& running_mean, Tensor& running_var, bool training,
+                         float momentum, float eps) {
+  return batch_norm(x, /*relu=*/true, gamma, beta, running_mean, running_var,
+                    training, momentum, eps);
 }
 
 namespace {

@@ -79,6 +79,43 @@ std::vector<Tap> bilinear_taps(int64_t in, int64_t out) {
   }
   return taps;
 }
+
+// The adjoint of the taps along one axis, as a gather: input i collects
+// sum_k weight[4i + k] * g[2i - 1 + k] from the (at most) four outputs
+// 2i-1 .. 2i+2 whose taps reach it (edges fold in the clamped ones).
+std::vector<float> gather_weights(const std::vector<Tap>& taps, int64_t in) {
+  std::vector<float> weight(size_t(4 * in), 0.0f);
+  for (int64_t o = 0; o < int64_t(taps.size()); ++o) {
+    const Tap& t = taps[size_t(o)];
+    for (auto [i, w] : {std::pair{t.i0, t.w0}, std::pair{t.i1, t.w1}}) {
+      if (w == 0.0f) continue;
+      const int64_t k = o - (2 * i - 1);
+      QAT_CHECK(k >= 0 && k < 4, "bilinear_taps: output ", o, " reaches input ", i);
+      weight[size_t(4 * i + k)] += w;
+    }
+  }
+  return weight;
+}
+
+// dst[i] = sum_k weight[4i + k] * g[2i - 1 + k] for i in [0, in): g has 2*in
+// values; the first and last i skip the g outside (their weight is 0).
+void gather_row(float* dst, const float* g, const float* weight, int64_t in) {
+  auto edge = [&](int64_t i) {
+    float v = 0.0f;
+    for (int64_t k = 0; k < 4; ++k) {
+      const int64_t o = 2 * i - 1 + k;
+      if (o >= 0 && o < 2 * in) v += weight[4 * i + k] * g[o];
+    }
+    dst[i] = v;
+  };
+  edge(0);
+  for (int64_t i = 1; i < in - 1; ++i) {
+    const float* w = weight + 4 * i;
+    const float* p = g + 2 * i - 1;
+    dst[i] = w[0] * p[0] + w[1] * p[1] + w[2] * p[2] + w[3] * p[3];
+  }
+  if (in > 1) edge(in - 1);
+}
 }  // namespace
 
 Tensor upsample_bilinear2x(const Tensor& x) {
@@ -106,25 +143,27 @@ Tensor upsample_bilinear2x(const Tensor& x) {
     }
   }
   if (needs_grad({x})) {
-    record(out, "upsample_bilinear2x", {x}, [x, rows, cols](const Tensor& dout) {
+    // Columns first (each output row gathered into a row of W), then rows
+    // (that row added into the two input rows its taps name).
+    record(out, "upsample_bilinear2x", {x},
+           [x, rows, colw = gather_weights(cols, W)](const Tensor& dout) {
       const int64_t H = x.size(2), W = x.size(3), OH = 2 * H, OW = 2 * W;
       const int64_t planes = x.size(0) * x.size(1);
       float* dx = grad_buffer(x);
       const float* g = dout.data();
-#pragma omp parallel for
-      for (int64_t p = 0; p < planes; ++p) {
-        float* plane = dx + p * H * W;
-        for (int64_t oh = 0; oh < OH; ++oh) {
-          const Tap& r = rows[size_t(oh)];
-          float* a = plane + r.i0 * W;
-          float* b = plane + r.i1 * W;
-          const float* src = g + (p * OH + oh) * OW;
-          for (int64_t ow = 0; ow < OW; ++ow) {
-            const Tap& c = cols[size_t(ow)];
-            a[c.i0] += r.w0 * c.w0 * src[ow];
-            a[c.i1] += r.w0 * c.w1 * src[ow];
-            b[c.i0] += r.w1 * c.w0 * src[ow];
-            b[c.i1] += r.w1 * c.w1 * src[ow];
+#pragma omp parallel
+      {
+        std::vector<float> row(static_cast<size_t>(W));
+#pragma omp for
+        for (int64_t p = 0; p < planes; ++p) {
+          float* plane = dx + p * H * W;
+          for (int64_t oh = 0; oh < OH; ++oh) {
+            gather_row(row.data(), g + (p * OH + oh) * OW, colw.data(), W);
+            const Tap& r = rows[size_t(oh)];
+            float* a = plane + r.i0 * W;
+            float* b = plane + r.i1 * W;
+            for (int64_t i = 0; i < W; ++i) a[i] += r.w0 * row[size_t(i)];
+            for (int64_t i = 0; i < W; ++i) b[i] += r.w1 * row[size_t(i)];
           }
         }
       }
@@ -165,10 +204,15 @@ Tensor cat_channels(const std::vector<Tensor>& xs) {
       for (const Tensor& t : xs) {
         const int64_t block = t.size(1) * HW;
         if (t.requires_grad()) {
-          float* dt = grad_buffer(t);
+          bool fresh = false;
+          float* dt = grad_buffer_for_write(t, fresh);
           for (int64_t n = 0; n < N; ++n) {
             const float* src = dout.data() + n * C * HW + offset * HW;
-            for (int64_t i = 0; i < block; ++i) dt[n * block + i] += src[i];
+            float* dst = dt + n * block;
+            if (fresh)
+              std::memcpy(dst, src, size_t(block) * sizeof(float));
+            else
+              for (int64_t i = 0; i < block; ++i) dst[i] += src[i];
           }
         }
         offset += t.size(1);

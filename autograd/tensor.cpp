@@ -124,6 +124,13 @@ float* grad_buffer(const Tensor& t) {
   return impl.grad->storage->data();
 }
 
+float* grad_buffer_for_write(const Tensor& t, bool& fresh) {
+  TensorImpl& impl = t.impl();
+  fresh = !impl.grad;
+  if (fresh) impl.grad = Tensor::empty(impl.shape).impl_ptr();
+  return impl.grad->storage->data();
+}
+
 bool grad_enabled() { return g_grad_enabled; }
 
 NoGrad::NoGrad() : previous_(g_grad_enabled) { g_grad_enabled = false; }

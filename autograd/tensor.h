@@ -92,6 +92,11 @@ class Tensor {
 // The grad buffer of t, created as zeros on first use. Backward closures add
 // into it with +=, so a tensor used by several ops sums their gradients.
 float* grad_buffer(const Tensor& t);
+// For a backward that writes every element of t's gradient once: when t has
+// no gradient yet, the buffer comes uninitialised and `fresh` is set, and
+// the closure assigns (=) instead of adding (one pass over memory fewer than
+// zeroing first); otherwise it adds, as with grad_buffer.
+float* grad_buffer_for_write(const Tensor& t, bool& fresh);
 
 // Is any gradient being recorded right now (false inside a NoGrad scope)?
 bool grad_enabled();

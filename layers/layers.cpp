@@ -34,6 +34,12 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
                       momentum, eps);
 }
 
+Tensor BatchNorm2d::forward_relu(const Tensor& x) {
+  if (folded) return relu(x);
+  return relu_batch_norm2d(x, weight, bias, running_mean, running_var,
+                           training(), momentum, eps);
+}
+
 Tensor ternary_tanh(const Tensor& x, float beta) {
   Tensor out = Tensor::empty(x.shape());
   const float* px = x.data();

@@ -32,6 +32,8 @@ class BatchNorm2d : public Module {
  public:
   explicit BatchNorm2d(int64_t channels, float momentum = 0.1f, float eps = 1e-5f);
   Tensor forward(const Tensor& x);
+  // forward(relu(x)) as one op; overwrites x with relu(x) (ops.h)
+  Tensor forward_relu(const Tensor& x);
 
   Tensor weight, bias, running_mean, running_var;
   float momentum, eps;

@@ -45,6 +45,9 @@ class DownConv : public Module {
   // act_quant of conv1 (resp. conv2) with one function of the block's
   // input: the integer-exact path of experiments/int_model.h.
   TensorFn eval_step1, eval_step2;
+
+ private:
+  Tensor activate_normalise(const Tensor& conv_out, BatchNorm2d& bn) const;
 };
 
 class UpConv : public Module {

@@ -101,6 +101,8 @@ TEST_CASE("gradients: bilinear x2 upsampling and channel concat") {
   Rng rng(7);
   Tensor a = param({2, 3, 5, 4}, rng), b = param({2, 2, 5, 4}, rng);
   check_gradients([](auto& v) { return upsample_bilinear2x(v[0]); }, {a});
+  for (const Shape& s : {Shape{1, 2, 1, 2}, Shape{1, 1, 3, 1}, Shape{1, 1, 2, 9}})
+    check_gradients([](auto& v) { return upsample_bilinear2x(v[0]); }, {param(s, rng)});
   check_gradients([](auto& v) { return cat_channels({v[0], v[1]}); }, {a, b});
 }
 
@@ -113,6 +115,28 @@ TEST_CASE("gradients: batch_norm2d in training and eval") {
         [training](const std::vector<Tensor>& v) {
           Tensor rm = Tensor::full({4}, 0.2f), rv = Tensor::full({4}, 1.5f);
           return batch_norm2d(v[0], v[1], v[2], rm, rv, training, 0.1f, 1e-5f);
+        },
+        {x, gamma, beta}, /*h=*/1e-2f, /*rtol=*/2e-2f);
+    // x feeding a second op too: one backward finds x's gradient started
+    check_gradients(
+        [training](const std::vector<Tensor>& v) {
+          Tensor rm = Tensor::full({4}, 0.2f), rv = Tensor::full({4}, 1.5f);
+          return batch_norm2d(v[0], v[1], v[2], rm, rv, training, 0.1f, 1e-5f) * v[0];
+        },
+        {x, gamma, beta}, /*h=*/1e-2f, /*rtol=*/2e-2f);
+  }
+}
+
+TEST_CASE("gradients: relu_batch_norm2d (away from 0) in training and eval") {
+  Rng rng(18);
+  Tensor x = away_from_zero({3, 4, 5, 3}, rng, 0.1f);
+  Tensor gamma = param({4}, rng, 0.5f, 1.5f), beta = param({4}, rng);
+  for (bool training : {true, false}) {
+    check_gradients(
+        [training](const std::vector<Tensor>& v) {
+          Tensor rm = Tensor::full({4}, 0.2f), rv = Tensor::full({4}, 1.5f);
+          // + 0: the op overwrites its input with relu(input)
+          return relu_batch_norm2d(v[0] + 0.0f, v[1], v[2], rm, rv, training, 0.1f, 1e-5f);
         },
         {x, gamma, beta}, /*h=*/1e-2f, /*rtol=*/2e-2f);
   }

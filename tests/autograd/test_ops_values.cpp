@@ -70,6 +70,38 @@ TEST_CASE("batch_norm2d updates running statistics as PyTorch") {
   CHECK(e.data()[0] == doctest::Approx((1 - rm.data()[0]) / std::sqrt(rv.data()[0] + 1e-5)));
 }
 
+TEST_CASE("relu_batch_norm2d equals relu then batch_norm2d, and relus its input in place") {
+  Rng rng(13);
+  for (bool training : {true, false}) {
+    Tensor x = random_tensor({3, 4, 37, 41}, rng, -1.0f, 2.0f);  // 37*41: not a multiple of 16
+    Tensor gamma = random_tensor({4}, rng, 0.5f, 1.5f), beta = random_tensor({4}, rng);
+    Tensor dout = random_tensor(x.shape(), rng);
+    auto run = [&](bool fused, Tensor& dx, Tensor& dgamma, Tensor& rm, Tensor& rv) {
+      Tensor xc = x.clone().requires_grad_();
+      Tensor g = gamma.clone().requires_grad_(), b = beta.clone().requires_grad_();
+      rm = Tensor::full({4}, 0.2f);
+      rv = Tensor::full({4}, 1.5f);
+      Tensor in = xc * 1.0f;  // a fresh tensor for the in-place op to overwrite
+      Tensor y = fused ? relu_batch_norm2d(in, g, b, rm, rv, training, 0.1f, 1e-5f)
+                       : batch_norm2d(relu(in), g, b, rm, rv, training, 0.1f, 1e-5f);
+      if (fused)
+        for (int64_t i = 0; i < x.numel(); ++i)
+          REQUIRE(in.data()[i] == std::max(x.data()[i], 0.0f));
+      sum(y * dout).backward();
+      dx = xc.grad();
+      dgamma = g.grad();
+      return y;
+    };
+    Tensor dx1, dg1, rm1, rv1, dx2, dg2, rm2, rv2;
+    Tensor y1 = run(true, dx1, dg1, rm1, rv1), y2 = run(false, dx2, dg2, rm2, rv2);
+    CHECK(y1.to_vector() == y2.to_vector());
+    CHECK(dx1.to_vector() == dx2.to_vector());
+    CHECK(dg1.to_vector() == dg2.to_vector());
+    CHECK(rm1.to_vector() == rm2.to_vector());
+    CHECK(rv1.to_vector() == rv2.to_vector());
+  }
+}
+
 TEST_CASE("dropout zeroes about p and scales the rest by 1/(1-p)") {
   Rng rng(12);
   Tensor x = Tensor::full({100000}, 2.0f);
