@@ -1,7 +1,7 @@
 // Reading a PyTorch fixture (tests/fixtures/*.h5) with the HDF5 C API:
 // float32 datasets of any rank, the member names of a group, and string or
-// number attributes of the file. Every hid_t lives in an H5Id, which closes
-// it also when a check throws. Failures throw qat::Error naming the file and
+// number attributes of the file. Every hid_t lives in a data::H5Handle, which
+// closes it also when a check throws. Failures throw qat::Error naming the file and
 // the dataset, what was found and what was expected.
 #pragma once
 #include <hdf5.h>
@@ -12,25 +12,11 @@
 
 #include "autograd/check.h"
 #include "autograd/tensor.h"
+#include "data/h5.h"
 
 namespace qat::testing {
 
-// Owns one hid_t; not copyable or movable: built in place from a call's result.
-class H5Id {
- public:
-  using Closer = herr_t (*)(hid_t);
-  H5Id(hid_t id, Closer close, const std::string& what) : id_(id), close_(close) {
-    if (id_ < 0) throw Error("HDF5: could not " + what);
-  }
-  H5Id(const H5Id&) = delete;
-  H5Id& operator=(const H5Id&) = delete;
-  ~H5Id() { close_(id_); }
-  operator hid_t() const { return id_; }
-
- private:
-  hid_t id_;
-  Closer close_;
-};
+using data::H5Handle;
 
 struct H5Array {
   std::vector<float> values;
@@ -53,11 +39,11 @@ class H5Reader {
   H5Array read(const std::string& name) const {
     if (!has(name))
       throw Error(path_ + ": no dataset '" + name + "' (regenerate the fixture?)");
-    H5Id dset(H5Dopen2(file_, name.c_str(), H5P_DEFAULT), H5Dclose, "open " + where(name));
-    H5Id type(H5Dget_type(dset), H5Tclose, "get the type of " + where(name));
+    H5Handle dset(H5Dopen2(file_, name.c_str(), H5P_DEFAULT), H5Dclose, "open " + where(name));
+    H5Handle type(H5Dget_type(dset), H5Tclose, "get the type of " + where(name));
     if (H5Tget_class(type) != H5T_FLOAT)
       throw Error(where(name) + ": expected a float dataset, found another type class");
-    H5Id space(H5Dget_space(dset), H5Sclose, "get the dataspace of " + where(name));
+    H5Handle space(H5Dget_space(dset), H5Sclose, "get the dataspace of " + where(name));
     const int rank = H5Sget_simple_extent_ndims(space);
     std::vector<hsize_t> dims(size_t(rank > 0 ? rank : 0));
     if (rank > 0) H5Sget_simple_extent_dims(space, dims.data(), nullptr);
@@ -85,12 +71,12 @@ class H5Reader {
 
   // A variable- or fixed-length string attribute of the file's root.
   std::string string_attr(const std::string& name) const {
-    H5Id attr(H5Aopen(file_, name.c_str(), H5P_DEFAULT), H5Aclose, "open attribute " + where(name));
-    H5Id stored(H5Aget_type(attr), H5Tclose, "get the type of attribute " + where(name));
+    H5Handle attr(H5Aopen(file_, name.c_str(), H5P_DEFAULT), H5Aclose, "open attribute " + where(name));
+    H5Handle stored(H5Aget_type(attr), H5Tclose, "get the type of attribute " + where(name));
     if (H5Tget_class(stored) != H5T_STRING)
       throw Error(where(name) + ": expected a string attribute");
     if (H5Tis_variable_str(stored) > 0) {
-      H5Id mem(H5Tcopy(H5T_C_S1), H5Tclose, "make a string type");
+      H5Handle mem(H5Tcopy(H5T_C_S1), H5Tclose, "make a string type");
       H5Tset_size(mem, H5T_VARIABLE);
       H5Tset_cset(mem, H5Tget_cset(stored));
       char* text = nullptr;
@@ -107,7 +93,7 @@ class H5Reader {
   }
 
   double number_attr(const std::string& name) const {
-    H5Id attr(H5Aopen(file_, name.c_str(), H5P_DEFAULT), H5Aclose, "open attribute " + where(name));
+    H5Handle attr(H5Aopen(file_, name.c_str(), H5P_DEFAULT), H5Aclose, "open attribute " + where(name));
     double value = 0;
     if (H5Aread(attr, H5T_NATIVE_DOUBLE, &value) < 0)
       throw Error("HDF5: could not read attribute " + where(name) + " as a number");
@@ -123,7 +109,7 @@ class H5Reader {
   std::string where(const std::string& name) const { return path_ + ":" + name; }
 
   std::string path_;
-  H5Id file_;
+  H5Handle file_;
 };
 
 }  // namespace qat::testing
