@@ -10,10 +10,11 @@ namespace qat {
 void Telemetry::observe(const std::string& layer, Kind kind, const Tensor& x,
                         const quant::QuantSpec& spec, float binary_scale) {
   if (!active_) return;
-  const Tensor q = quant::quantize_forward(x, spec, binary_scale).q;
+  const quant::Quantized forward = quant::quantize_forward(x, spec, binary_scale);
+  const Tensor& q = forward.q;
   Row r{epoch_, layer, kind == Kind::Weight ? "weight" : "activation", spec.name(),
-        quant::saturated_fraction(x, spec, binary_scale),
-        spec.ste == quant::Ste::Clipped ? quant::zero_grad_fraction(x, spec, binary_scale) : 0.0,
+        quant::saturated_fraction(forward),
+        spec.ste == quant::Ste::Clipped ? quant::zero_grad_fraction(forward) : 0.0,
         quant::quantization_mse(x, q), -1.0, quant::distinct_levels(q), x.numel()};
   if (kind == Kind::Weight &&
       (spec.format == quant::Format::Binary || spec.format == quant::Format::Ternary)) {

@@ -1,21 +1,21 @@
 #include "quant/telemetry.h"
 
 #include <algorithm>
+#include <unordered_set>
 #include <vector>
 
+#include "autograd/lane_sum.h"
 #include "quant/quantize.h"
 
 namespace qat::quant {
 namespace {
 
 // Fraction of elements whose forward flags have `bit` set.
-double flagged_fraction(const Tensor& x, const QuantSpec& spec, float binary_scale,
-                        uint8_t bit) {
-  if (x.numel() == 0) return 0.0;
-  const Quantized r = quantize_forward(x, spec, binary_scale);
+double flagged_fraction(const Quantized& r, uint8_t bit) {
+  if (r.flags.empty()) return 0.0;
   const auto count = std::count_if(r.flags.begin(), r.flags.end(),
                                    [bit](uint8_t f) { return (f & bit) != 0; });
-  return double(count) / double(x.numel());
+  return double(count) / double(r.flags.size());
 }
 
 void check_same_shape(const Tensor& a, const Tensor& b, const char* what) {
@@ -28,30 +28,32 @@ int sign_of(float v) { return (v > 0.0f) - (v < 0.0f); }
 
 }  // namespace
 
+double saturated_fraction(const Quantized& r) { return flagged_fraction(r, kSaturated); }
+double zero_grad_fraction(const Quantized& r) { return flagged_fraction(r, kOutside); }
+
 double saturated_fraction(const Tensor& x, const QuantSpec& spec, float binary_scale) {
-  return flagged_fraction(x, spec, binary_scale, kSaturated);
+  return saturated_fraction(quantize_forward(x, spec, binary_scale));
 }
 
 double zero_grad_fraction(const Tensor& x, const QuantSpec& spec, float binary_scale) {
-  return flagged_fraction(x, spec, binary_scale, kOutside);
+  return zero_grad_fraction(quantize_forward(x, spec, binary_scale));
 }
 
 int64_t distinct_levels(const Tensor& q) {
-  std::vector<float> v = q.to_vector();
-  std::sort(v.begin(), v.end());
-  // unique with == merges -0 and +0, which sort places side by side
-  return int64_t(std::unique(v.begin(), v.end()) - v.begin());
+  // A hash set, not a sort: activations run to millions of values but few
+  // levels. 0.0f + v turns -0 into +0.
+  std::unordered_set<float> seen;
+  const float* p = q.data();
+  for (int64_t k = 0; k < q.numel(); ++k) seen.insert(0.0f + p[k]);
+  return int64_t(seen.size());
 }
 
 double quantization_mse(const Tensor& x, const Tensor& q) {
   check_same_shape(x, q, "quantization_mse");
   if (x.numel() == 0) return 0.0;
-  double s = 0.0;
-  for (int64_t k = 0; k < x.numel(); ++k) {
-    const double d = double(x.data()[k]) - double(q.data()[k]);
-    s += d * d;
-  }
-  return s / double(x.numel());
+  const float *px = x.data(), *pq = q.data();
+  return lane_sum(x.numel(), [px, pq](int64_t k) { return (px[k] - pq[k]) * (px[k] - pq[k]); }) /
+         double(x.numel());
 }
 
 double sign_flip_fraction(const Tensor& before, const Tensor& after) {

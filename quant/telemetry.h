@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "autograd/tensor.h"
+#include "quant/quantize.h"
 #include "quant/spec.h"
 
 namespace qat::quant {
@@ -20,10 +21,15 @@ double saturated_fraction(const Tensor& x, const QuantSpec& spec, float binary_s
 // complement at 0.9: outside [-1, 0.875] yet rounded to 0.875 unclamped.
 double zero_grad_fraction(const Tensor& x, const QuantSpec& spec, float binary_scale = 1.0f);
 
+// The same two fractions from a forward already computed (one pass instead
+// of one quantize_forward each).
+double saturated_fraction(const Quantized& r);
+double zero_grad_fraction(const Quantized& r);
+
 // Number of distinct values in q (-0 and +0 count as one).
 int64_t distinct_levels(const Tensor& q);
 
-// mean((x - q)^2), accumulated in double. Same shapes.
+// mean((x - q)^2); float differences, summed as lane_sum does. Same shapes.
 double quantization_mse(const Tensor& x, const Tensor& q);
 
 // Fraction of elements whose sign (-1, 0 or +1) differs between two
