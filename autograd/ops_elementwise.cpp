@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "autograd/ops.h"
+#include "autograd/vector_math.h"
 
 namespace qat {
 namespace {
@@ -202,9 +203,22 @@ Tensor relu(const Tensor& x) {
 }
 
 Tensor tanh(const Tensor& x) {
-  return unary(
-      x, "tanh", [](float v) { return std::tanh(v); },
-      [](float, float y) { return 1.0f - y * y; });
+  Tensor out = Tensor::empty(x.shape());
+  const int64_t n = x.numel(), block = 4096;
+#pragma omp parallel for if (n > 65536)
+  for (int64_t i = 0; i < n; i += block)
+    tanh_array(x.data() + i, out.data() + i, std::min(block, n - i));
+  if (needs_grad({x})) {
+    Tensor y = out.detach();
+    record(out, "tanh", {x}, [x, y](const Tensor& dout) {
+      float* dx = grad_buffer(x);
+      const float *py = y.data(), *g = dout.data();
+      const int64_t n = x.numel();
+#pragma omp parallel for if (n > 65536)
+      for (int64_t i = 0; i < n; ++i) dx[i] += g[i] * (1.0f - py[i] * py[i]);
+    });
+  }
+  return out;
 }
 
 Tensor sigmoid(const Tensor& x) {

@@ -2,7 +2,9 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 
+#include "autograd/vector_math.h"
 #include "tests/autograd/gradcheck.h"
 
 using namespace qat;
@@ -141,4 +143,18 @@ TEST_CASE("soft dice loss is 0 for a perfect prediction and SPEC's formula other
   Tensor p = Tensor::from({0.5f, 0.5f, 0.0f, 0.0f}, {4});
   // 1 - (2*0.5 + 1e-4) / (1 + 2 + 1e-4)
   CHECK(soft_dice_loss(p, t).item() == doctest::Approx(1.0 - 1.0001 / 3.0001));
+}
+
+TEST_CASE("tanh_array is within a few ulp of std::tanh, partial vectors included") {
+  std::vector<float> x;
+  for (float v = -20.0f; v <= 20.0f; v += 0.013f) x.push_back(v);
+  x.insert(x.end(), {0.0f, -0.0f, 1e-30f, -1e-8f, 88.0f, -100.0f});
+  for (int64_t n : {int64_t(x.size()), int64_t(1), int64_t(17), int64_t(31)}) {
+    std::vector<float> y(size_t(n), -5.0f);
+    tanh_array(x.data(), y.data(), n);
+    for (int64_t i = 0; i < n; ++i) {
+      const float want = std::tanh(x[size_t(i)]);
+      CHECK(std::fabs(y[size_t(i)] - want) <= 4 * std::numeric_limits<float>::epsilon() * std::fabs(want) + 1e-37f);
+    }
+  }
 }
