@@ -44,11 +44,13 @@ double median_ms(int reps, const std::function<void()>& f) {
 int main(int argc, char** argv) {
   int64_t width = 64, size = 200;
   int reps = 5, threads = 2;
+  bool portable = true;  // --no-portable: skip the slow portable run
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--width")) width = std::atoll(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--size")) size = std::atoll(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--reps")) reps = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--portable")) portable = std::atoi(argv[i + 1]) != 0;
     else {
       std::fprintf(stderr, "unknown option %s\n", argv[i]);
       return 2;
@@ -93,9 +95,12 @@ int main(int argc, char** argv) {
   engine.run_integer(x1);
   engine.observe = nullptr;
   const bool vnni = quant::use_vnni();
-  quant::set_portable_only(true);
-  const double t_port = median_ms(reps, [&] { engine.logits(x); });
-  quant::set_portable_only(false);
+  double t_port = 0;
+  if (portable) {
+    quant::set_portable_only(true);
+    t_port = median_ms(reps, [&] { engine.logits(x); });
+    quant::set_portable_only(false);
+  }
   std::printf("U-Net width %lld, 1x%lldx%lld, batch 1, %d threads, median of %d\n",
               (long long)width, (long long)size, (long long)size, threads, reps);
   std::printf("  float model (no quantizers)    %8.1f ms\n", t_float);

@@ -77,11 +77,17 @@ struct IntLayer {
   std::string name;
   int64_t out_channels = 0, in_channels = 0;
   int in_frac = 0;                      // f_in of the input codes
-  quant::QuantSpec weight, activation;  // fixed_twos, fixed or fixed_gm
+  // fixed_twos, fixed, fixed_gm, binary, ternary or int weights; fixed_twos,
+  // fixed, fixed_gm or binary activations (file header: which and why)
+  quant::QuantSpec weight, activation;
   std::vector<int32_t> weight_codes;    // (OC, C, 3, 3)
-  std::vector<int32_t> bias_codes;      // (OC) at f_in + f_w fraction bits
+  int guard = 0;                        // g: the sum is shifted left g bits before the bias
+  std::vector<int32_t> bias_codes;      // (OC) at f_in + g fraction bits of the weight scale
   std::vector<quant::Requant> requant;  // (OC)
   int32_t lo = 0, hi = 0;               // saturation of the output codes
+  // |sum x*w| <= gemm_bound, |sum * 2^g + bias| <= acc_bound (int_bound.h).
+  // acc_bound > 2^31 - 1: the layer runs widened (int64 accumulator).
+  int64_t gemm_bound = 0, acc_bound = 0;
 };
 
 struct IntModel {
@@ -97,12 +103,22 @@ struct IntModel {
 // The integer layers' names in forward order.
 std::vector<std::string> integer_layer_names();
 
-// The requantisation of one layer, as the file header says.
+// The requantisation of one layer, as the file header says: channel c's
+// accumulator unit is weight_scale[c] * 2^-shift_bits (fixed weights: scale
+// 2^-f_w; binary H, ternary alpha_c, int 1, with shift_bits = f_in + g).
+std::vector<quant::Requant> layer_requant(const BatchNorm2d& bn,
+                                          const std::vector<float>& weight_scale,
+                                          int shift_bits, int out_frac);
+// The same with every scale 1: the accumulator at acc_frac fraction bits.
 std::vector<quant::Requant> layer_requant(const BatchNorm2d& bn, int acc_frac, int out_frac);
 // One code of the output format out: two's complement or sign-magnitude
-// rounding of (acc * M + O) / 2^S (acc after the ReLU).
-int32_t requantise_code(int32_t acc, const quant::Requant& r, const quant::QuantSpec& out,
+// rounding of (acc * M + O) / 2^S, or its sign for binary (acc after the
+// ReLU; int64 for a widened layer).
+int32_t requantise_code(int64_t acc, const quant::Requant& r, const quant::QuantSpec& out,
                         int32_t lo, int32_t hi);
+// The fraction bits of a format's codes: f for fixed*, 0 for binary,
+// ternary and int (their codes are +-1, 0 or the integer itself).
+int frac_bits_of(const quant::QuantSpec& s);
 
 // Checks that the engine can run this model: throws qat::Error naming the
 // layer and why (a float-only run, a format other than fixed_twos, fixed

@@ -49,13 +49,34 @@ Requant requant_from_affine(float a, float b = 0.0f);
 int64_t round_shift_half_even(int64_t x, int s);
 
 // Two's complement: clamp(round_half_even((acc*M + offset) / 2^shift), lo, hi).
-// acc*M + offset must fit int64: any int32 M with |offset| < 2^62 does;
-// requant_from_affine gives |M| < 2^30, |offset| < 2^61.
-int32_t requantise(int32_t acc, const Requant& r, int32_t lo, int32_t hi);
+// acc may be a widened accumulator (int64): acc*M + offset is computed in
+// 128 bits, exact for any |acc| < 2^63 with requant_from_affine's |M| < 2^30,
+// |offset| < 2^61.
+int32_t requantise(int64_t acc, const Requant& r, int32_t lo, int32_t hi);
 
 // Sign-magnitude Q(i.f) as fixed.cpp (gm_code: as its Format::FixedGm).
-int32_t requantise_sign_magnitude(int32_t acc, const Requant& r, int i, int f,
+int32_t requantise_sign_magnitude(int64_t acc, const Requant& r, int i, int f,
                                   bool gm_code);
+
+// Binary activations (binary.cpp): +1 if (acc*M + offset) / 2^shift >= 0,
+// else -1 (sign(0) = +1 as there). Only the sign of the affine matters, so
+// the shift never rounds anything.
+int32_t requantise_binary(int64_t acc, const Requant& r);
+
+// One channel's row of accumulators, the engine's epilogue: ReLU on the
+// accumulator if relu, then requantise (two's complement) or
+// requantise_sign_magnitude, written as straight-line integer code over the
+// row so that the compiler vectorises it. Same results as the scalar
+// functions above (tests/quant/test_int_ops.cpp holds them to it).
+// out (n) <- acc (n); T = int8_t, int16_t, int32_t.
+template <class T>
+void requantise_row(T* out, const int32_t* acc, int64_t n, const Requant& r, int32_t lo,
+                    int32_t hi, bool relu);
+template <class T>
+void requantise_row_sign_magnitude(T* out, const int32_t* acc, int64_t n, const Requant& r,
+                                   int i, int f, bool gm_code, bool relu);
+template <class T>
+void requantise_row_binary(T* out, const int32_t* acc, int64_t n, const Requant& r, bool relu);
 
 // acc (N,C,P) -> out (N,C,P) codes, channel c through r[c], two's complement
 // rounding and saturation to [lo, hi] (which must fit T). T = int8_t,
