@@ -1,7 +1,11 @@
 // Integer inference against float inference of the same U-Net, in one run:
 //
-//   bench_int_engine [--width W] [--size S] [--reps R] [--threads T]
-//                    (default width 64, 1x200x200, 5 reps, 2 threads)
+//   bench_int_engine [--width W] [--size S] [--reps R] [--threads T] [--portable 0|1]
+//                    (default width 64, 1x200x200, 5 reps, 2 threads, portable 1)
+//
+// bench/int_engine.sh runs it beside PyTorch's float inference
+// (torch_int_inference.py) and prints the ratios; the last line here,
+// "RESULT float_ms F sim_ms S int_ms I threads T", is what it reads.
 //
 // The model: fixed_twos Q8.0 activations, Q0.8 weights, first block and
 // conv9 full precision (the paper's default), untrained (Glorot weights,
@@ -112,7 +116,10 @@ int main(int argc, char** argv) {
   std::printf("    per layer (one run):");
   for (const auto& [name, ms] : per_layer) std::printf(" %s %.1f", name.c_str(), ms);
   std::printf("\n");
-  std::printf("  integer engine (portable)      %8.1f ms   float/int %.2fx\n", t_port,
-              t_float / t_port);
+  if (portable)
+    std::printf("  integer engine (portable)      %8.1f ms   float/int %.2fx\n", t_port,
+                t_float / t_port);
+  std::printf("RESULT float_ms %.1f sim_ms %.1f int_ms %.1f threads %d\n", t_float, t_sim,
+              t_int, threads);
   return 0;
 }

@@ -18,6 +18,7 @@
 #include "experiments/int_model.h"
 #include "experiments/train.h"
 #include "experiments/verify_int.h"
+#include "quant/int_bound.h"
 #include "tests/experiments/tiny_em.h"
 
 using namespace qat;
@@ -162,6 +163,31 @@ TEST_CASE("int engine: sign-magnitude fixed and fixed_gm run bit-exact with the 
   }
 }
 
+TEST_CASE("int engine: binary, ternary and int weights, binary activations run bit-exact") {
+  for (const auto& [run, q] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {"bnn", {"quantization=BNN"}},
+           {"ternary_w", {"weight_quant=ternary", "activation_quant=fixed_twos:8.0"}},
+           {"int_w", {"weight_quant=int:4", "activation_quant=fixed_twos:6.0"}},
+           {"binary_w_sm", {"weight_quant=binary", "activation_quant=fixed:6.0"}}}) {
+    CAPTURE(run);
+    const auto [c, ckpt] = trained(run, q);
+    check_bit_exact(c, ckpt);
+  }
+}
+
+TEST_CASE("int engine: a layer whose int32 bound overflows runs widened, bit-exact") {
+  // Q8.8 two's complement both ways: 16-bit codes, every product up to 2^30,
+  // so every layer's bound exceeds int32 (the up-blocks' by 2^4 more).
+  const auto [c, ckpt] = trained("q88", twos(8, 8, 8, 8));
+  Model m = load_model(c, ckpt);
+  const IntModel im = export_int_model(m);
+  int wide = 0;
+  for (const IntLayer& l : im.layers) wide += l.acc_bound > quant::kInt32Max;
+  CHECK(wide == 12);
+  CHECK(im.layers[6].gemm_bound > (int64_t(1) << 40));  // up1: 16 * 2^15 * 2^15 * K
+  check_bit_exact(c, ckpt);
+}
+
 TEST_CASE("int engine: the requantisation of one layer by hand") {
   // BN gamma 2, beta 0.5, mean 1, var 4 - eps: a = 1, b = -0.5 + 0.5 = 0...
   BatchNorm2d bn(1);
@@ -203,8 +229,16 @@ TEST_CASE("int engine: float-only and unsupported models are refused naming why"
 
   Model pow2 = build_model(tiny_config("pow2", {"quantization=fixed_pow2"}));
   CHECK_THROWS_WITH_AS(export_int_model(pow2), doctest::Contains("layer conv1.conv2"), Error);
-  Model wide = build_model(tiny_config("wide", twos(8, 4, 0, 8)));
-  CHECK_THROWS_WITH_AS(export_int_model(wide), doctest::Contains("at most 8 bits"), Error);
+  Model int_act = build_model(
+      tiny_config("int_act", {"weight_quant=int:8", "activation_quant=int:8"}));
+  CHECK_THROWS_WITH_AS(export_int_model(int_act), doctest::Contains("min-max normalised"),
+                       Error);
+  Model tern_act = build_model(
+      tiny_config("tern_act", {"weight_quant=ternary", "activation_quant=ternary"}));
+  CHECK_THROWS_WITH_AS(export_int_model(tern_act), doctest::Contains("ternary activations"),
+                       Error);
+  Model huge = build_model(tiny_config("huge", twos(20, 4, 0, 8)));
+  CHECK_THROWS_WITH_AS(export_int_model(huge), doctest::Contains("at most 2^20"), Error);
 
   const auto [c, ckpt8] = trained("q8", twos(8, 0, 0, 8));
   IntEngine e(export_int_model(*std::make_unique<Model>(load_model(c, ckpt8))));
