@@ -2,6 +2,7 @@
 // Only integer types and the kernels of quant/int_*.h appear in this file;
 // tests/experiments/test_int_engine.cpp reads it and fails if a
 // floating-point type or a Tensor does.
+#include <algorithm>
 #include <limits>
 
 #include "experiments/int_engine.h"
@@ -132,6 +133,29 @@ CodeTensor IntEngine::conv_layer(size_t i, const std::vector<const CodeTensor*>&
   CodeTensor y{x0.N, l.out_channels, x0.H, x0.W, frac_bits_of(l.activation), 1, {}, {}, {}};
   y.allocate(p.out_bytes);
   const int64_t P = g.pixels();
+  if (l.activation.format == quant::Format::Int) {
+    // int activations: min and max over the whole tensor first, so the
+    // epilogue only keeps the accumulators (after the ReLU)
+    std::vector<int32_t> all(size_t(g.N * g.OC * P));
+    quant::conv2d_codes_parts(parts, l.bias_codes.data(), g,
+                              [&](int32_t* acc, int64_t n, int64_t oh0, int64_t oh1) {
+      const int64_t cols = (oh1 - oh0) * g.OW;
+      for (int64_t oc = 0; oc < g.OC; ++oc)
+        for (int64_t k = 0; k < cols; ++k)
+          all[size_t((n * g.OC + oc) * P + oh0 * g.OW + k)] = std::max(acc[oc * cols + k], 0);
+    });
+    if (y.bytes == 1)
+      quant::requantise_min_max(y.codes8.data(), all.data(), g.N, g.OC, P, l.requant.data(),
+                                l.activation.code_bits);
+    else if (y.bytes == 2)
+      quant::requantise_min_max(y.codes16.data(), all.data(), g.N, g.OC, P, l.requant.data(),
+                                l.activation.code_bits);
+    else
+      quant::requantise_min_max(y.codes32.data(), all.data(), g.N, g.OC, P, l.requant.data(),
+                                l.activation.code_bits);
+    seen(l.name, y);
+    return y;
+  }
   quant::conv2d_codes_parts(parts, l.bias_codes.data(), g,
                             [&](int32_t* acc, int64_t n, int64_t oh0, int64_t oh1) {
     const int64_t cols = (oh1 - oh0) * g.OW;

@@ -58,19 +58,16 @@ std::string refusal(const QuantSpec& s, bool weight) {
   if (s.format == Format::FixedPow2)
     return "its format is " + s.name() + ": nearest powers of two with no lower end have no "
            "common integer grid (2^-k for every k), so there is no code";
-  if (fixed_grid(s) || s.format == Format::Binary || (weight && s.format == Format::Ternary) ||
-      (weight && s.format == Format::Int))
+  if (fixed_grid(s) || s.format == Format::Binary || s.format == Format::Int ||
+      (weight && s.format == Format::Ternary))
     return quant::max_abs_code(s) <= kMaxCode
                ? ""
                : s.name() + " has codes up to " + std::to_string(quant::max_abs_code(s)) +
                      ", the engine's codes are at most 2^20";
-  if (s.format == Format::Ternary)
-    return "ternary activations: TWN thresholds each sample at 0.7 * its own mean |y| "
-           "(quant/ternary.cpp), a data-dependent float scale; the engine runs ternary "
-           "weights only";
-  return "int activations: min-max normalised over the whole tensor at run time "
-         "(quant/int.cpp): every code depends on the tensor's float min and max through a "
-         "float division, which the engine does not reproduce (int weights do run)";
+  return "ternary activations: TWN thresholds each sample at 0.7 * its own mean |y| and "
+         "scales it by the mean of the |y| above (quant/ternary.cpp): the next layer's input "
+         "scale would be a float computed from the data at run time; the engine runs "
+         "ternary weights only";
 }
 
 // Per output channel, the weight's scale s_c and codes q / s_c: fixed
@@ -185,6 +182,10 @@ std::vector<PlanEntry> plan(Model& m) {
                   std::to_string(e.gemm_bound) + " (shifted " + std::to_string(e.guard) +
                   " bits): beyond 2^53, where neither the int64 accumulator's requantisation "
                   "nor the double-precision simulation it is checked against stays exact");
+    if (l.activation.format == Format::Int && (e.gemm_bound << e.guard) > quant::kInt32Max)
+      throw Error("integer export: layer " + name + ": int activations are normalised over "
+                  "the whole tensor from the int32 accumulators, and this layer's bound " +
+                  std::to_string(e.gemm_bound << e.guard) + " exceeds int32");
     out[name] = l.activation;
     entries.push_back(e);
   }
@@ -267,6 +268,8 @@ Tensor integer_eval_step(const PlanEntry& e, const Tensor& x) {
   const quant::CodeRange range = quant::code_range(e.activation);
   const int64_t N = x.size(0), OC = w.size(0), P = x.size(2) * x.size(3);
   Tensor out = Tensor::empty({N, OC, x.size(2), x.size(3)});
+  const bool min_max = e.activation.format == Format::Int;  // codes of the whole tensor
+  std::vector<int32_t> relu_acc(min_max ? size_t(N * OC * P) : 0);
   for (int64_t n = 0; n < N; ++n)
     for (int64_t c = 0; c < OC; ++c) {
       for (int64_t p = 0; p < P; ++p) {
@@ -274,13 +277,24 @@ Tensor integer_eval_step(const PlanEntry& e, const Tensor& x) {
         const double acc = std::ldexp(z[size_t(i)], e.in_frac);
         QAT_CHECK(acc == std::nearbyint(acc) && std::abs(acc) <= double(e.gemm_bound), e.name,
                   ": accumulator ", acc, " is not an integer within the bound ", e.gemm_bound);
-        const int64_t v = int64_t(acc) * (int64_t(1) << e.guard) + bias[size_t(c)];
-        const int32_t code = requantise_code(std::max<int64_t>(v, 0), rq[size_t(c)],
-                                             e.activation, int32_t(range.lo),
+        const int64_t v = std::max<int64_t>(
+            int64_t(acc) * (int64_t(1) << e.guard) + bias[size_t(c)], 0);
+        if (min_max) {
+          QAT_CHECK(v <= quant::kInt32Max, e.name, ": accumulator ", v, " beyond int32");
+          relu_acc[size_t(i)] = int32_t(v);
+          continue;
+        }
+        const int32_t code = requantise_code(v, rq[size_t(c)], e.activation, int32_t(range.lo),
                                              int32_t(range.hi));
         out.data()[i] = std::ldexp(float(code), -fo);
       }
     }
+  if (min_max) {
+    std::vector<int32_t> codes(relu_acc.size());
+    quant::requantise_min_max(codes.data(), relu_acc.data(), N, OC, P, rq.data(),
+                              e.activation.code_bits);
+    for (size_t i = 0; i < codes.size(); ++i) out.data()[i] = float(codes[i]);
+  }
   return out;
 }
 
@@ -510,6 +524,8 @@ int32_t requantise_code(int64_t acc, const quant::Requant& r, const quant::Quant
                         int32_t lo, int32_t hi) {
   if (out.format == Format::FixedTwos) return quant::requantise(acc, r, lo, hi);
   if (out.format == Format::Binary) return quant::requantise_binary(acc, r);
+  QAT_CHECK(out.format != Format::Int, "requantise_code: int activations are coded over the "
+            "whole tensor (quant::requantise_min_max), not one by one");
   return quant::requantise_sign_magnitude(acc, r, out.int_bits, out.frac_bits,
                                           out.format == Format::FixedGm);
 }
@@ -566,6 +582,10 @@ IntModel export_int_model(Model& m) {
     for (int32_t b : l.bias_codes) max_bias = std::max<int64_t>(max_bias, std::abs(int64_t(b)));
     l.gemm_bound = e.gemm_bound;
     l.acc_bound = (e.gemm_bound << e.guard) + max_bias;  // < 2^54 + 2^31: no overflow
+    if (e.activation.format == Format::Int && l.acc_bound > quant::kInt32Max)
+      throw Error("integer export: layer " + e.name + ": with its bias codes the accumulator "
+                  "bound " + std::to_string(l.acc_bound) + " exceeds int32, which int "
+                  "activations (normalised over the whole tensor) need");
     l.requant = layer_requant(*e.bn, wc.scale, e.in_frac + e.guard, frac_bits_of(e.activation));
     const quant::CodeRange r = quant::code_range(e.activation);
     l.lo = int32_t(r.lo), l.hi = int32_t(r.hi);

@@ -117,6 +117,10 @@ static inline int64_t round_shift_ge1(int64_t x, int s) {
 // scalar loop: 64-bit products and shifts): sign-extend to two vectors of 8
 // int64, the same arithmetic lane by lane, clamp, narrow. Returns how many
 // it did (a multiple of 16); the scalar loop does the rest.
+// GCC 12 warns inside its own AVX-512 headers here (their unmasked forms
+// pass _mm512_undefined_* as the merge source): a known false positive.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 template <class T>
 __attribute__((target("avx512f,avx512dq,avx512bw"))) int64_t requantise_row_avx512(
     T* out, const int32_t* acc, int64_t n, int64_t M, int64_t O, int s, int64_t L, int64_t H,
@@ -155,6 +159,7 @@ __attribute__((target("avx512f,avx512dq,avx512bw"))) int64_t requantise_row_avx5
   }
   return p;
 }
+#pragma GCC diagnostic pop
 
 bool has_avx512() {
   static const bool has = __builtin_cpu_supports("avx512f") &&
@@ -210,12 +215,54 @@ void requantise_row_binary(T* out, const int32_t* acc, int64_t n, const Requant&
     out[p] = T(int64_t(std::max(acc[p], floor_acc)) * M + O >= 0 ? 1 : -1);
 }
 
+template <class T>
+void requantise_min_max(T* out, const int32_t* acc, int64_t N, int64_t C, int64_t P,
+                        const Requant* r, int n) {
+  QAT_CHECK(n >= 1 && n <= 24 && N * C * P > 0, "requantise_min_max: ", n, " bits over ",
+            N * C * P, " values");
+  int s_max = 0;
+  for (int64_t c = 0; c < C; ++c) s_max = std::max(s_max, r[c].shift);
+  // y * 2^s_max of element k, an exact integer
+  auto scaled = [&](int64_t k) {
+    const Requant& rc = r[(k / P) % C];
+    QAT_CHECK(acc[k] > std::numeric_limits<int32_t>::min(), "requantise_min_max: accumulator");
+    return (Int128(acc[k]) * rc.multiplier + rc.offset) * (Int128(1) << (s_max - rc.shift));
+  };
+  const int64_t total = N * C * P;
+  Int128 lo = scaled(0), hi = lo;
+  for (int64_t k = 1; k < total; ++k) {
+    const Int128 y = scaled(k);
+    lo = y < lo ? y : lo;
+    hi = y > hi ? y : hi;
+  }
+  const Int128 range = hi - lo;  // < 2^125
+  const int64_t top = (int64_t(1) << n) - 1, half = int64_t(1) << (n - 1);
+#pragma omp parallel for if (total > 65536)
+  for (int64_t k = 0; k < total; ++k) {
+    int64_t q = 0;
+    if (range > 0) {
+      // floor(2^n * d / range), d in [0, range]: n + 1 steps of long division
+      Int128 rem = scaled(k) - lo;
+      q = rem >= range ? 1 : 0;
+      if (q) rem -= range;
+      for (int b = 0; b < n; ++b) {
+        rem *= 2;  // < 2 * range < 2^126
+        q = 2 * q + (rem >= range ? 1 : 0);
+        if (rem >= range) rem -= range;
+      }
+    }
+    out[k] = T(std::min(q, top) - half);
+  }
+}
+
 #define QAT_ROW_INSTANTIATE(T)                                                            \
   template void requantise_row<T>(T*, const int32_t*, int64_t, const Requant&, int32_t,  \
                                   int32_t, bool);                                          \
   template void requantise_row_sign_magnitude<T>(T*, const int32_t*, int64_t,              \
                                                  const Requant&, int, int, bool, bool); \
-  template void requantise_row_binary<T>(T*, const int32_t*, int64_t, const Requant&, bool);
+  template void requantise_row_binary<T>(T*, const int32_t*, int64_t, const Requant&, bool); \
+  template void requantise_min_max<T>(T*, const int32_t*, int64_t, int64_t, int64_t,       \
+                                      const Requant*, int);
 QAT_ROW_INSTANTIATE(int8_t)
 QAT_ROW_INSTANTIATE(int16_t)
 QAT_ROW_INSTANTIATE(int32_t)

@@ -78,6 +78,20 @@ void requantise_row_sign_magnitude(T* out, const int32_t* acc, int64_t n, const 
 template <class T>
 void requantise_row_binary(T* out, const int32_t* acc, int64_t n, const Requant& r, bool relu);
 
+// INT activations (int.cpp): the BatchNorm output y = (acc*M_c + O_c) / 2^S_c
+// of the WHOLE tensor min-max normalised to n-bit codes,
+//   code = min(floor(2^n * (y - min y) / (max y - min y)), 2^n - 1) - 2^(n-1)
+// (a constant tensor: every code -2^(n-1)), here exactly: every y is put
+// on the common denominator 2^max(S_c) in 128 bits (|acc*M + O| < 2^62, a
+// shift of at most 62 more) and the quotient is a long division, bit by bit.
+// acc (N,C,P) after the ReLU, |acc| < 2^31 -> out (N,C,P); T = int8_t,
+// int16_t, int32_t; n in 1..24. quant/int.cpp computes the same formula in
+// float32 and can round (y - min) / range differently near a code boundary;
+// the integer engine and the eval-mode simulation both use this one.
+template <class T>
+void requantise_min_max(T* out, const int32_t* acc, int64_t N, int64_t C, int64_t P,
+                        const Requant* r, int n);
+
 // acc (N,C,P) -> out (N,C,P) codes, channel c through r[c], two's complement
 // rounding and saturation to [lo, hi] (which must fit T). T = int8_t,
 // int16_t (instantiated in int_requant.cpp).

@@ -163,9 +163,11 @@ TEST_CASE("int engine: sign-magnitude fixed and fixed_gm run bit-exact with the 
   }
 }
 
-TEST_CASE("int engine: binary, ternary and int weights, binary activations run bit-exact") {
+TEST_CASE("int engine: int, binary and ternary formats run bit-exact") {
   for (const auto& [run, q] : std::vector<std::pair<std::string, std::vector<std::string>>>{
            {"bnn", {"quantization=BNN"}},
+           {"int8", formats("INT", 8, 0, 8, 0)},
+           {"int_act", {"weight_quant=fixed_twos:0.4", "activation_quant=int:6"}},
            {"ternary_w", {"weight_quant=ternary", "activation_quant=fixed_twos:8.0"}},
            {"int_w", {"weight_quant=int:4", "activation_quant=fixed_twos:6.0"}},
            {"binary_w_sm", {"weight_quant=binary", "activation_quant=fixed:6.0"}}}) {
@@ -229,10 +231,6 @@ TEST_CASE("int engine: float-only and unsupported models are refused naming why"
 
   Model pow2 = build_model(tiny_config("pow2", {"quantization=fixed_pow2"}));
   CHECK_THROWS_WITH_AS(export_int_model(pow2), doctest::Contains("layer conv1.conv2"), Error);
-  Model int_act = build_model(
-      tiny_config("int_act", {"weight_quant=int:8", "activation_quant=int:8"}));
-  CHECK_THROWS_WITH_AS(export_int_model(int_act), doctest::Contains("min-max normalised"),
-                       Error);
   Model tern_act = build_model(
       tiny_config("tern_act", {"weight_quant=ternary", "activation_quant=ternary"}));
   CHECK_THROWS_WITH_AS(export_int_model(tern_act), doctest::Contains("ternary activations"),

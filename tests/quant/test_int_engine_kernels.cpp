@@ -212,3 +212,45 @@ TEST_CASE("int conv widened: int64 accumulators past int32 equal the naive conv 
         }
   CHECK(past_int32);
 }
+
+TEST_CASE("int requantise min-max: whole-tensor int codes equal plain integer division") {
+  Rng rng(96);
+  for (int t = 0; t < 50; ++t) {
+    const int64_t N = 1 + int64_t(rng.below(2)), C = 1 + int64_t(rng.below(4)),
+                  P = 1 + int64_t(rng.below(30));
+    const int n = 1 + int(rng.below(8));
+    std::vector<Requant> r(static_cast<size_t>(C));
+    for (Requant& rc : r) {  // small enough that y * 2^max(S) fits 2^40
+      rc.multiplier = int32_t(rng.below(200)) - 100;
+      rc.offset = int64_t(rng.below(1 << 16)) - (1 << 15);
+      rc.shift = int(rng.below(8));
+    }
+    const auto acc = random_codes<int32_t>(rng, N * C * P, 0, 5000);
+    std::vector<int8_t> out(acc.size());
+    requantise_min_max(out.data(), acc.data(), N, C, P, r.data(), n);
+    int s_max = 0;
+    for (const Requant& rc : r) s_max = std::max(s_max, rc.shift);
+    std::vector<int64_t> y(acc.size());
+    for (size_t k = 0; k < acc.size(); ++k) {
+      const Requant& rc = r[(k / size_t(P)) % size_t(C)];
+      y[k] = (int64_t(acc[k]) * rc.multiplier + rc.offset) << (s_max - rc.shift);
+    }
+    const int64_t lo = *std::min_element(y.begin(), y.end());
+    const int64_t hi = *std::max_element(y.begin(), y.end());
+    for (size_t k = 0; k < acc.size(); ++k) {
+      int64_t q = hi == lo ? 0 : ((y[k] - lo) << n) / (hi - lo);  // non-negative: floor
+      q = std::min(q, (int64_t(1) << n) - 1) - (int64_t(1) << (n - 1));
+      REQUIRE(out[k] == q);
+    }
+  }
+  // by hand: y = acc (M = 1), 2 bits over [0, 8]: 4 * y / 8 -> 0, 0, 1, 2, 3(4 clamped)
+  const std::vector<int32_t> acc{0, 1, 2, 5, 8};
+  Requant one;
+  std::vector<int8_t> out(acc.size());
+  requantise_min_max(out.data(), acc.data(), 1, 1, 5, &one, 2);
+  CHECK(out == std::vector<int8_t>{-2, -2, -1, 0, 1});
+  const std::vector<int32_t> flat{3, 3, 3};  // a constant tensor: the bottom code
+  requantise_min_max(out.data(), flat.data(), 1, 1, 3, &one, 2);
+  CHECK(out[0] == -2);
+  CHECK(out[2] == -2);
+}
