@@ -39,42 +39,69 @@ IntEngine::IntEngine(IntModel model) : model_(std::move(model)) {
     const quant::CodeRange out = quant::code_range(l.activation);
     p.out_bytes = code_bytes(out.lo, out.hi);
     p.wide = l.acc_bound > quant::kInt32Max;
-    // (channels, code range) of each input part as it arrives
-    std::vector<std::pair<int64_t, quant::CodeRange>> in;
+    // Each input as it arrives: channels, code range, fraction bits.
+    struct Input {
+      int64_t channels;
+      quant::CodeRange range;
+      int frac;
+    };
+    std::vector<Input> in;
     if (i == 6 || i == 8 || i == 10) {  // up-blocks' first convs: [upsampled, skip]
       const size_t skip = i == 6 ? 3 : i == 8 ? 1 : size_t(-1);
       const int64_t up_c = model_.layers[i - 1].out_channels;
       const quant::CodeRange r = quant::code_range(out_spec(i - 1));
-      in = {{up_c, {16 * r.lo, 16 * r.hi}},  // bilinear x2 at f + 4 (int_ops.h)
-            {l.in_channels - up_c, quant::code_range(out_spec(skip))}};
+      in = {{up_c, {16 * r.lo, 16 * r.hi}, frac_bits_of(out_spec(i - 1)) + 4},  // int_ops.h
+            {l.in_channels - up_c, quant::code_range(out_spec(skip)),
+             frac_bits_of(out_spec(skip))}};
     } else {
-      in = {{l.in_channels, quant::code_range(out_spec(i - 1))}};
+      in = {{l.in_channels, quant::code_range(out_spec(i - 1)), frac_bits_of(out_spec(i - 1))}};
     }
     const int64_t K = l.in_channels * 9;
     const quant::CodeRange wr = quant::code_range(l.weight);
     const int wb = code_bytes(wr.lo, wr.hi);
-    int64_t c0 = 0;
-    for (const auto& [channels, range] : in) {
-      Part part;
-      part.channels = channels;
-      // The int32 GEMM is exact when the whole sum fits (gemm_bound, the
-      // parts shifted to f_in); past that, int32 codes for the int64 conv.
-      part.bytes = l.gemm_bound > quant::kInt32Max ? 4 : std::max(code_bytes(range.lo, range.hi), wb);
-      std::vector<int32_t> w;  // (OC, channels*9): this part's columns of each row
-      for (int64_t oc = 0; oc < l.out_channels; ++oc) {
-        const auto row = l.weight_codes.begin() + oc * K + c0 * 9;
-        w.insert(w.end(), row, row + channels * 9);
+    const int64_t w_max = quant::max_abs_code(l.weight);
+    int64_t c0 = 0;  // the first channel of an input within the weight's rows
+    for (size_t input = 0; input < in.size(); ++input) {
+      const auto& [channels, range, frac] = in[input];
+      p.input_channels.push_back(channels);
+      // Aligned to the layer's f_in (the parts are shifted by at most the
+      // difference), the largest |code| this input contributes.
+      const int64_t a_max = std::max(-range.lo, range.hi) << (l.in_frac - frac);
+      const int bytes = std::max(code_bytes(range.lo, range.hi), wb);
+      // Channels per part: all of them when the whole sum fits int32, else
+      // as many as keep one part's sum inside int32; int32 codes (the
+      // portable int64 conv) when codes or weights need more than 16 bits
+      // or one channel alone could overflow.
+      int64_t per_part = channels;
+      const int64_t one = 9 * a_max * w_max;  // one channel's bound
+      int part_bytes = bytes;
+      if (l.gemm_bound > quant::kInt32Max) {
+        per_part = one > quant::kInt32Max ? channels : quant::kInt32Max / one;
+        if (one > quant::kInt32Max || bytes == 4) part_bytes = 4, per_part = channels;
       }
-      if (part.bytes == 1) {
-        const std::vector<int8_t> w8(w.begin(), w.end());  // fits: wb == 1
-        part.w8 = quant::pack_a(w8.data(), l.out_channels, channels * 9);
-      } else if (part.bytes == 2) {
-        const std::vector<int16_t> w16(w.begin(), w.end());
-        part.w16 = quant::pack_a(w16.data(), l.out_channels, channels * 9);
-      } else {
-        part.w32 = std::move(w);
+      if (bytes == 4) part_bytes = 4;
+      for (int64_t first = 0; first < channels; first += per_part) {
+        Part part;
+        part.input = input;
+        part.first = first;
+        part.channels = std::min(per_part, channels - first);
+        part.bytes = part_bytes;
+        std::vector<int32_t> w;  // (OC, channels*9): this part's columns of each row
+        for (int64_t oc = 0; oc < l.out_channels; ++oc) {
+          const auto row = l.weight_codes.begin() + oc * K + (c0 + first) * 9;
+          w.insert(w.end(), row, row + part.channels * 9);
+        }
+        if (part.bytes == 1) {
+          const std::vector<int8_t> w8(w.begin(), w.end());  // fits: wb == 1
+          part.w8 = quant::pack_a(w8.data(), l.out_channels, part.channels * 9);
+        } else if (part.bytes == 2) {
+          const std::vector<int16_t> w16(w.begin(), w.end());
+          part.w16 = quant::pack_a(w16.data(), l.out_channels, part.channels * 9);
+        } else {
+          part.w32 = std::move(w);
+        }
+        p.parts.push_back(std::move(part));
       }
-      p.parts.push_back(std::move(part));
       c0 += channels;
     }
     plan_.push_back(std::move(p));

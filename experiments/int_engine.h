@@ -16,6 +16,7 @@
 
 #include "autograd/tensor.h"
 #include "experiments/int_model.h"
+#include "quant/int_conv.h"
 #include "quant/int_gemm.h"
 
 namespace qat {
@@ -63,22 +64,27 @@ class IntEngine {
   const IntModel& model() const { return model_; }
 
  private:
-  // One group of a layer's input channels, packed for the GEMM its codes
-  // and weights fit: int8, int16 or (wide layers) int32 codes for the
-  // portable int64 conv. An up-block's first conv has two: the upsampled
-  // channels and the skip.
+  // A range of one input's channels, packed for the GEMM its codes and
+  // weights fit: int8, int16 or int32 codes (the portable int64 conv). An
+  // up-block's first conv reads two inputs, [upsampled, skip]; a widened
+  // layer splits its inputs' channels into groups whose own sums provably
+  // fit int32, so that each still runs the fast GEMM, and adds them in int64.
   struct Part {
-    int64_t channels = 0;
+    size_t input = 0;                  // which input tensor
+    int64_t first = 0, channels = 0;   // its channels [first, first + channels)
     int bytes = 1;                     // the code type its GEMM runs on
     quant::PackedA<int8_t> w8;
     quant::PackedA<int16_t> w16;
     std::vector<int32_t> w32;          // (OC, channels*9), bytes == 4
   };
   struct Plan {
+    std::vector<int64_t> input_channels;  // per input tensor
     std::vector<Part> parts;
     bool wide = false;  // int64 accumulators and 128-bit requantisation
     int out_bytes = 1;
   };
+  static quant::ConvPart conv_part(const CodeTensor& x, const Part& part, int shift,
+                                   std::vector<int8_t>& keep8, std::vector<int16_t>& keep16);
   CodeTensor conv_layer(size_t i, const std::vector<const CodeTensor*>& in);
   CodeTensor conv_wide(size_t i, const std::vector<const CodeTensor*>& in, const Plan& p);
   CodeTensor up_block(size_t i, const CodeTensor& x, const CodeTensor& skip);

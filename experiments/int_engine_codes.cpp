@@ -81,6 +81,25 @@ CodeTensor upsample(const CodeTensor& x, int out_bytes) {
   return z;
 }
 
+}  // namespace
+
+// One part of a layer's conv (IntEngine::Part) on its input x, shifted left.
+quant::ConvPart IntEngine::conv_part(const CodeTensor& x, const Part& part, int shift,
+                                     std::vector<int8_t>& keep8, std::vector<int16_t>& keep16) {
+  quant::ConvPart c;
+  c.C = part.channels;
+  c.image_stride = x.C * x.H * x.W;
+  c.shift = shift;
+  const int64_t skip = part.first * x.H * x.W;  // to the part's first channel
+  if (part.bytes == 1)
+    c.x8 = codes_as<int8_t>(x, keep8) + skip, c.w8 = &part.w8;
+  else
+    c.x16 = codes_as<int16_t>(x, keep16) + skip, c.w16 = &part.w16;
+  return c;
+}
+
+namespace {
+
 // out (n) <- requantised acc (n) of one output channel: ReLU on the
 // accumulator, then the output format's rounding.
 template <class T>
@@ -105,13 +124,13 @@ CodeTensor IntEngine::conv_layer(size_t i, const std::vector<const CodeTensor*>&
   const IntLayer& l = model_.layers[i];
   const Plan& p = plan_[i];
   const CodeTensor& x0 = *in[0];
-  QAT_CHECK(in.size() == p.parts.size(), "integer engine: ", l.name, " expects ",
-            p.parts.size(), " inputs, got ", in.size());
+  QAT_CHECK(in.size() == p.input_channels.size(), "integer engine: ", l.name, " expects ",
+            p.input_channels.size(), " inputs, got ", in.size());
   for (size_t k = 0; k < in.size(); ++k)
-    QAT_CHECK(in[k]->C == p.parts[k].channels && in[k]->frac <= l.in_frac &&
+    QAT_CHECK(in[k]->C == p.input_channels[k] && in[k]->frac <= l.in_frac &&
                   in[k]->H == x0.H && in[k]->W == x0.W,
               "integer engine: ", l.name, " input ", k, " has ", in[k]->C, " channels at f=",
-              in[k]->frac, ", expected ", p.parts[k].channels, " at f <= ", l.in_frac);
+              in[k]->frac, ", expected ", p.input_channels[k], " at f <= ", l.in_frac);
   bool portable = p.wide;
   for (const Part& part : p.parts) portable = portable || part.bytes == 4;
   if (portable) return conv_wide(i, in, p);
@@ -119,16 +138,9 @@ CodeTensor IntEngine::conv_layer(size_t i, const std::vector<const CodeTensor*>&
   std::vector<quant::ConvPart> parts;
   std::vector<std::vector<int8_t>> keep8(in.size());
   std::vector<std::vector<int16_t>> keep16(in.size());
-  for (size_t k = 0; k < in.size(); ++k) {
-    quant::ConvPart c;
-    c.C = p.parts[k].channels;
-    c.shift = l.in_frac - in[k]->frac + l.guard;
-    if (p.parts[k].bytes == 1)
-      c.x8 = codes_as<int8_t>(*in[k], keep8[k]), c.w8 = &p.parts[k].w8;
-    else
-      c.x16 = codes_as<int16_t>(*in[k], keep16[k]), c.w16 = &p.parts[k].w16;
-    parts.push_back(c);
-  }
+  for (const Part& part : p.parts)
+    parts.push_back(conv_part(*in[part.input], part, l.in_frac - in[part.input]->frac + l.guard,
+                              keep8[part.input], keep16[part.input]));
   const ConvGeometry g{x0.N, l.in_channels, x0.H, x0.W, l.out_channels, 3, 3, x0.H, x0.W, 1, 1};
   CodeTensor y{x0.N, l.out_channels, x0.H, x0.W, frac_bits_of(l.activation), 1, {}, {}, {}};
   y.allocate(p.out_bytes);
@@ -180,12 +192,30 @@ CodeTensor IntEngine::conv_wide(size_t i, const std::vector<const CodeTensor*>& 
   const CodeTensor& x0 = *in[0];
   const int64_t P = x0.H * x0.W;
   std::vector<int64_t> acc(size_t(x0.N * l.out_channels * P), 0);
-  for (size_t k = 0; k < in.size(); ++k) {
-    std::vector<int32_t> keep;
-    const ConvGeometry g{x0.N, p.parts[k].channels, x0.H, x0.W, l.out_channels, 3, 3,
-                         x0.H, x0.W, 1, 1};
-    quant::conv2d_codes_wide(acc.data(), codes_as<int32_t>(*in[k], keep), p.parts[k].w32.data(),
-                             l.in_frac - in[k]->frac, g);
+  std::vector<std::vector<int8_t>> keep8(in.size());
+  std::vector<std::vector<int16_t>> keep16(in.size());
+  std::vector<std::vector<int32_t>> keep32(in.size());
+  for (const Part& part : p.parts) {
+    const CodeTensor& x = *in[part.input];
+    const int shift = l.in_frac - x.frac;  // the guard bits come below, in int64
+    if (part.bytes == 4) {  // the whole input, int64 all the way
+      const ConvGeometry g{x.N, x.C, x.H, x.W, l.out_channels, 3, 3, x.H, x.W, 1, 1};
+      quant::conv2d_codes_wide(acc.data(), codes_as<int32_t>(x, keep32[part.input]),
+                               part.w32.data(), shift, g);
+      continue;
+    }
+    // A group of channels whose own sum fits int32 (the plan sized it):
+    // the fast GEMM, each chunk added into the int64 accumulator.
+    const ConvGeometry g{x.N, part.channels, x.H, x.W, l.out_channels, 3, 3, x.H, x.W, 1, 1};
+    quant::conv2d_codes_parts(
+        {conv_part(x, part, shift, keep8[part.input], keep16[part.input])}, nullptr, g,
+        [&](int32_t* a, int64_t n, int64_t oh0, int64_t oh1) {
+          const int64_t cols = (oh1 - oh0) * g.OW;
+          for (int64_t oc = 0; oc < g.OC; ++oc) {
+            int64_t* dst = acc.data() + (n * g.OC + oc) * P + oh0 * g.OW;
+            for (int64_t k = 0; k < cols; ++k) dst[k] += a[oc * cols + k];
+          }
+        });
   }
   CodeTensor y{x0.N, l.out_channels, x0.H, x0.W, frac_bits_of(l.activation), 1, {}, {}, {}};
   y.allocate(p.out_bytes);

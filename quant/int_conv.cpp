@@ -133,15 +133,16 @@ void conv2d_codes_parts(const std::vector<ConvPart>& parts, const int32_t* bias,
         const ConvPart& part = parts[i];
         ConvGeometry gp = g;
         gp.C = part.C;
+        const int64_t stride = part.image_stride ? part.image_stride : part.C * g.H * g.W;
         // o (OC, cols) = w (OC, patch) * col (patch, cols)
         int32_t* o = i == 0 ? acc.get() : part_acc.get();
         if (part.x8) {
           auto* c8 = reinterpret_cast<int8_t*>(col.get());
-          im2col_codes(c8, part.x8 + n * part.C * g.H * g.W, gp, oh0, oh1);
+          im2col_codes(c8, part.x8 + n * stride, gp, oh0, oh1);
           gemm_packed(o, *part.w8, c8, cols);
         } else {
           auto* c16 = reinterpret_cast<int16_t*>(col.get());
-          im2col_codes(c16, part.x16 + n * part.C * g.H * g.W, gp, oh0, oh1);
+          im2col_codes(c16, part.x16 + n * stride, gp, oh0, oh1);
           gemm_packed(o, *part.w16, c16, cols);
         }
         const int64_t total = g.OC * cols;

@@ -55,6 +55,8 @@ struct ConvPart {
   const int8_t* x8 = nullptr;               // (N, C, H, W) codes: one of x8, x16
   const int16_t* x16 = nullptr;
   int64_t C = 0;
+  int64_t image_stride = 0;                 // codes from one image to the next; 0: C*H*W
+                                            // (a channel range of a wider tensor: its C*H*W)
   const PackedA<int8_t>* w8 = nullptr;      // (OC, C*KH*KW), with x8
   const PackedA<int16_t>* w16 = nullptr;    // with x16
   int shift = 0;                            // left shift of this part's sum

@@ -190,6 +190,20 @@ TEST_CASE("int engine: a layer whose int32 bound overflows runs widened, bit-exa
   check_bit_exact(c, ckpt);
 }
 
+TEST_CASE("int engine: a widened layer split into channel groups that fit int32, bit-exact") {
+  // Q12.0 two's complement activations (upsampled: +-32768, int16) and Q0.10
+  // weights (+-512): one channel's 9 products stay below 2^31, up1's whole
+  // sum does not, so it runs as int32 GEMMs over channel groups added in int64.
+  const auto [c, ckpt] = trained("q12", twos(12, 0, 0, 10));
+  Model m = load_model(c, ckpt);
+  const IntModel im = export_int_model(m);
+  const IntLayer& up1 = im.layers[6];
+  CHECK(up1.gemm_bound > quant::kInt32Max);
+  CHECK(9 * 32768 * 512 <= quant::kInt32Max);
+  CHECK(im.layers[0].acc_bound <= quant::kInt32Max);  // conv2.conv1 stays int32
+  check_bit_exact(c, ckpt);
+}
+
 TEST_CASE("int engine: the requantisation of one layer by hand") {
   // BN gamma 2, beta 0.5, mean 1, var 4 - eps: a = 1, b = -0.5 + 0.5 = 0...
   BatchNorm2d bn(1);
