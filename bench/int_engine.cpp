@@ -1,7 +1,10 @@
 // Integer inference against float inference of the same U-Net, in one run:
 //
 //   bench_int_engine [--width W] [--size S] [--reps R] [--threads T] [--portable 0|1]
-//                    (default width 64, 1x200x200, 5 reps, 2 threads, portable 1)
+//                    [--quantization fixed_twos|FIXED]
+//                    (default width 64, 1x200x200, 5 reps, 2 threads, portable 1,
+//                    fixed_twos; FIXED is the paper's sign-magnitude Q8.0/Q0.8,
+//                    int16 codes, whose up1 conv is widened to int64)
 //
 // bench/int_engine.sh runs it beside PyTorch's float inference
 // (torch_int_inference.py) and prints the ratios; the last line here,
@@ -21,6 +24,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "experiments/int_engine.h"
@@ -48,13 +52,15 @@ double median_ms(int reps, const std::function<void()>& f) {
 int main(int argc, char** argv) {
   int64_t width = 64, size = 200;
   int reps = 5, threads = 2;
-  bool portable = true;  // --no-portable: skip the slow portable run
+  bool portable = true;  // --portable 0: skip the slow portable run
+  std::string quantization = "fixed_twos";
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--width")) width = std::atoll(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--size")) size = std::atoll(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--reps")) reps = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--portable")) portable = std::atoi(argv[i + 1]) != 0;
+    else if (!std::strcmp(argv[i], "--quantization")) quantization = argv[i + 1];
     else {
       std::fprintf(stderr, "unknown option %s\n", argv[i]);
       return 2;
@@ -63,7 +69,7 @@ int main(int argc, char** argv) {
   set_threads(threads);
   Config c;
   c.width = width;
-  c.quantization = "fixed_twos";
+  c.quantization = quantization;
   c.activation_i_width = 8, c.activation_f_width = 0;
   c.weight_i_width = 0, c.weight_f_width = 8;
   Model sim = build_model(c);
@@ -105,8 +111,9 @@ int main(int argc, char** argv) {
     t_port = median_ms(reps, [&] { engine.logits(x); });
     quant::set_portable_only(false);
   }
-  std::printf("U-Net width %lld, 1x%lldx%lld, batch 1, %d threads, median of %d\n",
-              (long long)width, (long long)size, (long long)size, threads, reps);
+  std::printf("U-Net width %lld, 1x%lldx%lld, batch 1, %d threads, median of %d, %s Q8.0/Q0.8\n",
+              (long long)width, (long long)size, (long long)size, threads, reps,
+              quantization.c_str());
   std::printf("  float model (no quantizers)    %8.1f ms\n", t_float);
   std::printf("  simulation (fake-quant, eval)  %8.1f ms\n", t_sim);
   std::printf("  integer engine (%s)        %8.1f ms   float/int %.2fx  sim/int %.2fx\n",
