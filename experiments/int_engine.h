@@ -2,8 +2,10 @@
 //
 //   image (float) -> float prefix: conv1 block with the simulation's float
 //   ops, its last quantizer giving codes      run_float_prefix
-//   -> integer part: 12 convs on int8/int16 codes with int32 accumulators,
-//   requantisation, max-pool, bilinear x2 and concat on codes
+//   -> integer part: 12 convs on int8/int16 codes with int32 accumulators
+//   (int64 where a layer's bound needs it), ReLU and requantisation fused
+//   into each conv, max-pool and bilinear x2 on codes; the concatenation is
+//   the up-block conv's two input parts
 //                                              run_integer (codes in, codes out)
 //   -> dequantise -> conv9 (float) -> logits  run_float_suffix
 //

@@ -11,20 +11,26 @@
 //                  concatenations, on codes only.
 //   float suffix   dequantise -> conv9 -> sigmoid.
 // An integer layer L (a conv of blocks conv2 .. up3.conv) takes input codes x
-// at f_in fraction bits and weight codes w at f_w and computes, per output
-// channel c and pixel p:
-//   acc  = sum x*w + bias_code          exact int32; bias_code =
-//                                       round_half_even(bias * 2^(f_in+f_w))
+// at f_in fraction bits and weight codes w, weight = code * s_c (fixed
+// formats s_c = 2^-f_w; binary H; ternary alpha_c; int 1, the quantizer's
+// output being the code), and computes, per output channel c and pixel p:
+//   acc  = (sum x*w) * 2^g + bias_code  exact; bias_code = round_half_even(
+//                                       bias / s_c * 2^(f_in+g)); g = 8 guard
+//                                       bits for binary and ternary weights,
+//                                       else 0. int32 when the layer's bound
+//                                       (acc_bound) fits, else int64
 //   r    = max(acc, 0)                  the ReLU, on the accumulator
 //   code = clamp(round_half_even((r * M_c + O_c) / 2^S_c), lo, hi)
 // (fixed_twos; for the sign-magnitude fixed and fixed_gm formats the same
 // y = (r * M_c + O_c) / 2^S_c is rounded as quant/fixed.cpp rounds a float:
-// requantise_sign_magnitude, quant/int_requant.h)
+// requantise_sign_magnitude; binary: +1 if y >= 0 else -1; int n bits: the
+// whole tensor's y min-max normalised exactly, requantise_min_max; all in
+// quant/int_requant.h)
 // where (M_c, O_c, S_c) = requant_from_affine(A_c, B_c) (quant/int_requant.h)
 // of the BatchNorm's eval affine y = a*z + b taken to codes:
 //   a = gamma * invstd (float, invstd = 1 / sqrt(var + eps) as batch_norm2d
 //   computes it), b = beta - mean * a (float),
-//   A_c = a * 2^(f_out - f_in - f_w), B_c = b * 2^f_out.
+//   A_c = (a * s_c, rounded to float) * 2^(f_out - f_in - g), B_c = b * 2^f_out.
 // M/2^S equals A exactly; O/2^S equals B exactly unless Requant::exact is
 // false (written to the file). Saturation [lo, hi] is the output format's
 // code range (quant/int_bound.h code_range).
@@ -38,10 +44,10 @@
 // engine bit for bit. enable_integer_eval() therefore gives every integer
 // layer an eval-mode path (DownConv::eval_step1/2, layers/unet.h) that
 // computes the function above from the float tensors: the conv of the
-// quantized values without bias, in double (im2col + dgemm: exact, every
-// partial sum is an integer multiple of 2^-(f_in+f_w) below 2^31 of them),
-// the accumulator read back as an integer, then the bias code, ReLU and
-// requantise() above. The floating-point ops (conv in double, max-pool,
+// input values with the weight codes, without bias, in double (im2col +
+// dgemm: exact, every partial sum is an integer multiple of 2^-f_in below
+// 2^53 of them, checked at export), the accumulator read back as an integer,
+// then the guard shift, bias code, ReLU and requantisation above. The floating-point ops (conv in double, max-pool,
 // bilinear x2 and concat in float32, all exact on these grids) and the
 // integer kernels are independent implementations; the requantisation
 // constants and rounding are shared by definition (layer_requant below).
@@ -121,9 +127,10 @@ int32_t requantise_code(int64_t acc, const quant::Requant& r, const quant::Quant
 int frac_bits_of(const quant::QuantSpec& s);
 
 // Checks that the engine can run this model: throws qat::Error naming the
-// layer and why (a float-only run, a format other than fixed_twos, fixed
-// or fixed_gm, codes wider than 8 bits, an activation other than ReLU, an accumulator bound
-// beyond int32). Returns each integer layer's f_in, in forward order.
+// layer and why (a float-only run, fixed_pow2, ternary activations, codes
+// beyond 2^20, an activation other than ReLU, an accumulator bound beyond
+// 2^53, int activations on a layer past int32). Returns each integer
+// layer's f_in, in forward order.
 std::vector<int> check_integer_plan(const Model& m);
 
 // Builds the integer model from a trained model (its BatchNorms' running
