@@ -165,12 +165,12 @@ TEST_CASE("int engine: sign-magnitude fixed and fixed_gm run bit-exact with the 
 
 TEST_CASE("int engine: int, binary and ternary formats run bit-exact") {
   for (const auto& [run, q] : std::vector<std::pair<std::string, std::vector<std::string>>>{
-           {"bnn", {"quantization=BNN"}},
-           {"int8", formats("INT", 8, 0, 8, 0)},
-           {"int_act", {"weight_quant=fixed_twos:0.4", "activation_quant=int:6"}},
-           {"ternary_w", {"weight_quant=ternary", "activation_quant=fixed_twos:8.0"}},
-           {"int_w", {"weight_quant=int:4", "activation_quant=fixed_twos:6.0"}},
-           {"binary_w_sm", {"weight_quant=binary", "activation_quant=fixed:6.0"}}}) {
+           // one epoch: the codes need trained BatchNorm statistics, not a good model
+           {"bnn", {"quantization=BNN", "num_epochs=1"}},
+           {"int8", {"quantization=INT", "activation_i_width=8", "activation_f_width=0",
+                     "weight_i_width=8", "weight_f_width=0", "num_epochs=1"}},
+           {"ternary_w",
+            {"weight_quant=ternary", "activation_quant=fixed:6.0", "num_epochs=1"}}}) {
     CAPTURE(run);
     const auto [c, ckpt] = trained(run, q);
     check_bit_exact(c, ckpt);
