@@ -208,7 +208,8 @@ void conv2d_codes_wide(int64_t* acc, const int32_t* x, const int32_t* w, int shi
       for (int64_t c = 0; c < g.C; ++c)
         for (int64_t kh = 0; kh < g.KH; ++kh)
           for (int64_t kw = 0; kw < g.KW; ++kw) {
-            const int64_t wv = int64_t(w[((oc * g.C + c) * g.KH + kh) * g.KW + kw]) << shift;
+            const int64_t wv =
+                int64_t(w[((oc * g.C + c) * g.KH + kh) * g.KW + kw]) * (int64_t(1) << shift);
             if (wv == 0) continue;
             const int32_t* plane = x + (n * g.C + c) * g.H * g.W;
             for (int64_t oh = 0; oh < g.OH; ++oh) {

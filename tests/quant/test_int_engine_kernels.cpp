@@ -172,10 +172,10 @@ TEST_CASE("int conv in parts: [int16 part << s1, int8 part << s2] + bias equals 
                 if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
                 for (int64_t c = 0; c < C1; ++c)
                   s += (int64_t(x1[size_t(((n * C1 + c) * H + ih) * W + iw)]) *
-                        w1[size_t((oc * C1 + c) * 9 + kh * 3 + kw)]) << s1;
+                        w1[size_t((oc * C1 + c) * 9 + kh * 3 + kw)]) * (int64_t(1) << s1);
                 for (int64_t c = 0; c < C2; ++c)
                   s += (int64_t(x2[size_t(((n * C2 + c) * H + ih) * W + iw)]) *
-                        w2[size_t((oc * C2 + c) * 9 + kh * 3 + kw)]) << s2;
+                        w2[size_t((oc * C2 + c) * 9 + kh * 3 + kw)]) * (int64_t(1) << s2);
               }
             REQUIRE(got[size_t(((n * OC + oc) * H + oh) * W + ow)] == s);
           }
