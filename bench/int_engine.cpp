@@ -1,7 +1,14 @@
 // Integer inference against float inference of the same U-Net, in one run:
 //
-//   bench_int_engine [--width W] [--size S] [--reps R] [--threads T]
-//                    (default width 64, 1x200x200, 5 reps, 2 threads)
+//   bench_int_engine [--width W] [--size S] [--reps R] [--threads T] [--portable 0|1]
+//                    [--quantization fixed_twos|FIXED]
+//                    (default width 64, 1x200x200, 5 reps, 2 threads, portable 1,
+//                    fixed_twos; FIXED is the paper's sign-magnitude Q8.0/Q0.8,
+//                    int16 codes, whose up1 conv is widened to int64)
+//
+// bench/int_engine.sh runs it beside PyTorch's float inference
+// (torch_int_inference.py) and prints the ratios; the last line here,
+// "RESULT float_ms F sim_ms S int_ms I threads T", is what it reads.
 //
 // The model: fixed_twos Q8.0 activations, Q0.8 weights, first block and
 // conv9 full precision (the paper's default), untrained (Glorot weights,
@@ -17,6 +24,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "experiments/int_engine.h"
@@ -44,11 +52,15 @@ double median_ms(int reps, const std::function<void()>& f) {
 int main(int argc, char** argv) {
   int64_t width = 64, size = 200;
   int reps = 5, threads = 2;
+  bool portable = true;  // --portable 0: skip the slow portable run
+  std::string quantization = "fixed_twos";
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--width")) width = std::atoll(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--size")) size = std::atoll(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--reps")) reps = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--portable")) portable = std::atoi(argv[i + 1]) != 0;
+    else if (!std::strcmp(argv[i], "--quantization")) quantization = argv[i + 1];
     else {
       std::fprintf(stderr, "unknown option %s\n", argv[i]);
       return 2;
@@ -57,7 +69,7 @@ int main(int argc, char** argv) {
   set_threads(threads);
   Config c;
   c.width = width;
-  c.quantization = "fixed_twos";
+  c.quantization = quantization;
   c.activation_i_width = 8, c.activation_f_width = 0;
   c.weight_i_width = 0, c.weight_f_width = 8;
   Model sim = build_model(c);
@@ -93,11 +105,15 @@ int main(int argc, char** argv) {
   engine.run_integer(x1);
   engine.observe = nullptr;
   const bool vnni = quant::use_vnni();
-  quant::set_portable_only(true);
-  const double t_port = median_ms(reps, [&] { engine.logits(x); });
-  quant::set_portable_only(false);
-  std::printf("U-Net width %lld, 1x%lldx%lld, batch 1, %d threads, median of %d\n",
-              (long long)width, (long long)size, (long long)size, threads, reps);
+  double t_port = 0;
+  if (portable) {
+    quant::set_portable_only(true);
+    t_port = median_ms(reps, [&] { engine.logits(x); });
+    quant::set_portable_only(false);
+  }
+  std::printf("U-Net width %lld, 1x%lldx%lld, batch 1, %d threads, median of %d, %s Q8.0/Q0.8\n",
+              (long long)width, (long long)size, (long long)size, threads, reps,
+              quantization.c_str());
   std::printf("  float model (no quantizers)    %8.1f ms\n", t_float);
   std::printf("  simulation (fake-quant, eval)  %8.1f ms\n", t_sim);
   std::printf("  integer engine (%s)        %8.1f ms   float/int %.2fx  sim/int %.2fx\n",
@@ -107,7 +123,10 @@ int main(int argc, char** argv) {
   std::printf("    per layer (one run):");
   for (const auto& [name, ms] : per_layer) std::printf(" %s %.1f", name.c_str(), ms);
   std::printf("\n");
-  std::printf("  integer engine (portable)      %8.1f ms   float/int %.2fx\n", t_port,
-              t_float / t_port);
+  if (portable)
+    std::printf("  integer engine (portable)      %8.1f ms   float/int %.2fx\n", t_port,
+                t_float / t_port);
+  std::printf("RESULT float_ms %.1f sim_ms %.1f int_ms %.1f threads %d\n", t_float, t_sim,
+              t_int, threads);
   return 0;
 }

@@ -12,11 +12,6 @@
 namespace qat {
 namespace {
 
-template <class T>
-std::vector<T> widen(const std::vector<int32_t>& v) {
-  return std::vector<T>(v.begin(), v.end());  // codes checked to fit at export
-}
-
 // The simulation's float ops, in its order: conv -> ReLU -> BN (eval) ->
 // quantizer (DownConv::forward, Conv2d::forward, BatchNorm2d::forward).
 Tensor float_layer(const FloatLayer& l, const Tensor& x) {
@@ -32,41 +27,84 @@ Tensor float_layer(const FloatLayer& l, const Tensor& x) {
 }  // namespace
 
 IntEngine::IntEngine(IntModel model) : model_(std::move(model)) {
-  auto fits_int8 = [](const quant::QuantSpec& s) {
-    const quant::CodeRange r = quant::code_range(s);
-    return r.lo >= -128 && r.hi <= 127;
+  const std::vector<std::string> names = integer_layer_names();
+  QAT_CHECK(model_.layers.size() == names.size(), "integer engine: ", model_.layers.size(),
+            " integer layers, expected ", names.size());
+  auto out_spec = [&](size_t j) -> const quant::QuantSpec& {  // layer j's output; -1: input
+    return j == size_t(-1) ? model_.prefix[1].activation : model_.layers[j].activation;
   };
   for (size_t i = 0; i < model_.layers.size(); ++i) {
     const IntLayer& l = model_.layers[i];
-    // The up-blocks' first conv reads [upsampled, skip] at f + 4: int16.
-    // Every other layer reads the previous layer's output.
-    const bool concat = l.name.rfind("up", 0) == 0 && l.name.back() == '1';
-    const quant::QuantSpec& in = i == 0 ? model_.prefix[1].activation : model_.layers[i - 1].activation;
-    Packed p;
-    p.int8 = !concat && fits_int8(in) && fits_int8(l.weight);
-    const int64_t K = l.in_channels * 9;
-    if (p.int8)
-      p.w8 = quant::pack_a(widen<int8_t>(l.weight_codes).data(), l.out_channels, K);
-    else
-      p.w16 = quant::pack_a(widen<int16_t>(l.weight_codes).data(), l.out_channels, K);
-    const quant::QuantSpec& skip = i == 6 ? model_.layers[3].activation
-                                   : i == 8 ? model_.layers[1].activation
-                                            : model_.prefix[1].activation;
-    if (concat && fits_int8(skip) && fits_int8(l.weight)) {
-      p.split = true;
-      p.up_channels = model_.layers[i - 1].out_channels;
-      const int64_t ku = p.up_channels * 9, ks = K - ku;
-      std::vector<int16_t> wu;
-      std::vector<int8_t> ws;
-      for (int64_t oc = 0; oc < l.out_channels; ++oc) {  // rows (OC, C*9): [up | skip]
-        const auto row = l.weight_codes.begin() + oc * K;
-        wu.insert(wu.end(), row, row + ku);
-        ws.insert(ws.end(), row + ku, row + K);
-      }
-      p.w_up = quant::pack_a(wu.data(), l.out_channels, ku);
-      p.w_skip = quant::pack_a(ws.data(), l.out_channels, ks);
+    Plan p;
+    const quant::CodeRange out = quant::code_range(l.activation);
+    p.out_bytes = code_bytes(out.lo, out.hi);
+    p.wide = l.acc_bound > quant::kInt32Max;
+    // Each input as it arrives: channels, code range, fraction bits.
+    struct Input {
+      int64_t channels;
+      quant::CodeRange range;
+      int frac;
+    };
+    std::vector<Input> in;
+    if (i == 6 || i == 8 || i == 10) {  // up-blocks' first convs: [upsampled, skip]
+      const size_t skip = i == 6 ? 3 : i == 8 ? 1 : size_t(-1);
+      const int64_t up_c = model_.layers[i - 1].out_channels;
+      const quant::CodeRange r = quant::code_range(out_spec(i - 1));
+      in = {{up_c, {16 * r.lo, 16 * r.hi}, frac_bits_of(out_spec(i - 1)) + 4},  // int_ops.h
+            {l.in_channels - up_c, quant::code_range(out_spec(skip)),
+             frac_bits_of(out_spec(skip))}};
+    } else {
+      in = {{l.in_channels, quant::code_range(out_spec(i - 1)), frac_bits_of(out_spec(i - 1))}};
     }
-    packed_.push_back(std::move(p));
+    const int64_t K = l.in_channels * 9;
+    const quant::CodeRange wr = quant::code_range(l.weight);
+    const int wb = code_bytes(wr.lo, wr.hi);
+    const int64_t w_max = quant::max_abs_code(l.weight);
+    int64_t c0 = 0;  // the first channel of an input within the weight's rows
+    for (size_t input = 0; input < in.size(); ++input) {
+      const auto& [channels, range, frac] = in[input];
+      p.input_channels.push_back(channels);
+      // Aligned to the layer's f_in (the parts are shifted by at most the
+      // difference), the largest |code| this input contributes.
+      const int64_t a_max = std::max(-range.lo, range.hi) << (l.in_frac - frac);
+      const int bytes = std::max(code_bytes(range.lo, range.hi), wb);
+      // Channels per part: all of them when the whole sum fits int32, else
+      // as many as keep one part's sum inside int32; int32 codes (the
+      // portable int64 conv) when codes or weights need more than 16 bits
+      // or one channel alone could overflow.
+      int64_t per_part = channels;
+      const int64_t one = 9 * a_max * w_max;  // one channel's bound
+      int part_bytes = bytes;
+      if (l.gemm_bound > quant::kInt32Max) {
+        per_part = one > quant::kInt32Max ? channels : quant::kInt32Max / one;
+        if (one > quant::kInt32Max || bytes == 4) part_bytes = 4, per_part = channels;
+      }
+      if (bytes == 4) part_bytes = 4;
+      for (int64_t first = 0; first < channels; first += per_part) {
+        Part part;
+        part.input = input;
+        part.first = first;
+        part.channels = std::min(per_part, channels - first);
+        part.bytes = part_bytes;
+        std::vector<int32_t> w;  // (OC, channels*9): this part's columns of each row
+        for (int64_t oc = 0; oc < l.out_channels; ++oc) {
+          const auto row = l.weight_codes.begin() + oc * K + (c0 + first) * 9;
+          w.insert(w.end(), row, row + part.channels * 9);
+        }
+        if (part.bytes == 1) {
+          const std::vector<int8_t> w8(w.begin(), w.end());  // fits: wb == 1
+          part.w8 = quant::pack_a(w8.data(), l.out_channels, part.channels * 9);
+        } else if (part.bytes == 2) {
+          const std::vector<int16_t> w16(w.begin(), w.end());
+          part.w16 = quant::pack_a(w16.data(), l.out_channels, part.channels * 9);
+        } else {
+          part.w32 = std::move(w);
+        }
+        p.parts.push_back(std::move(part));
+      }
+      c0 += channels;
+    }
+    plan_.push_back(std::move(p));
   }
 }
 
@@ -82,16 +120,27 @@ CodeTensor IntEngine::run_float_prefix(const Tensor& x) {
   NoGrad no_grad;
   const Tensor h = float_layer(model_.prefix[1], float_layer(model_.prefix[0], x));
   const quant::QuantSpec& spec = model_.prefix[1].activation;
-  CodeTensor t{h.size(0), h.size(1), h.size(2), h.size(3), spec.frac_bits, {}};
-  t.codes.resize(size_t(h.numel()));
-  for (int64_t k = 0; k < h.numel(); ++k) {
-    // The quantizer's output is code * 2^-f exactly: the code is exact.
-    const float c = std::ldexp(h.data()[k], spec.frac_bits);
-    QAT_CHECK(c == std::nearbyint(c) && std::abs(c) <= 256,
-              "integer engine: input quantizer gave ", h.data()[k], ", not a code at f=",
-              spec.frac_bits);
-    t.codes[size_t(k)] = int16_t(c);
-  }
+  CodeTensor t{h.size(0), h.size(1), h.size(2), h.size(3), frac_bits_of(spec), 1, {}, {}, {}};
+  const quant::CodeRange range = quant::code_range(spec);
+  t.allocate(code_bytes(range.lo, range.hi));
+  // The quantizer's output is code * 2^-f exactly, so times 2^f (a power of
+  // two: exact) it is the code; checked once per tensor, not per element.
+  const float up = std::ldexp(1.0f, t.frac);
+  const float* v = h.data();
+  const int64_t n = h.numel();
+  bool exact = true;
+  auto convert = [&](auto* out) {
+    for (int64_t k = 0; k < n; ++k) {
+      const float c = v[k] * up;
+      out[k] = static_cast<std::remove_reference_t<decltype(*out)>>(c);
+      exact = exact & (float(out[k]) == c);
+    }
+  };
+  if (t.bytes == 1) convert(t.codes8.data());
+  else if (t.bytes == 2) convert(t.codes16.data());
+  else convert(t.codes32.data());
+  QAT_CHECK(exact, "integer engine: the input quantizer (", spec.name(),
+            ") gave a value that is not a code at f=", t.frac);
   seen("conv1.conv2", t);
   return t;
 }
@@ -101,7 +150,12 @@ CodeTensor IntEngine::run_float_prefix(const Tensor& x) {
 Tensor IntEngine::run_float_suffix(const CodeTensor& y) {
   NoGrad no_grad;
   Tensor v = Tensor::empty({y.N, y.C, y.H, y.W});
-  for (size_t k = 0; k < y.codes.size(); ++k) v.data()[k] = std::ldexp(float(y.codes[k]), -y.frac);
+  const float down = std::ldexp(1.0f, -y.frac);  // exact: codes < 2^24
+  float* out = v.data();
+  const int64_t n = y.numel();
+  if (y.bytes == 1) for (int64_t k = 0; k < n; ++k) out[k] = float(y.codes8[size_t(k)]) * down;
+  else if (y.bytes == 2) for (int64_t k = 0; k < n; ++k) out[k] = float(y.codes16[size_t(k)]) * down;
+  else for (int64_t k = 0; k < n; ++k) out[k] = float(y.codes32[size_t(k)]) * down;
   return float_layer(model_.last, v);
 }
 

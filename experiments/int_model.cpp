@@ -30,6 +30,8 @@ struct PlanEntry {
   int in_frac = 0;
   int64_t max_abs_in = 0;    // the largest |input code| the formats allow
   QuantSpec weight, activation;
+  int guard = 0;             // IntLayer::guard
+  int64_t gemm_bound = 0;    // K * max_abs_in * max|weight code|
 };
 
 const LayerQuant& layer_of(const Model& m, const std::string& name) {
@@ -38,21 +40,74 @@ const LayerQuant& layer_of(const Model& m, const std::string& name) {
   throw Error("integer model: the model has no layer '" + name + "'");
 }
 
-// The formats the engine runs: codes of at most 8 bits of magnitude.
-bool supported(const QuantSpec& s) {
-  if (s.format == Format::FixedTwos) return s.bits() <= 8;
-  if (s.format == Format::Fixed || s.format == Format::FixedGm)
-    return s.int_bits + s.frac_bits <= 8;
-  return false;
+bool fixed_grid(const QuantSpec& s) {
+  return s.format == Format::FixedTwos || s.format == Format::Fixed || s.format == Format::FixedGm;
 }
 
-std::string why_not(const QuantSpec& s) {
-  if (s.format != Format::FixedTwos && s.format != Format::Fixed && s.format != Format::FixedGm)
-    return std::string("its format is ") + s.name() +
-           ", the engine runs fixed_twos, fixed and fixed_gm only (codes on a common grid)";
-  return s.name() + " has codes up to " + std::to_string(quant::max_abs_code(s)) +
-         ", the engine's codes are at most 8 bits (int8 two's complement, +-256 "
-         "sign-magnitude)";
+// Codes up to 2^20: the decoder's upsampled inputs (16x, then a shift to
+// the skip's fraction) stay inside int32 codes, and every accumulator
+// inside the double-precision eval path's 2^53 (checked per layer below).
+constexpr int64_t kMaxCode = int64_t(1) << 20;
+
+// Why the engine cannot run s as a weight (weight) or activation format,
+// or "" if it can.
+std::string refusal(const QuantSpec& s, bool weight) {
+  if (s.format == Format::None)
+    return std::string("it is not quantized (float ") + (weight ? "weights" : "activations") +
+           "): the integer part needs codes on every layer";
+  if (s.format == Format::FixedPow2)
+    return "its format is " + s.name() + ": nearest powers of two with no lower end have no "
+           "common integer grid (2^-k for every k), so there is no code";
+  if (fixed_grid(s) || s.format == Format::Binary || s.format == Format::Int ||
+      (weight && s.format == Format::Ternary))
+    return quant::max_abs_code(s) <= kMaxCode
+               ? ""
+               : s.name() + " has codes up to " + std::to_string(quant::max_abs_code(s)) +
+                     ", the engine's codes are at most 2^20";
+  return "ternary activations: TWN thresholds each sample at 0.7 * its own mean |y| and "
+         "scales it by the mean of the |y| above (quant/ternary.cpp): the next layer's input "
+         "scale would be a float computed from the data at run time; the engine runs "
+         "ternary weights only";
+}
+
+// Per output channel, the weight's scale s_c and codes q / s_c: fixed
+// formats 2^-f (codes q * 2^f), binary H and ternary alpha_c (the largest
+// |q| of the channel: every nonzero q is +-s_c; codes +-1 and 0), int 1 (the
+// quantizer's output is the code itself). qat::Error if q is not on that
+// grid. w (OC, C, 3, 3) quantized.
+struct WeightCodes {
+  std::vector<int32_t> codes;
+  std::vector<float> scale;
+};
+WeightCodes weight_codes(const Tensor& w, const QuantSpec& spec, const std::string& what) {
+  const int64_t OC = w.size(0), row = w.numel() / OC;
+  WeightCodes out;
+  for (int64_t c = 0; c < OC; ++c) {
+    const float* q = w.data() + c * row;
+    float s = std::ldexp(1.0f, -frac_bits_of(spec));
+    if (spec.format == Format::Binary || spec.format == Format::Ternary) {
+      s = 0.0f;
+      for (int64_t k = 0; k < row; ++k) s = std::max(s, std::fabs(q[k]));
+      if (s == 0.0f) s = 1.0f;  // an all-zero ternary channel: codes 0
+    }
+    out.scale.push_back(s);
+    for (int64_t k = 0; k < row; ++k) {
+      const double code = double(q[k]) / double(s);
+      if (code != std::nearbyint(code) || std::fabs(code) > double(kMaxCode))
+        throw Error(detail::concat(what, ": weight ", q[k], " of channel ", c,
+                                   " is not an integer multiple of the channel's scale ", s,
+                                   " (expected a quantized ", spec.name(), " weight)"));
+      out.codes.push_back(int32_t(code));
+    }
+  }
+  return out;
+}
+
+// Guard bits for a weight scale that is not a power of two: the bias is
+// rounded to 2^-g of the accumulator's unit instead of to the unit (the
+// sum of +-1 codes), which would throw away most of a small bias.
+int guard_bits(const QuantSpec& w) {
+  return w.format == Format::Binary || w.format == Format::Ternary ? 8 : 0;
 }
 
 std::vector<PlanEntry> plan(Model& m) {
@@ -64,9 +119,9 @@ std::vector<PlanEntry> plan(Model& m) {
     throw Error("integer export: the model has no quantizer (a float-only run): there are "
                 "no integer codes to export; train with e.g. quantization: fixed_twos");
   const QuantSpec input = layer_of(m, "conv1.conv2").activation;
-  if (!supported(input))
+  if (const std::string why = refusal(input, false); !why.empty())
     throw Error("integer export: layer conv1.conv2 (the input quantizer of the integer "
-                "part): " + why_not(input));
+                "part): " + why);
   std::map<std::string, DownConv*> blocks;
   for (auto& [name, b] : m.net->blocks()) blocks[name] = b;
   // The output format of each layer computed so far, by name.
@@ -93,37 +148,44 @@ std::vector<PlanEntry> plan(Model& m) {
     e.second = name.back() == '2';
     e.block = blocks.at(name.substr(0, name.size() - 6));
     e.bn = e.second ? &e.block->bn2 : &e.block->bn1;
-    if (!supported(l.weight))
-      throw Error("integer export: layer " + name + ": weights: " + why_not(l.weight));
-    if (!supported(l.activation))
-      throw Error("integer export: layer " + name + ": activations: " +
-                  why_not(l.activation));
+    if (const std::string why = refusal(l.weight, true); !why.empty())
+      throw Error("integer export: layer " + name + ": weights: " + why);
+    if (const std::string why = refusal(l.activation, false); !why.empty())
+      throw Error("integer export: layer " + name + ": activations: " + why);
     if (e.block->act != Activation::ReLU)
       throw Error("integer export: layer " + name +
                   ": activation function is not ReLU; the engine applies ReLU to the "
                   "accumulator and has no integer tanh");
     const QuantSpec& p = out.at(prev);
     if (skip.empty()) {
-      e.in_frac = p.frac_bits;
+      e.in_frac = frac_bits_of(p);
       e.max_abs_in = quant::max_abs_code(p);
     } else {
       // [upsample(prev) at f+4, skip] at the larger fraction (int_ops.h).
       const QuantSpec& s = out.at(skip);
-      e.in_frac = std::max(p.frac_bits + 4, s.frac_bits);
-      e.max_abs_in = std::max((16 * quant::max_abs_code(p)) << (e.in_frac - p.frac_bits - 4),
-                              quant::max_abs_code(s) << (e.in_frac - s.frac_bits));
-      if (e.max_abs_in > 32767)
+      const int fp = frac_bits_of(p) + 4, fs = frac_bits_of(s);
+      e.in_frac = std::max(fp, fs);
+      e.max_abs_in = std::max((16 * quant::max_abs_code(p)) << (e.in_frac - fp),
+                              quant::max_abs_code(s) << (e.in_frac - fs));
+      if (e.max_abs_in > (int64_t(1) << 30))
         throw Error("integer export: layer " + name + ": its input codes reach " +
-                    std::to_string(e.max_abs_in) + ", beyond int16");
+                    std::to_string(e.max_abs_in) + ", beyond the engine's int32 codes");
     }
     const int64_t K = l.conv->weight.size(1) * 9;
-    const int64_t bound =
-        quant::accumulator_bound(K, e.max_abs_in, quant::max_abs_code(l.weight));
-    if (bound > quant::kInt32Max)
-      throw Error("integer export: layer " + name + ": the int32 accumulator can overflow: " +
-                  "K=" + std::to_string(K) + " inputs up to " + std::to_string(e.max_abs_in) +
-                  " times weights up to " + std::to_string(quant::max_abs_code(l.weight)) +
-                  " reach " + std::to_string(bound) + " > 2^31-1 (the engine does not widen)");
+    e.guard = guard_bits(l.weight);
+    e.gemm_bound = quant::accumulator_bound(K, e.max_abs_in, quant::max_abs_code(l.weight));
+    // The eval-mode path computes the sum in double: exact below 2^53.
+    if (e.gemm_bound > (int64_t(1) << 53) >> e.guard)
+      throw Error("integer export: layer " + name + ": K=" + std::to_string(K) +
+                  " inputs up to " + std::to_string(e.max_abs_in) + " times weights up to " +
+                  std::to_string(quant::max_abs_code(l.weight)) + " reach " +
+                  std::to_string(e.gemm_bound) + " (shifted " + std::to_string(e.guard) +
+                  " bits): beyond 2^53, where neither the int64 accumulator's requantisation "
+                  "nor the double-precision simulation it is checked against stays exact");
+    if (l.activation.format == Format::Int && (e.gemm_bound << e.guard) > quant::kInt32Max)
+      throw Error("integer export: layer " + name + ": int activations are normalised over "
+                  "the whole tensor from the int32 accumulators, and this layer's bound " +
+                  std::to_string(e.gemm_bound << e.guard) + " exceeds int32");
     out[name] = l.activation;
     entries.push_back(e);
   }
@@ -177,33 +239,62 @@ std::vector<double> conv3x3_double(const Tensor& x, const Tensor& w) {
   return z;
 }
 
+// The bias codes of a layer: round_half_even(bias / s_c * 2^(f_in + g)),
+// the bias in units of the shifted accumulator (double: the division is
+// rounded once, then nearbyint rounds half to even; exact for fixed formats,
+// whose s_c is a power of two).
+std::vector<int32_t> bias_codes(const Conv2d& conv, const std::vector<float>& scale, int shift_bits) {
+  std::vector<int32_t> out;
+  for (int64_t c = 0; c < conv.bias.numel(); ++c)
+    out.push_back(quant::bias_code_scaled(conv.bias.data()[c], scale[size_t(c)], shift_bits));
+  return out;
+}
+
 // The eval-mode path of one integer layer (int_model.h): the conv in double
-// on the quantized values without bias, the accumulator read back exactly,
-// then bias code, ReLU and requantise. x (N,C,H,W) -> (N,OC,H,W)
+// of the input values with the weight CODES (so that the sum is an integer
+// times 2^-f_in whatever the weight scale), read back as an integer, then
+// shifted by the guard bits, the bias code added, ReLU and requantise.
+// x (N,C,H,W) -> (N,OC,H,W)
 Tensor integer_eval_step(const PlanEntry& e, const Tensor& x) {
   const Tensor w = used_weight(*e.conv);
-  const int fw = e.weight.frac_bits, fo = e.activation.frac_bits;
-  const int acc_frac = e.in_frac + fw;
+  const WeightCodes wc = weight_codes(w, e.weight, e.name);
+  const int fo = frac_bits_of(e.activation);
   for (int64_t k = 0; k < x.numel(); ++k) exact_code(x.data()[k], e.in_frac, e.name + " input");
-  const std::vector<double> z = conv3x3_double(x, w);
-  const std::vector<quant::Requant> rq = layer_requant(*e.bn, acc_frac, fo);
+  std::vector<float> codes(wc.codes.begin(), wc.codes.end());  // |code| <= 2^20: exact
+  const std::vector<double> z = conv3x3_double(x, Tensor::from(codes, w.shape()));
+  const std::vector<quant::Requant> rq =
+      layer_requant(*e.bn, wc.scale, e.in_frac + e.guard, fo);
+  const std::vector<int32_t> bias = bias_codes(*e.conv, wc.scale, e.in_frac + e.guard);
   const quant::CodeRange range = quant::code_range(e.activation);
   const int64_t N = x.size(0), OC = w.size(0), P = x.size(2) * x.size(3);
   Tensor out = Tensor::empty({N, OC, x.size(2), x.size(3)});
+  const bool min_max = e.activation.format == Format::Int;  // codes of the whole tensor
+  std::vector<int32_t> relu_acc(min_max ? size_t(N * OC * P) : 0);
   for (int64_t n = 0; n < N; ++n)
     for (int64_t c = 0; c < OC; ++c) {
-      const int64_t bias = quant::bias_code(e.conv->bias.data()[c], acc_frac);
       for (int64_t p = 0; p < P; ++p) {
         const int64_t i = (n * OC + c) * P + p;
-        const double acc = std::ldexp(z[size_t(i)], acc_frac);
-        QAT_CHECK(acc == std::nearbyint(acc) && std::abs(acc) < 2147483648.0, e.name,
-                  ": accumulator ", acc, " is not an int32 integer");
-        const int64_t r = std::max<int64_t>(int64_t(acc) + bias, 0);
-        const int32_t code = requantise_code(int32_t(r), rq[size_t(c)], e.activation,
-                                             int32_t(range.lo), int32_t(range.hi));
+        const double acc = std::ldexp(z[size_t(i)], e.in_frac);
+        QAT_CHECK(acc == std::nearbyint(acc) && std::abs(acc) <= double(e.gemm_bound), e.name,
+                  ": accumulator ", acc, " is not an integer within the bound ", e.gemm_bound);
+        const int64_t v = std::max<int64_t>(
+            int64_t(acc) * (int64_t(1) << e.guard) + bias[size_t(c)], 0);
+        if (min_max) {
+          QAT_CHECK(v <= quant::kInt32Max, e.name, ": accumulator ", v, " beyond int32");
+          relu_acc[size_t(i)] = int32_t(v);
+          continue;
+        }
+        const int32_t code = requantise_code(v, rq[size_t(c)], e.activation, int32_t(range.lo),
+                                             int32_t(range.hi));
         out.data()[i] = std::ldexp(float(code), -fo);
       }
     }
+  if (min_max) {
+    std::vector<int32_t> codes(relu_acc.size());
+    quant::requantise_min_max(codes.data(), relu_acc.data(), N, OC, P, rq.data(),
+                              e.activation.code_bits);
+    for (size_t i = 0; i < codes.size(); ++i) out.data()[i] = float(codes[i]);
+  }
   return out;
 }
 
@@ -334,6 +425,9 @@ void int_layer_io(Io& io, IntLayer& l) {
   spec_io(io, g + "/activation_format", l.activation);
   io.array(g + "/weight_codes", l.weight_codes, {OC, C, 3, 3});
   io.array(g + "/bias_codes", l.bias_codes, {OC});
+  std::vector<int64_t> acc{l.guard, l.gemm_bound, l.acc_bound};
+  io.array(g + "/guard_gemm_acc_bound", acc, {3});
+  l.guard = int(acc[0]), l.gemm_bound = acc[1], l.acc_bound = acc[2];
   std::vector<int32_t> mult, shift, exact;
   std::vector<int64_t> offset;
   for (const quant::Requant& r : l.requant)
@@ -393,7 +487,7 @@ std::string get_string_attr(hid_t obj, const char* name) {
   return s.substr(0, s.find('\0'));
 }
 
-constexpr const char* kFormat = "qat-int-model-1";
+constexpr const char* kFormat = "qat-int-model-2";
 
 }  // namespace
 
@@ -404,24 +498,43 @@ std::vector<std::string> integer_layer_names() {
   return out;
 }
 
-std::vector<quant::Requant> layer_requant(const BatchNorm2d& bn, int acc_frac, int out_frac) {
+std::vector<quant::Requant> layer_requant(const BatchNorm2d& bn,
+                                          const std::vector<float>& weight_scale,
+                                          int shift_bits, int out_frac) {
   std::vector<quant::Requant> out;
   for (int64_t c = 0; c < bn.weight.numel(); ++c) {
     // invstd exactly as batch_norm2d computes it in eval mode
     const float invstd = 1.0f / std::sqrt(bn.running_var.data()[c] + bn.eps);
     const float a = bn.weight.data()[c] * invstd;
     const float b = bn.bias.data()[c] - bn.running_mean.data()[c] * a;
-    out.push_back(quant::requant_from_affine(std::ldexp(a, out_frac - acc_frac),
+    // a * s_c rounded to float once (exact for a power-of-two s_c)
+    const float as = a * weight_scale.at(size_t(c));
+    out.push_back(quant::requant_from_affine(std::ldexp(as, out_frac - shift_bits),
                                              std::ldexp(b, out_frac)));
   }
   return out;
 }
 
-int32_t requantise_code(int32_t acc, const quant::Requant& r, const quant::QuantSpec& out,
+std::vector<quant::Requant> layer_requant(const BatchNorm2d& bn, int acc_frac, int out_frac) {
+  return layer_requant(bn, std::vector<float>(size_t(bn.weight.numel()), 1.0f), acc_frac,
+                       out_frac);
+}
+
+int32_t requantise_code(int64_t acc, const quant::Requant& r, const quant::QuantSpec& out,
                         int32_t lo, int32_t hi) {
   if (out.format == Format::FixedTwos) return quant::requantise(acc, r, lo, hi);
+  if (out.format == Format::Binary) return quant::requantise_binary(acc, r);
+  QAT_CHECK(out.format != Format::Int, "requantise_code: int activations are coded over the "
+            "whole tensor (quant::requantise_min_max), not one by one");
   return quant::requantise_sign_magnitude(acc, r, out.int_bits, out.frac_bits,
                                           out.format == Format::FixedGm);
+}
+
+int frac_bits_of(const quant::QuantSpec& s) {
+  return s.format == Format::FixedTwos || s.format == Format::Fixed ||
+                 s.format == Format::FixedGm || s.format == Format::FixedPow2
+             ? s.frac_bits
+             : 0;
 }
 
 std::vector<int> check_integer_plan(const Model& m) {
@@ -461,23 +574,19 @@ IntModel export_int_model(Model& m) {
     l.in_frac = e.in_frac;
     l.weight = e.weight;
     l.activation = e.activation;
-    const Tensor w = used_weight(*e.conv);
-    for (int64_t k = 0; k < w.numel(); ++k)
-      l.weight_codes.push_back(
-          int32_t(exact_code(w.data()[k], e.weight.frac_bits, e.name + " weight")));
-    const int acc_frac = e.in_frac + e.weight.frac_bits;
+    l.guard = e.guard;
+    const WeightCodes wc = weight_codes(used_weight(*e.conv), e.weight, e.name);
+    l.weight_codes = wc.codes;
+    l.bias_codes = bias_codes(*e.conv, wc.scale, e.in_frac + e.guard);
     int64_t max_bias = 0;
-    for (int64_t c = 0; c < l.out_channels; ++c) {
-      l.bias_codes.push_back(quant::bias_code(e.conv->bias.data()[c], acc_frac));
-      max_bias = std::max<int64_t>(max_bias, std::abs(int64_t(l.bias_codes.back())));
-    }
-    const int64_t bound = quant::accumulator_bound(l.in_channels * 9, e.max_abs_in,
-                                                   quant::max_abs_code(e.weight), max_bias);
-    if (bound > quant::kInt32Max)
-      throw Error("integer export: layer " + e.name + ": with its bias code " +
-                  std::to_string(max_bias) + " the accumulator bound " + std::to_string(bound) +
-                  " exceeds int32");
-    l.requant = layer_requant(*e.bn, acc_frac, e.activation.frac_bits);
+    for (int32_t b : l.bias_codes) max_bias = std::max<int64_t>(max_bias, std::abs(int64_t(b)));
+    l.gemm_bound = e.gemm_bound;
+    l.acc_bound = (e.gemm_bound << e.guard) + max_bias;  // < 2^54 + 2^31: no overflow
+    if (e.activation.format == Format::Int && l.acc_bound > quant::kInt32Max)
+      throw Error("integer export: layer " + e.name + ": with its bias codes the accumulator "
+                  "bound " + std::to_string(l.acc_bound) + " exceeds int32, which int "
+                  "activations (normalised over the whole tensor) need");
+    l.requant = layer_requant(*e.bn, wc.scale, e.in_frac + e.guard, frac_bits_of(e.activation));
     const quant::CodeRange r = quant::code_range(e.activation);
     l.lo = int32_t(r.lo), l.hi = int32_t(r.hi);
     im.layers.push_back(std::move(l));
@@ -507,8 +616,10 @@ void write_int_model(const std::string& path, const IntModel& model) {
     set_string_attr(file, "format", kFormat);
     set_string_attr(file, "checksum", std::to_string(w.fnv.h));
     set_string_attr(file, "rounding",
-                    "acc = sum of input codes * weight codes + bias code (int32); y = "
-                    "(max(acc,0) * multiplier + offset) / 2^shift exactly; fixed_twos "
+                    "acc = (sum of input codes * weight codes) * 2^guard + bias code (int32, "
+                    "or int64 where acc_bound > 2^31-1); y = "
+                    "(max(acc,0) * multiplier + offset) / 2^shift exactly; binary "
+                    "layers: code = +1 if y >= 0 else -1; fixed_twos "
                     "layers: code = clamp(round_half_even(y), saturation[0], saturation[1]); "
                     "fixed / fixed_gm layers (activation_format[0] = 1 / 2): sign-magnitude "
                     "Q(i.f), integer part floor(|y|) clamped to 2^i - 1, fraction rounded "

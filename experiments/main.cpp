@@ -20,6 +20,7 @@
 #include "experiments/report.h"
 #include "experiments/sweep_cli.h"
 #include "experiments/train.h"
+#include "quant/int_bound.h"
 
 using namespace qat;
 
@@ -196,7 +197,12 @@ int main(int argc, char** argv) {
     im.source_checkpoint = checkpoint_path;
     if (out_path.empty()) out_path = checkpoint_path.substr(0, checkpoint_path.rfind(".h5")) + ".int.h5";
     write_int_model(out_path, im);
-    std::printf("wrote %s (%zu integer layers)\n", out_path.c_str(), im.layers.size());
+    std::string wide;  // layers whose accumulator bound exceeds int32 run in int64
+    for (const IntLayer& l : im.layers)
+      if (l.acc_bound > quant::kInt32Max) wide += (wide.empty() ? "" : ", ") + l.name;
+    std::printf("wrote %s (%zu integer layers; %s)\n", out_path.c_str(), im.layers.size(),
+                wide.empty() ? "every accumulator fits int32"
+                             : ("widened to int64 accumulators: " + wide).c_str());
   });
   auto* verify_cmd = app.add_subcommand(
       "verify-int", "compare the simulation (eval) and the integer engine on the validation split");

@@ -107,13 +107,13 @@ VerifyResult verify_int(const IntModel& im, const Config& c, const std::string& 
     for (LayerDiff& d : r.layers) {
       const Tensor& a = sim.at(d.name);
       const CodeTensor& b = eng.at(d.name);
-      QAT_CHECK(a.numel() == int64_t(b.codes.size()), "verify-int: ", d.name,
-                " has ", a.numel(), " values in the simulation and ", b.codes.size(),
+      QAT_CHECK(a.numel() == b.numel(), "verify-int: ", d.name,
+                " has ", a.numel(), " values in the simulation and ", b.numel(),
                 " in the engine");
       int64_t diff = 0;
       for (int64_t k = 0; k < a.numel(); ++k) {
         const int32_t sc = int32_t(std::lround(std::ldexp(a.data()[k], b.frac)));
-        const int32_t ec = b.codes[size_t(k)];
+        const int32_t ec = b.code(k);
         if (sc == ec && std::ldexp(double(sc), -b.frac) == a.data()[k]) continue;
         if (diff++ == 0 && d.first.empty()) {
           const int64_t P = b.H * b.W, ch = (k / P) % b.C, p = k % P;

@@ -101,6 +101,71 @@ void conv2d_codes(int32_t* acc, const T* x, const T* w, const int32_t* bias,
   conv2d_codes(acc, x, pack_a(w, g.OC, g.patch()), bias, g);
 }
 
+void conv2d_codes_parts(const std::vector<ConvPart>& parts, const int32_t* bias,
+                        const ConvGeometry& g, const ConvEpilogue& epilogue) {
+  QAT_CHECK(!parts.empty(), "conv2d_codes_parts: no input");
+  size_t col_bytes = 0;  // the largest part's im2col chunk, in bytes per row
+  for (const ConvPart& part : parts) {
+    QAT_CHECK((part.x8 && part.w8 && !part.x16) || (part.x16 && part.w16 && !part.x8),
+              "conv2d_codes_parts: a part needs codes and weights of one type");
+    const int64_t M = part.w8 ? part.w8->M : part.w16->M;
+    const int64_t K = part.w8 ? part.w8->K : part.w16->K;
+    QAT_CHECK(M == g.OC && K == part.C * g.KH * g.KW, "conv2d_codes_parts: packed weight (",
+              M, ", ", K, ") does not match OC=", g.OC, " and C*KH*KW=", part.C * g.KH * g.KW);
+    QAT_CHECK(part.shift >= 0 && part.shift < 31, "conv2d_codes_parts: shift ", part.shift);
+    col_bytes = std::max(col_bytes, size_t(K) * (part.x8 ? 1 : 2));
+  }
+  ConvGeometry widest = g;  // chunk rows sized for the widest part's im2col
+  widest.C = int64_t(col_bytes) / (g.KH * g.KW);
+  const int64_t rows = rows_per_chunk(widest, 1);
+  const int64_t per_image = (g.OH + rows - 1) / rows, most = rows * g.OW;
+#pragma omp parallel
+  {
+    std::unique_ptr<int8_t[]> col(new int8_t[col_bytes * size_t(most) + 64]);
+    std::unique_ptr<int32_t[]> acc(new int32_t[size_t(g.OC * most)]);
+    std::unique_ptr<int32_t[]> part_acc(parts.size() > 1 ? new int32_t[size_t(g.OC * most)]
+                                                          : nullptr);
+#pragma omp for schedule(dynamic)
+    for (int64_t chunk = 0; chunk < g.N * per_image; ++chunk) {
+      const int64_t n = chunk / per_image, oh0 = (chunk % per_image) * rows;
+      const int64_t oh1 = std::min(g.OH, oh0 + rows), cols = (oh1 - oh0) * g.OW;
+      for (size_t i = 0; i < parts.size(); ++i) {
+        const ConvPart& part = parts[i];
+        ConvGeometry gp = g;
+        gp.C = part.C;
+        const int64_t stride = part.image_stride ? part.image_stride : part.C * g.H * g.W;
+        // o (OC, cols) = w (OC, patch) * col (patch, cols)
+        int32_t* o = i == 0 ? acc.get() : part_acc.get();
+        if (part.x8) {
+          auto* c8 = reinterpret_cast<int8_t*>(col.get());
+          im2col_codes(c8, part.x8 + n * stride, gp, oh0, oh1);
+          gemm_packed(o, *part.w8, c8, cols);
+        } else {
+          auto* c16 = reinterpret_cast<int16_t*>(col.get());
+          im2col_codes(c16, part.x16 + n * stride, gp, oh0, oh1);
+          gemm_packed(o, *part.w16, c16, cols);
+        }
+        const int64_t total = g.OC * cols;
+        if (i == 0) {
+          if (part.shift)
+            for (int64_t k = 0; k < total; ++k)
+              acc[size_t(k)] = int32_t(uint32_t(acc[size_t(k)]) << part.shift);
+        } else {
+          for (int64_t k = 0; k < total; ++k)  // mod 2^32, as the GEMM
+            acc[size_t(k)] = int32_t(uint32_t(acc[size_t(k)]) +
+                                     (uint32_t(part_acc[size_t(k)]) << part.shift));
+        }
+      }
+      if (bias)
+        for (int64_t oc = 0; oc < g.OC; ++oc)
+          for (int64_t p = 0; p < cols; ++p)
+            acc[size_t(oc * cols + p)] =
+                int32_t(uint32_t(acc[size_t(oc * cols + p)]) + uint32_t(bias[oc]));
+      epilogue(acc.get(), n, oh0, oh1);
+    }
+  }
+}
+
 template <class T>
 void conv2d_codes_naive(int32_t* acc, const T* x, const T* w,
                              const int32_t* bias, const ConvGeometry& g) {
@@ -129,6 +194,45 @@ int32_t bias_code(float bias, int frac_bits) {
   if (!std::isfinite(scaled) || scaled < -2147483648.0 || scaled > 2147483647.0)
     throw Error(detail::concat("integer conv: bias ", bias, " at ", frac_bits,
                                " fraction bits is the code ", scaled,
+                               ", expected a code within int32"));
+  return int32_t(scaled);
+}
+
+void conv2d_codes_wide(int64_t* acc, const int32_t* x, const int32_t* w, int shift,
+                       const ConvGeometry& g) {
+  QAT_CHECK(shift >= 0 && shift < 31, "conv2d_codes_wide: shift ", shift);
+#pragma omp parallel for collapse(2) schedule(dynamic)
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t oc = 0; oc < g.OC; ++oc) {
+      int64_t* out = acc + (n * g.OC + oc) * g.pixels();
+      for (int64_t c = 0; c < g.C; ++c)
+        for (int64_t kh = 0; kh < g.KH; ++kh)
+          for (int64_t kw = 0; kw < g.KW; ++kw) {
+            const int64_t wv =
+                int64_t(w[((oc * g.C + c) * g.KH + kh) * g.KW + kw]) * (int64_t(1) << shift);
+            if (wv == 0) continue;
+            const int32_t* plane = x + (n * g.C + c) * g.H * g.W;
+            for (int64_t oh = 0; oh < g.OH; ++oh) {
+              const int64_t ih = oh * g.stride - g.pad + kh;
+              if (ih < 0 || ih >= g.H) continue;
+              const int32_t* row = plane + ih * g.W;
+              int64_t* o = out + oh * g.OW;
+              for (int64_t ow = 0; ow < g.OW; ++ow) {
+                const int64_t iw = ow * g.stride - g.pad + kw;
+                if (iw >= 0 && iw < g.W) o[ow] += wv * row[iw];
+              }
+            }
+          }
+    }
+}
+
+int32_t bias_code_scaled(float bias, float scale, int frac_bits) {
+  if (!(scale > 0.0f) || !std::isfinite(scale))
+    throw Error(detail::concat("integer conv: weight scale ", scale, ", expected > 0"));
+  const double scaled = std::nearbyint(std::ldexp(double(bias) / double(scale), frac_bits));
+  if (!std::isfinite(scaled) || scaled < -2147483648.0 || scaled > 2147483647.0)
+    throw Error(detail::concat("integer conv: bias ", bias, " over weight scale ", scale,
+                               " at ", frac_bits, " fraction bits is the code ", scaled,
                                ", expected a code within int32"));
   return int32_t(scaled);
 }

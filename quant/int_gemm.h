@@ -24,7 +24,8 @@
 // All versions compute C = A*B modulo 2^32 (int32 accumulators wrap, as the
 // hardware does, never undefined behaviour), which is the exact A*B whenever
 // |A*B| < 2^31. accumulator_bound() tells the caller whether that holds for
-// a layer; the engine widens (or refuses) where it does not.
+// a layer; where it does not, the engine splits the layer's channels into
+// groups whose sums do fit and adds them in int64 (experiments/int_engine.h).
 //
 // ## Versions (all give identical results; tests hold them to the naive one)
 //   gemm_naive     triple loop in int64, truncated to int32

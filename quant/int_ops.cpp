@@ -121,9 +121,12 @@ template void relu_codes<int16_t>(int16_t*, int64_t);
 template void relu_codes<int32_t>(int32_t*, int64_t);
 template void max_pool2x2_codes<int8_t>(int8_t*, const int8_t*, int64_t, int64_t, int64_t);
 template void max_pool2x2_codes<int16_t>(int16_t*, const int16_t*, int64_t, int64_t, int64_t);
+template void max_pool2x2_codes<int32_t>(int32_t*, const int32_t*, int64_t, int64_t, int64_t);
 template void upsample_bilinear2x_codes<int8_t, int16_t>(int16_t*, const int8_t*, int64_t,
                                                          int64_t, int64_t);
 template void upsample_bilinear2x_codes<int16_t, int32_t>(int32_t*, const int16_t*, int64_t,
+                                                          int64_t, int64_t);
+template void upsample_bilinear2x_codes<int32_t, int32_t>(int32_t*, const int32_t*, int64_t,
                                                           int64_t, int64_t);
 template int concat_codes<int8_t>(int16_t*, const int16_t*, int64_t, int, const int8_t*,
                                   int64_t, int, int64_t, int64_t);

@@ -16,7 +16,7 @@ void relu_codes(T* x, int64_t n);
 
 // x (planes, H, W) -> out (planes, H/2, W/2), kernel 2 stride 2, an odd last
 // row/column dropped (as max_pool2d). The max of codes of one format is the
-// code of the max: exact, f unchanged. T = int8_t, int16_t.
+// code of the max: exact, f unchanged. T = int8_t, int16_t, int32_t.
 template <class T>
 void max_pool2x2_codes(T* out, const T* x, int64_t planes, int64_t H, int64_t W);
 
@@ -35,7 +35,8 @@ void max_pool2x2_codes(T* out, const T* x, int64_t planes, int64_t H, int64_t W)
 // partial sum is an integer times 2^-(f+4) of magnitude <= 16 |code|, exact
 // in float32's 24-bit significand for |code| < 2^20, so upsample_bilinear2x
 // on code * 2^-f gives exactly out * 2^-(f+4) (tests/quant/test_int_ops.cpp).
-// (TIn, TOut) = (int8_t, int16_t) or (int16_t, int32_t).
+// (TIn, TOut) = (int8_t, int16_t), (int16_t, int32_t) or (int32_t, int32_t)
+// (codes below 2^27).
 template <class TIn, class TOut>
 void upsample_bilinear2x_codes(TOut* out, const TIn* x, int64_t planes, int64_t H,
                                int64_t W);
@@ -45,6 +46,9 @@ void upsample_bilinear2x_codes(TOut* out, const TIn* x, int64_t planes, int64_t 
 // fraction bits is shifted left (exact, value unchanged). Returns max(fa, fb).
 // qat::Error if a shifted code leaves int16. In the U-Net: a = the upsampled
 // input at f + 4 (int16), b = the skip at f (int8). TB = int8_t, int16_t.
+// The engine never builds this tensor: its conv takes a and b as two parts
+// with these shifts (int_conv.h conv2d_codes_parts), the same sum without
+// widening the skip's bytes to int16.
 template <class TB>
 int concat_codes(int16_t* out, const int16_t* a, int64_t CA, int fa, const TB* b,
                  int64_t CB, int fb, int64_t N, int64_t P);

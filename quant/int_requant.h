@@ -49,13 +49,48 @@ Requant requant_from_affine(float a, float b = 0.0f);
 int64_t round_shift_half_even(int64_t x, int s);
 
 // Two's complement: clamp(round_half_even((acc*M + offset) / 2^shift), lo, hi).
-// acc*M + offset must fit int64: any int32 M with |offset| < 2^62 does;
-// requant_from_affine gives |M| < 2^30, |offset| < 2^61.
-int32_t requantise(int32_t acc, const Requant& r, int32_t lo, int32_t hi);
+// acc may be a widened accumulator (int64): acc*M + offset is computed in
+// 128 bits, exact for any |acc| < 2^63 with requant_from_affine's |M| < 2^30,
+// |offset| < 2^61.
+int32_t requantise(int64_t acc, const Requant& r, int32_t lo, int32_t hi);
 
 // Sign-magnitude Q(i.f) as fixed.cpp (gm_code: as its Format::FixedGm).
-int32_t requantise_sign_magnitude(int32_t acc, const Requant& r, int i, int f,
+int32_t requantise_sign_magnitude(int64_t acc, const Requant& r, int i, int f,
                                   bool gm_code);
+
+// Binary activations (binary.cpp): +1 if (acc*M + offset) / 2^shift >= 0,
+// else -1 (sign(0) = +1 as there). Only the sign of the affine matters, so
+// the shift never rounds anything.
+int32_t requantise_binary(int64_t acc, const Requant& r);
+
+// One channel's row of accumulators, the engine's epilogue: ReLU on the
+// accumulator if relu, then requantise (two's complement) or
+// requantise_sign_magnitude, written as straight-line integer code over the
+// row so that the compiler vectorises it. Same results as the scalar
+// functions above (tests/quant/test_int_ops.cpp holds them to it).
+// out (n) <- acc (n); T = int8_t, int16_t, int32_t.
+template <class T>
+void requantise_row(T* out, const int32_t* acc, int64_t n, const Requant& r, int32_t lo,
+                    int32_t hi, bool relu);
+template <class T>
+void requantise_row_sign_magnitude(T* out, const int32_t* acc, int64_t n, const Requant& r,
+                                   int i, int f, bool gm_code, bool relu);
+template <class T>
+void requantise_row_binary(T* out, const int32_t* acc, int64_t n, const Requant& r, bool relu);
+
+// INT activations (int.cpp): the BatchNorm output y = (acc*M_c + O_c) / 2^S_c
+// of the WHOLE tensor min-max normalised to n-bit codes,
+//   code = min(floor(2^n * (y - min y) / (max y - min y)), 2^n - 1) - 2^(n-1)
+// (a constant tensor: every code -2^(n-1)), here exactly: every y is put
+// on the common denominator 2^max(S_c) in 128 bits (|acc*M + O| < 2^62, a
+// shift of at most 62 more) and the quotient is a long division, bit by bit.
+// acc (N,C,P) after the ReLU, |acc| < 2^31 -> out (N,C,P); T = int8_t,
+// int16_t, int32_t; n in 1..24. quant/int.cpp computes the same formula in
+// float32 and can round (y - min) / range differently near a code boundary;
+// the integer engine and the eval-mode simulation both use this one.
+template <class T>
+void requantise_min_max(T* out, const int32_t* acc, int64_t N, int64_t C, int64_t P,
+                        const Requant* r, int n);
 
 // acc (N,C,P) -> out (N,C,P) codes, channel c through r[c], two's complement
 // rounding and saturation to [lo, hi] (which must fit T). T = int8_t,

@@ -18,6 +18,7 @@
 #include "experiments/int_model.h"
 #include "experiments/train.h"
 #include "experiments/verify_int.h"
+#include "quant/int_bound.h"
 #include "tests/experiments/tiny_em.h"
 
 using namespace qat;
@@ -162,6 +163,47 @@ TEST_CASE("int engine: sign-magnitude fixed and fixed_gm run bit-exact with the 
   }
 }
 
+TEST_CASE("int engine: int, binary and ternary formats run bit-exact") {
+  for (const auto& [run, q] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+           // one epoch: the codes need trained BatchNorm statistics, not a good model
+           {"bnn", {"quantization=BNN", "num_epochs=1"}},
+           {"int8", {"quantization=INT", "activation_i_width=8", "activation_f_width=0",
+                     "weight_i_width=8", "weight_f_width=0", "num_epochs=1"}},
+           {"ternary_w",
+            {"weight_quant=ternary", "activation_quant=fixed:6.0", "num_epochs=1"}}}) {
+    CAPTURE(run);
+    const auto [c, ckpt] = trained(run, q);
+    check_bit_exact(c, ckpt);
+  }
+}
+
+TEST_CASE("int engine: a layer whose int32 bound overflows runs widened, bit-exact") {
+  // Q8.8 two's complement both ways: 16-bit codes, every product up to 2^30,
+  // so every layer's bound exceeds int32 (the up-blocks' by 2^4 more).
+  const auto [c, ckpt] = trained("q88", twos(8, 8, 8, 8));
+  Model m = load_model(c, ckpt);
+  const IntModel im = export_int_model(m);
+  int wide = 0;
+  for (const IntLayer& l : im.layers) wide += l.acc_bound > quant::kInt32Max;
+  CHECK(wide == 12);
+  CHECK(im.layers[6].gemm_bound > (int64_t(1) << 40));  // up1: 16 * 2^15 * 2^15 * K
+  check_bit_exact(c, ckpt);
+}
+
+TEST_CASE("int engine: a widened layer split into channel groups that fit int32, bit-exact") {
+  // Q12.0 two's complement activations (upsampled: +-32768, int16) and Q0.10
+  // weights (+-512): one channel's 9 products stay below 2^31, up1's whole
+  // sum does not, so it runs as int32 GEMMs over channel groups added in int64.
+  const auto [c, ckpt] = trained("q12", twos(12, 0, 0, 10));
+  Model m = load_model(c, ckpt);
+  const IntModel im = export_int_model(m);
+  const IntLayer& up1 = im.layers[6];
+  CHECK(up1.gemm_bound > quant::kInt32Max);
+  CHECK(9 * 32768 * 512 <= quant::kInt32Max);
+  CHECK(im.layers[0].acc_bound <= quant::kInt32Max);  // conv2.conv1 stays int32
+  check_bit_exact(c, ckpt);
+}
+
 TEST_CASE("int engine: the requantisation of one layer by hand") {
   // BN gamma 2, beta 0.5, mean 1, var 4 - eps: a = 1, b = -0.5 + 0.5 = 0...
   BatchNorm2d bn(1);
@@ -203,8 +245,12 @@ TEST_CASE("int engine: float-only and unsupported models are refused naming why"
 
   Model pow2 = build_model(tiny_config("pow2", {"quantization=fixed_pow2"}));
   CHECK_THROWS_WITH_AS(export_int_model(pow2), doctest::Contains("layer conv1.conv2"), Error);
-  Model wide = build_model(tiny_config("wide", twos(8, 4, 0, 8)));
-  CHECK_THROWS_WITH_AS(export_int_model(wide), doctest::Contains("at most 8 bits"), Error);
+  Model tern_act = build_model(
+      tiny_config("tern_act", {"weight_quant=ternary", "activation_quant=ternary"}));
+  CHECK_THROWS_WITH_AS(export_int_model(tern_act), doctest::Contains("ternary activations"),
+                       Error);
+  Model huge = build_model(tiny_config("huge", twos(20, 4, 0, 8)));
+  CHECK_THROWS_WITH_AS(export_int_model(huge), doctest::Contains("at most 2^20"), Error);
 
   const auto [c, ckpt8] = trained("q8", twos(8, 0, 0, 8));
   IntEngine e(export_int_model(*std::make_unique<Model>(load_model(c, ckpt8))));

@@ -1,0 +1,46 @@
+#!/bin/bash
+# Integer inference against float inference, qat's and PyTorch's, in one run.
+#
+#   bench/int_engine.sh [build-dir] [reps] [threads...]
+#                       (default: build-int, 5 reps, threads 1 and 2)
+#
+# For each thread count: bench_int_engine (qat float model, fake-quant
+# simulation, integer engine; width 64, 1x200x200, batch 1, eval, medians of
+# reps after a warm-up), then torch_int_inference.py (PyTorch float, eval,
+# no_grad, the same U-Net, the same threads), then one table row with the
+# ratios. Targets (issue #6): float qat / int >= 2 and PyTorch / int > 1.
+# Timings are printed, never asserted. On a shared machine wrap it in
+# /work/sweepbin/quiet.sh (or any way of stopping other jobs) for numbers
+# worth quoting.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build-int}
+reps=${2:-5}
+shift $(( $# > 2 ? 2 : $# ))
+threads=("$@")
+(( ${#threads[@]} )) || threads=(1 2)
+qat=$build/bench/bench_int_engine
+[[ -x $qat ]] || { echo "no $qat: build it with ninja -C $build bench/bench_int_engine" >&2; exit 1; }
+
+ratio() { [[ $2 == - ]] && echo - || awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)"
+rows=()
+for t in "${threads[@]}"; do
+  out=$(OMP_NUM_THREADS=$t "$qat" --threads "$t" --reps "$reps" --portable 0)
+  echo "$out"
+  read -r f s i <<<"$(awk '/^RESULT/ {print $3, $5, $7}' <<<"$out")"
+  p=-
+  if /usr/bin/python3 -c "import torch" 2>/dev/null; then
+    out=$(/usr/bin/python3 bench/torch_int_inference.py --threads "$t" --reps "$reps")
+    echo "$out"
+    p=$(awk '/^RESULT/ {print $3}' <<<"$out")
+  else
+    echo "python3-torch is missing (apt-get install python3-torch): no PyTorch column"
+  fi
+  rows+=("| $t | $f | $s | $i | $p | $(ratio "$f" "$i") | $(ratio "$s" "$i") | $(ratio "$p" "$i") |")
+done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "| threads | qat float ms | qat fake-quant ms | qat integer ms | PyTorch float ms | float/int | sim/int | PyTorch/int |"
+echo "|---|---|---|---|---|---|---|---|"
+printf '%s\n' "${rows[@]}"
