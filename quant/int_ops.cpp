@@ -84,38 +84,6 @@ void upsample_bilinear2x_codes(TOut* out, const TIn* x, int64_t planes, int64_t 
   }
 }
 
-namespace {
-
-// dst[k] = src[k] * 2^shift, checked against int16.
-template <class T>
-void shift_into(int16_t* dst, const T* src, int64_t n, int shift) {
-  const int32_t factor = int32_t(1) << shift;
-  for (int64_t k = 0; k < n; ++k) {
-    const int32_t v = int32_t(src[k]) * factor;
-    if (v < std::numeric_limits<int16_t>::min() || v > std::numeric_limits<int16_t>::max())
-      throw Error(detail::concat("concat_codes: code ", int32_t(src[k]),
-                                 " shifted left by ", shift, " fraction bits is ",
-                                 v, ", expected a code within int16"));
-    dst[k] = int16_t(v);
-  }
-}
-
-}  // namespace
-
-template <class TB>
-int concat_codes(int16_t* out, const int16_t* a, int64_t CA, int fa, const TB* b,
-                int64_t CB, int fb, int64_t N, int64_t P) {
-  QAT_CHECK(fa >= 0 && fb >= 0 && fa <= 15 && fb <= 15, "concat_codes: fraction bits ",
-            fa, " and ", fb, " outside 0..15");
-  const int f = std::max(fa, fb);
-  const int64_t C = CA + CB;
-  for (int64_t n = 0; n < N; ++n) {
-    shift_into(out + n * C * P, a + n * CA * P, CA * P, f - fa);
-    shift_into(out + (n * C + CA) * P, b + n * CB * P, CB * P, f - fb);
-  }
-  return f;
-}
-
 template void relu_codes<int8_t>(int8_t*, int64_t);
 template void relu_codes<int16_t>(int16_t*, int64_t);
 template void relu_codes<int32_t>(int32_t*, int64_t);
@@ -128,9 +96,5 @@ template void upsample_bilinear2x_codes<int16_t, int32_t>(int32_t*, const int16_
                                                           int64_t, int64_t);
 template void upsample_bilinear2x_codes<int32_t, int32_t>(int32_t*, const int32_t*, int64_t,
                                                           int64_t, int64_t);
-template int concat_codes<int8_t>(int16_t*, const int16_t*, int64_t, int, const int8_t*,
-                                  int64_t, int, int64_t, int64_t);
-template int concat_codes<int16_t>(int16_t*, const int16_t*, int64_t, int, const int16_t*,
-                                   int64_t, int, int64_t, int64_t);
 
 }  // namespace qat::quant

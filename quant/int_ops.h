@@ -41,16 +41,4 @@ template <class TIn, class TOut>
 void upsample_bilinear2x_codes(TOut* out, const TIn* x, int64_t planes, int64_t H,
                                int64_t W);
 
-// [a, b] on channels with a common format: a (N,CA,P) at fa fraction bits,
-// b (N,CB,P) at fb -> out (N,CA+CB,P) at max(fa, fb); the one with fewer
-// fraction bits is shifted left (exact, value unchanged). Returns max(fa, fb).
-// qat::Error if a shifted code leaves int16. In the U-Net: a = the upsampled
-// input at f + 4 (int16), b = the skip at f (int8). TB = int8_t, int16_t.
-// The engine never builds this tensor: its conv takes a and b as two parts
-// with these shifts (int_conv.h conv2d_codes_parts), the same sum without
-// widening the skip's bytes to int16.
-template <class TB>
-int concat_codes(int16_t* out, const int16_t* a, int64_t CA, int fa, const TB* b,
-                 int64_t CB, int fb, int64_t N, int64_t P);
-
 }  // namespace qat::quant

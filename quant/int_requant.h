@@ -92,17 +92,4 @@ template <class T>
 void requantise_min_max(T* out, const int32_t* acc, int64_t N, int64_t C, int64_t P,
                         const Requant* r, int n);
 
-// acc (N,C,P) -> out (N,C,P) codes, channel c through r[c], two's complement
-// rounding and saturation to [lo, hi] (which must fit T). T = int8_t,
-// int16_t (instantiated in int_requant.cpp).
-template <class T>
-void requantise_channels(T* out, const int32_t* acc, int64_t N, int64_t C, int64_t P,
-                         const Requant* r, int32_t lo, int32_t hi);
-// The same with sign-magnitude Q(i.f) rounding (requantise_sign_magnitude);
-// codes reach +-2^(i+f), so T must hold that (Q8.0: 9 bits, int16).
-template <class T>
-void requantise_channels_sign_magnitude(T* out, const int32_t* acc, int64_t N, int64_t C,
-                                        int64_t P, const Requant* r, int i, int f,
-                                        bool gm_code);
-
 }  // namespace qat::quant

@@ -244,35 +244,6 @@ TEST_CASE("int requantise: sign-magnitude equals the paper's fixed quantizer (an
   CHECK(requantise_sign_magnitude(27, Requant{1, 0, 2}, 6, 0, true) == 6);     // GM truncates 6.75
 }
 
-TEST_CASE("int requantise: per channel over a tensor, scalar by scalar") {
-  Rng rng(77);
-  const int64_t N = 2, C = 3, P = 11;
-  const auto acc = random_codes<int32_t>(rng, N * C * P, -50000, 50000);
-  const Requant r[3] = {requant_from_affine(0.01f, 3.0f), requant_from_affine(-0.002f),
-                        requant_from_affine(0.5f, -7.25f)};
-  std::vector<int8_t> out(acc.size());
-  requantise_channels(out.data(), acc.data(), N, C, P, r, -128, 127);
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t p = 0; p < P; ++p) {
-        const size_t k = size_t((n * C + c) * P + p);
-        CHECK(out[k] == requantise(acc[k], r[c], -128, 127));
-      }
-  CHECK_THROWS_AS(requantise_channels(out.data(), acc.data(), N, C, P, r, -129, 127), Error);
-
-  // sign-magnitude Q8.0 reaches +-256: int16, and int8 is refused
-  std::vector<int16_t> out16(acc.size());
-  requantise_channels_sign_magnitude(out16.data(), acc.data(), N, C, P, r, 8, 0, false);
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t p = 0; p < P; ++p) {
-        const size_t k = size_t((n * C + c) * P + p);
-        CHECK(out16[k] == requantise_sign_magnitude(acc[k], r[c], 8, 0, false));
-      }
-  CHECK_THROWS_AS(
-      requantise_channels_sign_magnitude(out.data(), acc.data(), N, C, P, r, 8, 0, false), Error);
-}
-
 // ---- spatial ops ------------------------------------------------------------
 
 TEST_CASE("int ops: relu on codes") {
@@ -329,21 +300,4 @@ TEST_CASE("int ops: bilinear x2 on codes equals the float op bit for bit at f + 
       CHECK(bad == 0);
     }
   }
-}
-
-TEST_CASE("int ops: concatenation shifts the coarser input to the common format") {
-  // a: 1 channel of 2 pixels at f = 4; b: 2 channels at f = 0 -> all at 4
-  const std::vector<int16_t> a{16, -24};  // 1.0, -1.5
-  const std::vector<int8_t> b{1, -2, 127, -128};
-  std::vector<int16_t> out(6);
-  CHECK(concat_codes(out.data(), a.data(), 1, 4, b.data(), 2, 0, /*N=*/1, /*P=*/2) == 4);
-  CHECK(out == std::vector<int16_t>{16, -24, 16, -32, 2032, -2048});
-  // N = 2: channels of each sample stay together, a's first
-  const std::vector<int16_t> a2{1, 2}, b2{3, 4};  // a (2,1,1) at 2, b (2,1,1) at 3
-  std::vector<int16_t> out2(4);
-  CHECK(concat_codes(out2.data(), a2.data(), 1, 2, b2.data(), 1, 3, 2, 1) == 3);
-  CHECK(out2 == std::vector<int16_t>{2, 3, 4, 4});
-  // a shift that leaves int16 is refused
-  const std::vector<int16_t> big{4096};
-  CHECK_THROWS_AS(concat_codes(out2.data(), big.data(), 1, 0, b2.data(), 1, 4, 1, 1), Error);
 }
