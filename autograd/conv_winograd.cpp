@@ -115,44 +115,48 @@ void weight_transform_adjoint(float* dw, const float* dU, const ConvGeometry& g)
 template <int m>
 inline void store_block(float* dst, int64_t stride, const Tile<m>& v, int64_t n) {
   constexpr int a = m + 2;
-  for (int xi = 0; xi < a * a; ++xi) {
-    float* d = dst + xi * stride;
-    const float* s = v[xi / a][xi % a];
-    if (n == L)
-      for (int l = 0; l < L; ++l) d[l] = s[l];
-    else
-      for (int64_t l = 0; l < n; ++l) d[l] = s[l];
-  }
+  for (int i = 0; i < a; ++i)
+    for (int j = 0; j < a; ++j) {
+      float* d = dst + (i * a + j) * stride;
+      if (n == L)
+        for (int l = 0; l < L; ++l) d[l] = v[i][j][l];
+      else
+        for (int64_t l = 0; l < n; ++l) d[l] = v[i][j][l];
+    }
 }
 
 // The inverse: lanes past n read as 0.
 template <int m>
 inline void load_block(Tile<m>& v, const float* src, int64_t stride, int64_t n) {
   constexpr int a = m + 2;
-  for (int xi = 0; xi < a * a; ++xi) {
-    const float* s = src + xi * stride;
-    float* d = v[xi / a][xi % a];
-    if (n == L)
-      for (int l = 0; l < L; ++l) d[l] = s[l];
-    else
-      for (int l = 0; l < L; ++l) d[l] = l < n ? s[l] : 0.0f;
-  }
+  for (int i = 0; i < a; ++i)
+    for (int j = 0; j < a; ++j) {
+      const float* s = src + (i * a + j) * stride;
+      if (n == L)
+        for (int l = 0; l < L; ++l) v[i][j][l] = s[l];
+      else
+        for (int l = 0; l < L; ++l) v[i][j][l] = l < n ? s[l] : 0.0f;
+    }
 }
 
-// ---- row buffers split by column mod m. A tile reads columns m tx ..
-// m tx + m + 1 of its (padded) rows; column m tx + j is phase j % m at index
-// tx + j / m, so L tiles read a contiguous vectors. The virtual row r has
-// r[k] = src[k - shift] for k - shift in [0, n) and 0 elsewhere (shift 1:
-// the padding column in front).
+// ---- rows split by column mod m. A tile reads columns m tx .. m tx + m + 1
+// of its (padded) rows; column m tx + j is phase j % m at index tx + j / m,
+// so L tiles read a contiguous vectors per row, and the rows lie `stride`
+// floats apart: the column transforms read them in place. The virtual row
+// r has r[k] = src[k - shift] for k - shift in [0, n) and 0 elsewhere
+// (shift 1: the padding column in front).
 template <int m>
-struct SplitRow {
-  int64_t len;              // entries per phase
-  std::vector<float> data;  // phase p at data[p * len]
-  explicit SplitRow(const Tiling<m>& t) : len(t.blocks * L + 1), data(size_t(m * len)) {}
+struct SplitRows {
+  int64_t len, stride;      // entries per phase; floats per row (m phases)
+  std::vector<float> data;  // row i, phase p at data[i * stride + p * len]
+  SplitRows(const Tiling<m>& t, int count)
+      : len(t.blocks * L + 1), stride(m * len), data(size_t(count * stride)) {}
 
-  float* phase(int p) { return data.data() + p * len; }
-  const float* phase(int p) const { return data.data() + p * len; }
-  void zero() { std::fill(data.begin(), data.end(), 0.0f); }
+  float* phase(int i, int p) { return data.data() + i * stride + p * len; }
+  const float* phase(int i, int p) const { return data.data() + i * stride + p * len; }
+  void zero(int i) { std::fill_n(phase(i, 0), stride, 0.0f); }
+  // Rows `from` and `from + 1` become rows 0 and 1 (tile rows overlap by two).
+  void carry(int from) { std::copy_n(phase(from, 0), 2 * stride, phase(0, 0)); }
 
   // The e whose m columns all lie inside src: [lo, hi). The loops over them
   // run without a test (so that they vectorise); the few columns outside
@@ -160,11 +164,11 @@ struct SplitRow {
   static int64_t lo(int shift) { return (shift + m - 1) / m; }
   static int64_t hi(int64_t n, int shift) { return std::max(lo(shift), (n + shift) / m); }
 
-  // phase(p)[e] = r[m e + p]
-  void split(const float* src, int64_t n, int shift) {
+  // phase(i, p)[e] = r[m e + p]
+  void split(int i, const float* src, int64_t n, int shift) {
     const int64_t e0 = lo(shift), e1 = hi(n, shift);
     float* ph[m];
-    for (int p = 0; p < m; ++p) ph[p] = phase(p);
+    for (int p = 0; p < m; ++p) ph[p] = phase(i, p);
     for (int64_t e = e0; e < e1; ++e)
       for (int p = 0; p < m; ++p) ph[p][e] = src[m * e + p - shift];
     auto edge = [&](int64_t e) {
@@ -178,10 +182,10 @@ struct SplitRow {
   }
 
   // dst[x] = r[x + shift] + bias, or dst[x] += r[x + shift], for x in [0, n)
-  void merge(float* dst, int64_t n, int shift, float bias, bool add) const {
+  void merge(int i, float* dst, int64_t n, int shift, float bias, bool add) const {
     const int64_t e0 = lo(shift), e1 = hi(n, shift);
     const float* ph[m];
-    for (int p = 0; p < m; ++p) ph[p] = phase(p);
+    for (int p = 0; p < m; ++p) ph[p] = phase(i, p);
     if (add)
       for (int64_t e = e0; e < e1; ++e)
         for (int p = 0; p < m; ++p) dst[m * e + p - shift] += ph[p][e];
@@ -208,7 +212,7 @@ void input_transform(float* V, const float* x, const ConvGeometry& g,
                      const Tiling<m>& t, int64_t r0, int64_t nr) {
   constexpr int a = m + 2;
   const Planes p(g.C, nr * t.TW);
-  std::vector<SplitRow<m>> rows(a, SplitRow<m>(t));
+  SplitRows<m> rows(t, a);
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t r = r0; r < r0 + nr; ++r) {
       const int64_t n = r / t.TH, y0 = m * (r % t.TH) - 1;
@@ -216,25 +220,19 @@ void input_transform(float* V, const float* x, const ConvGeometry& g,
       // Tile rows overlap by two input rows: the bottom two of the tile
       // row above are this one's top two.
       const bool carried = r > r0 && r % t.TH != 0;
-      if (carried) {
-        std::swap(rows[0], rows[m]);
-        std::swap(rows[1], rows[m + 1]);
-      }
+      if (carried) rows.carry(m);
       for (int i = carried ? 2 : 0; i < a; ++i) {
         if (y0 + i >= 0 && y0 + i < g.H)
-          rows[size_t(i)].split(plane + (y0 + i) * g.W, g.W, /*shift=*/1);
+          rows.split(i, plane + (y0 + i) * g.W, g.W, /*shift=*/1);
         else
-          rows[size_t(i)].zero();
+          rows.zero(i);
       }
       float* v0 = V + c * p.tiles + (r - r0) * t.TW;
       for (int64_t b = 0; b < t.blocks; ++b) {
-        Tile<m> d, v;
-        for (int i = 0; i < a; ++i)
-          for (int j = 0; j < a; ++j) {
-            const float* s = rows[size_t(i)].phase(j % m) + b * L + j / m;
-            for (int l = 0; l < L; ++l) d[i][j][l] = s[l];
-          }
-        input_tile<m>(v, d);
+        const float* col[a];
+        for (int j = 0; j < a; ++j) col[j] = rows.phase(0, j % m) + b * L + j / m;
+        Tile<m> v;
+        input_tile<m>(v, col, int(rows.stride));
         store_block<m>(v0 + b * L, p.stride, v, std::min<int64_t>(L, t.TW - b * L));
       }
     }
@@ -247,7 +245,7 @@ void input_transform_adjoint(float* dx, const float* dV, const ConvGeometry& g,
                              const Tiling<m>& t, int64_t r0, int64_t nr) {
   constexpr int a = m + 2;
   const Planes p(g.C, nr * t.TW);
-  std::vector<SplitRow<m>> rows(a, SplitRow<m>(t));
+  SplitRows<m> rows(t, a);
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t r = r0; r < r0 + nr; ++r) {
       const int64_t n = r / t.TH, y0 = m * (r % t.TH) - 1;
@@ -255,11 +253,8 @@ void input_transform_adjoint(float* dx, const float* dV, const ConvGeometry& g,
       // The top two rows continue the sums of the tile row above (its
       // bottom two, not yet added into dx).
       const bool carried = r > r0 && r % t.TH != 0;
-      if (carried) {
-        std::swap(rows[0], rows[m]);
-        std::swap(rows[1], rows[m + 1]);
-      }
-      for (int i = carried ? 2 : 0; i < a; ++i) rows[size_t(i)].zero();
+      if (carried) rows.carry(m);
+      for (int i = carried ? 2 : 0; i < a; ++i) rows.zero(i);
       const float* v0 = dV + c * p.tiles + (r - r0) * t.TW;
       for (int64_t b = 0; b < t.blocks; ++b) {
         Tile<m> v, d;
@@ -269,15 +264,14 @@ void input_transform_adjoint(float* dx, const float* dV, const ConvGeometry& g,
         // first two of the next
         for (int i = 0; i < a; ++i)
           for (int j = 0; j < a; ++j) {
-            float* s = rows[size_t(i)].phase(j % m) + b * L + j / m;
+            float* s = rows.phase(i, j % m) + b * L + j / m;
             for (int l = 0; l < L; ++l) s[l] += d[i][j][l];
           }
       }
       const bool next_carries = r + 1 < r0 + nr && (r + 1) % t.TH != 0;
       for (int i = 0; i < (next_carries ? m : a); ++i)
         if (y0 + i >= 0 && y0 + i < g.H)
-          rows[size_t(i)].merge(plane + (y0 + i) * g.W, g.W, /*shift=*/1, 0.0f,
-                                /*add=*/true);
+          rows.merge(i, plane + (y0 + i) * g.W, g.W, /*shift=*/1, 0.0f, /*add=*/true);
     }
 }
 
@@ -288,7 +282,7 @@ void output_transform(float* out, const float* M, const float* bias,
                       const ConvGeometry& g, const Tiling<m>& t, int64_t r0,
                       int64_t nr) {
   const Planes p(g.OC, nr * t.TW);
-  std::vector<SplitRow<m>> rows(m, SplitRow<m>(t));
+  SplitRows<m> rows(t, m);
   for (int64_t oc = 0; oc < g.OC; ++oc)
     for (int64_t r = r0; r < r0 + nr; ++r) {
       const int64_t n = r / t.TH, y0 = m * (r % t.TH);
@@ -296,19 +290,14 @@ void output_transform(float* out, const float* M, const float* bias,
       const float* m0 = M + oc * p.tiles + (r - r0) * t.TW;
       for (int64_t b = 0; b < t.blocks; ++b) {
         Tile<m> x;
-        OutTile<m> y;
         load_block<m>(x, m0 + b * L, p.stride, std::min<int64_t>(L, t.TW - b * L));
-        output_tile<m>(y, x);
-        for (int i = 0; i < m; ++i)
-          for (int j = 0; j < m; ++j) {
-            float* s = rows[size_t(i)].phase(j) + b * L;
-            for (int l = 0; l < L; ++l) s[l] = y[i][j][l];
-          }
+        float* row[m];
+        for (int i = 0; i < m; ++i) row[i] = rows.phase(i, 0) + b * L;
+        output_tile<m>(row, int(rows.len), x);
       }
       const float bo = bias ? bias[oc] : 0.0f;
       for (int i = 0; i < m && y0 + i < g.OH; ++i)
-        rows[size_t(i)].merge(plane + (y0 + i) * g.OW, g.OW, /*shift=*/0, bo,
-                              /*add=*/false);
+        rows.merge(i, plane + (y0 + i) * g.OW, g.OW, /*shift=*/0, bo, /*add=*/false);
     }
 }
 
@@ -317,27 +306,23 @@ template <int m>
 void output_transform_adjoint(float* dM, const float* dout, const ConvGeometry& g,
                               const Tiling<m>& t, int64_t r0, int64_t nr) {
   const Planes p(g.OC, nr * t.TW);
-  std::vector<SplitRow<m>> rows(m, SplitRow<m>(t));
+  SplitRows<m> rows(t, m);
   for (int64_t oc = 0; oc < g.OC; ++oc)
     for (int64_t r = r0; r < r0 + nr; ++r) {
       const int64_t n = r / t.TH, y0 = m * (r % t.TH);
       const float* plane = dout + (n * g.OC + oc) * g.OH * g.OW;
       for (int i = 0; i < m; ++i) {
         if (y0 + i < g.OH)
-          rows[size_t(i)].split(plane + (y0 + i) * g.OW, g.OW, /*shift=*/0);
+          rows.split(i, plane + (y0 + i) * g.OW, g.OW, /*shift=*/0);
         else
-          rows[size_t(i)].zero();
+          rows.zero(i);
       }
       float* m0 = dM + oc * p.tiles + (r - r0) * t.TW;
       for (int64_t b = 0; b < t.blocks; ++b) {
-        OutTile<m> dy;
+        const float* col[m];
+        for (int j = 0; j < m; ++j) col[j] = rows.phase(0, j) + b * L;
         Tile<m> x;
-        for (int i = 0; i < m; ++i)
-          for (int j = 0; j < m; ++j) {
-            const float* s = rows[size_t(i)].phase(j) + b * L;
-            for (int l = 0; l < L; ++l) dy[i][j][l] = s[l];
-          }
-        output_tile_adjoint<m>(x, dy);
+        output_tile_adjoint<m>(x, col, int(rows.stride));
         store_block<m>(m0 + b * L, p.stride, x, std::min<int64_t>(L, t.TW - b * L));
       }
     }

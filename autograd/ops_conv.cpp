@@ -34,8 +34,9 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int stride,
   const bool winograd = winograd_applies(g) && g.C >= 4;
   // F(4x4) once a row of its tiles fills a block of 16 lanes (OW >= 61);
   // on narrower images its lanes and edge tiles go half empty. Measured
-  // single-threaded, forward + backward per conv: F(4x4) takes 0.65-0.75x
-  // F(2x2)'s time at 100 to 200 pixels, about 1x at 50 and 1.5-3x at 16-25.
+  // single-threaded, forward + backward of the U-Net's convs, F(4x4)'s time
+  // over F(2x2)'s: 0.55 at 128 pixels, 0.6-0.75 at 64 to 200, 0.8-1.25 at
+  // 50 (slower in sum), 1.1-1.2 at 32, 1.35-1.5 at 16 and 25.
   const int tile = g.OW >= 61 ? 4 : 2;
   Tensor out = Tensor::empty({g.N, g.OC, g.OH, g.OW});
   const float* b = bias.defined() ? bias.data() : nullptr;

@@ -32,9 +32,7 @@ namespace qat::winograd {
 constexpr int L = 16;
 
 template <int m>
-using Tile = float[m + 2][m + 2][L];  // a x a: input patch, transformed tile
-template <int m>
-using OutTile = float[m][m][L];       // m x m: output tile
+using Tile = float[m + 2][m + 2][L];  // a x a
 
 // The 1-D transforms on L lanes, element k of x at x + k*sx.
 template <int m>
@@ -180,14 +178,16 @@ struct Transforms<4> {
 };
 
 // ---- the 2-D transforms: down the columns (stride: one row), then along
-// the rows (stride: one element).
+// the rows (stride: one element). The data tiles come from and go to the
+// split rows of conv_winograd.cpp where that saves a copy: `col[j]` is
+// column j (its L lanes), the next row `rs` floats on.
 
 // v = B^T d B
 template <int m>
-inline void input_tile(Tile<m>& v, const Tile<m>& d) {
-  constexpr int a = m + 2, row = a * L;
+inline void input_tile(Tile<m>& v, const float* const* col, int rs) {
+  constexpr int a = m + 2;
   Tile<m> t;
-  for (int j = 0; j < a; ++j) Transforms<m>::input(&t[0][j][0], row, &d[0][j][0], row);
+  for (int j = 0; j < a; ++j) Transforms<m>::input(&t[0][j][0], a * L, col[j], rs);
   for (int i = 0; i < a; ++i) Transforms<m>::input(v[i][0], L, t[i][0], L);
 }
 
@@ -201,22 +201,22 @@ inline void input_tile_adjoint(Tile<m>& d, const Tile<m>& v) {
   for (int i = 0; i < a; ++i) Transforms<m>::input_adjoint(d[i][0], L, t[i][0], L);
 }
 
-// y = A^T x A
+// y = A^T x A; row i of y at row[i], its elements `sj` floats apart
 template <int m>
-inline void output_tile(OutTile<m>& y, const Tile<m>& x) {
-  constexpr int a = m + 2, row = a * L;
+inline void output_tile(float* const* row, int sj, const Tile<m>& x) {
+  constexpr int a = m + 2;
   float t[m][a][L];
-  for (int j = 0; j < a; ++j) Transforms<m>::output(&t[0][j][0], row, &x[0][j][0], row);
-  for (int i = 0; i < m; ++i) Transforms<m>::output(y[i][0], L, t[i][0], L);
+  for (int j = 0; j < a; ++j)
+    Transforms<m>::output(&t[0][j][0], a * L, &x[0][j][0], a * L);
+  for (int i = 0; i < m; ++i) Transforms<m>::output(row[i], sj, t[i][0], L);
 }
 
 // x = A dy A^T, the adjoint of output_tile
 template <int m>
-inline void output_tile_adjoint(Tile<m>& x, const OutTile<m>& dy) {
+inline void output_tile_adjoint(Tile<m>& x, const float* const* col, int rs) {
   constexpr int a = m + 2;
   float t[a][m][L];
-  for (int j = 0; j < m; ++j)
-    Transforms<m>::output_adjoint(&t[0][j][0], m * L, &dy[0][j][0], m * L);
+  for (int j = 0; j < m; ++j) Transforms<m>::output_adjoint(&t[0][j][0], m * L, col[j], rs);
   for (int i = 0; i < a; ++i) Transforms<m>::output_adjoint(x[i][0], L, t[i][0], L);
 }
 
