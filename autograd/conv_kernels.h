@@ -38,16 +38,17 @@ void conv2d_im2col_backward(float* dx, float* dw, float* dbias, const float* dou
 // dbias[oc] += sum of dout over the batch and the pixels (shared by the paths)
 void conv2d_bias_backward(float* dbias, const float* dout, const ConvGeometry& g);
 
-// Winograd F(2x2,3x3): 3x3 kernels, stride 1, pad 1 only (the U-Net's convs).
-// 16 multiplications per 2x2 output tile instead of 36, in all three passes.
-// chunk_rows: tile rows (2 output rows of one image) per chunk; 0 picks it
-// from the memory budget (tests pass small values to cross chunk borders).
+// Winograd F(tile x tile, 3x3), tile 2 or 4: 3x3 kernels, stride 1, pad 1
+// only (the U-Net's convs). 4 (tile 2) or 2.25 (tile 4) multiplications per
+// output pixel instead of 9, in all three passes (conv_winograd.cpp).
+// chunk_rows: tile rows (`tile` output rows of one image) per chunk; 0 picks
+// it from the memory budget (tests pass small values to cross chunk borders).
 bool winograd_applies(const ConvGeometry& g);
 void conv2d_winograd_forward(float* out, const float* x, const float* w,
-                             const float* bias, const ConvGeometry& g,
+                             const float* bias, const ConvGeometry& g, int tile,
                              int64_t chunk_rows = 0);
 void conv2d_winograd_backward(float* dx, float* dw, float* dbias,
                               const float* dout, const float* x, const float* w,
-                              const ConvGeometry& g, int64_t chunk_rows = 0);
+                              const ConvGeometry& g, int tile, int64_t chunk_rows = 0);
 
 }  // namespace qat
