@@ -54,6 +54,9 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias,
 Tensor max_pool2d(const Tensor& x, int kernel, int stride);  // no padding
 Tensor upsample_bilinear2x(const Tensor& x);  // align_corners=False
 Tensor cat_channels(const std::vector<Tensor>& xs);  // along dim 1
+// cat_channels({upsample_bilinear2x(x), skip}) without the upsampled tensor
+// in between (it would stay alive until the backward, as the cat's input).
+Tensor upsample_cat(const Tensor& x, const Tensor& skip);
 
 // ---- normalisation and regularisation
 // Training: normalise with the batch statistics and update the running ones

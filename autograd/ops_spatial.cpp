@@ -118,23 +118,23 @@ void gather_row(float* dst, const float* g, const float* weight, int64_t in) {
 }
 }  // namespace
 
-Tensor upsample_bilinear2x(const Tensor& x) {
-  QAT_CHECK(x.dim() == 4, "upsample_bilinear2x: input must be (N,C,H,W), got ",
-            to_string(x.shape()));
+namespace {
+// Image n, channel c of x (N,C,H,W) upsampled into channel c of image n of
+// out, which has `out_channels` >= C channels of 2H x 2W.
+void upsample_into(float* out, int64_t out_channels, const Tensor& x,
+                   const std::vector<Tap>& rows, const std::vector<Tap>& cols) {
   const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   const int64_t OH = 2 * H, OW = 2 * W;
-  const auto rows = bilinear_taps(H, OH), cols = bilinear_taps(W, OW);
-  Tensor out = Tensor::empty({N, C, OH, OW});
   const float* in = x.data();
-  float* o = out.data();
 #pragma omp parallel for
   for (int64_t p = 0; p < N * C; ++p) {
     const float* plane = in + p * H * W;
+    float* o = out + ((p / C) * out_channels + p % C) * OH * OW;
     for (int64_t oh = 0; oh < OH; ++oh) {
       const Tap& r = rows[size_t(oh)];
       const float* a = plane + r.i0 * W;
       const float* b = plane + r.i1 * W;
-      float* dst = o + (p * OH + oh) * OW;
+      float* dst = o + oh * OW;
       for (int64_t ow = 0; ow < OW; ++ow) {
         const Tap& c = cols[size_t(ow)];
         dst[ow] = r.w0 * (c.w0 * a[c.i0] + c.w1 * a[c.i1]) +
@@ -142,33 +142,83 @@ Tensor upsample_bilinear2x(const Tensor& x) {
       }
     }
   }
-  if (needs_grad({x})) {
-    // Columns first (each output row gathered into a row of W), then rows
-    // (that row added into the two input rows its taps name).
+}
+
+// The adjoint: x's gradient += the upsampling's adjoint of the first C
+// channels of dout (N, out_channels, 2H, 2W). Columns first (each output row
+// gathered into a row of W), then rows (that row added into the two input
+// rows its taps name).
+void upsample_adjoint_from(const Tensor& x, const float* dout, int64_t out_channels,
+                           const std::vector<Tap>& rows, const std::vector<float>& colw) {
+  const int64_t C = x.size(1), H = x.size(2), W = x.size(3), OH = 2 * H, OW = 2 * W;
+  const int64_t planes = x.size(0) * C;
+  float* dx = grad_buffer(x);
+#pragma omp parallel
+  {
+    std::vector<float> row(static_cast<size_t>(W));
+#pragma omp for
+    for (int64_t p = 0; p < planes; ++p) {
+      float* plane = dx + p * H * W;
+      const float* g = dout + ((p / C) * out_channels + p % C) * OH * OW;
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        gather_row(row.data(), g + oh * OW, colw.data(), W);
+        const Tap& r = rows[size_t(oh)];
+        float* a = plane + r.i0 * W;
+        float* b = plane + r.i1 * W;
+        for (int64_t i = 0; i < W; ++i) a[i] += r.w0 * row[size_t(i)];
+        for (int64_t i = 0; i < W; ++i) b[i] += r.w1 * row[size_t(i)];
+      }
+    }
+  }
+}
+}  // namespace
+
+Tensor upsample_bilinear2x(const Tensor& x) {
+  QAT_CHECK(x.dim() == 4, "upsample_bilinear2x: input must be (N,C,H,W), got ",
+            to_string(x.shape()));
+  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  const auto rows = bilinear_taps(H, 2 * H), cols = bilinear_taps(W, 2 * W);
+  Tensor out = Tensor::empty({N, C, 2 * H, 2 * W});
+  upsample_into(out.data(), C, x, rows, cols);
+  if (needs_grad({x}))
     record(out, "upsample_bilinear2x", {x},
            [x, rows, colw = gather_weights(cols, W)](const Tensor& dout) {
-      const int64_t H = x.size(2), W = x.size(3), OH = 2 * H, OW = 2 * W;
-      const int64_t planes = x.size(0) * x.size(1);
-      float* dx = grad_buffer(x);
-      const float* g = dout.data();
-#pragma omp parallel
-      {
-        std::vector<float> row(static_cast<size_t>(W));
-#pragma omp for
-        for (int64_t p = 0; p < planes; ++p) {
-          float* plane = dx + p * H * W;
-          for (int64_t oh = 0; oh < OH; ++oh) {
-            gather_row(row.data(), g + (p * OH + oh) * OW, colw.data(), W);
-            const Tap& r = rows[size_t(oh)];
-            float* a = plane + r.i0 * W;
-            float* b = plane + r.i1 * W;
-            for (int64_t i = 0; i < W; ++i) a[i] += r.w0 * row[size_t(i)];
-            for (int64_t i = 0; i < W; ++i) b[i] += r.w1 * row[size_t(i)];
-          }
-        }
-      }
-    });
-  }
+             upsample_adjoint_from(x, dout.data(), x.size(1), rows, colw);
+           });
+  return out;
+}
+
+Tensor upsample_cat(const Tensor& x, const Tensor& skip) {
+  QAT_CHECK(x.dim() == 4 && skip.dim() == 4 && skip.size(0) == x.size(0) &&
+                skip.size(2) == 2 * x.size(2) && skip.size(3) == 2 * x.size(3),
+            "upsample_cat: skip ", to_string(skip.shape()),
+            " must be (N,C2,2H,2W) for input ", to_string(x.shape()));
+  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  const int64_t CS = skip.size(1), HW = 4 * H * W;
+  const auto rows = bilinear_taps(H, 2 * H), cols = bilinear_taps(W, 2 * W);
+  Tensor out = Tensor::empty({N, C + CS, 2 * H, 2 * W});
+  upsample_into(out.data(), C + CS, x, rows, cols);
+  for (int64_t n = 0; n < N; ++n)
+    std::memcpy(out.data() + (n * (C + CS) + C) * HW, skip.data() + n * CS * HW,
+                size_t(CS * HW) * sizeof(float));
+  if (needs_grad({x, skip}))
+    record(out, "upsample_cat", {x, skip},
+           [x, skip, rows, colw = gather_weights(cols, W)](const Tensor& dout) {
+             const int64_t N = x.size(0), C = x.size(1), CS = skip.size(1);
+             const int64_t HW = 4 * x.size(2) * x.size(3);
+             if (x.requires_grad()) upsample_adjoint_from(x, dout.data(), C + CS, rows, colw);
+             if (!skip.requires_grad()) return;
+             bool fresh = false;
+             float* ds = grad_buffer_for_write(skip, fresh);
+             for (int64_t n = 0; n < N; ++n) {
+               const float* src = dout.data() + (n * (C + CS) + C) * HW;
+               float* dst = ds + n * CS * HW;
+               if (fresh)
+                 std::memcpy(dst, src, size_t(CS * HW) * sizeof(float));
+               else
+                 for (int64_t i = 0; i < CS * HW; ++i) dst[i] += src[i];
+             }
+           });
   return out;
 }
 

@@ -43,7 +43,7 @@ UpConv::UpConv(int64_t in, int64_t out, Activation act, float dropout, Rng& rng)
 }
 
 Tensor UpConv::forward(const Tensor& x, const Tensor& skip) {
-  return conv.forward(cat_channels({upsample_bilinear2x(x), skip}));
+  return conv.forward(upsample_cat(x, skip));
 }
 
 UNet::UNet(const UNetOptions& o)

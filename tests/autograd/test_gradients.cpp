@@ -104,6 +104,8 @@ TEST_CASE("gradients: bilinear x2 upsampling and channel concat") {
   for (const Shape& s : {Shape{1, 2, 1, 2}, Shape{1, 1, 3, 1}, Shape{1, 1, 2, 9}})
     check_gradients([](auto& v) { return upsample_bilinear2x(v[0]); }, {param(s, rng)});
   check_gradients([](auto& v) { return cat_channels({v[0], v[1]}); }, {a, b});
+  Tensor skip = param({2, 2, 10, 8}, rng);
+  check_gradients([](auto& v) { return upsample_cat(v[0], v[1]); }, {a, skip});
 }
 
 TEST_CASE("gradients: batch_norm2d in training and eval") {

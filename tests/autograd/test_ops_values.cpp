@@ -158,3 +158,22 @@ TEST_CASE("tanh_array is within a few ulp of std::tanh, partial vectors included
     }
   }
 }
+
+TEST_CASE("upsample_cat equals cat_channels of upsample_bilinear2x, values and gradients") {
+  Rng rng(14);
+  Tensor x = random_tensor({2, 3, 5, 7}, rng), skip = random_tensor({2, 4, 10, 14}, rng);
+  Tensor dout = random_tensor({2, 7, 10, 14}, rng);
+  auto run = [&](bool fused, std::vector<float>& dx, std::vector<float>& ds) {
+    Tensor xc = x.clone().requires_grad_(), sc = skip.clone().requires_grad_();
+    Tensor y = fused ? upsample_cat(xc, sc) : cat_channels({upsample_bilinear2x(xc), sc});
+    sum(y * dout).backward();
+    dx = xc.grad().to_vector();
+    ds = sc.grad().to_vector();
+    return y.to_vector();
+  };
+  std::vector<float> dx1, ds1, dx2, ds2;
+  CHECK(run(true, dx1, ds1) == run(false, dx2, ds2));
+  CHECK(dx1 == dx2);
+  CHECK(ds1 == ds2);
+  CHECK_THROWS_AS(upsample_cat(x, random_tensor({2, 4, 10, 12}, rng)), Error);
+}
