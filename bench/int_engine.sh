@@ -9,8 +9,8 @@
 # reps after a warm-up), then torch_int_inference.py (PyTorch float, eval,
 # no_grad, the same U-Net, the same threads), then one table row with the
 # ratios. Targets (issue #6): float qat / int >= 2 and PyTorch / int > 1.
-# Timings are printed, never asserted. On a shared machine wrap it in
-# /work/sweepbin/quiet.sh (or any way of stopping other jobs) for numbers
+# Timings are printed, never asserted. On a shared machine, stop the other
+# jobs for the run (SIGSTOP, then SIGCONT) to get numbers
 # worth quoting.
 set -euo pipefail
 cd "$(dirname "$0")/.."
