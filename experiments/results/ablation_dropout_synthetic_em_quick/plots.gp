@@ -1,0 +1,36 @@
+# Made by `qat table`; redraw with: gnuplot plots.gp (from this folder)
+set terminal pngcairo size 900,600 noenhanced
+set grid
+set output 'dice_vs_bits.png'
+set title 'ablation_dropout_synthetic_em_quick: val Dice (last epoch) against weight bits'
+set xlabel 'weight bits (log scale; 32 = float)'
+set ylabel 'Dice %'
+set logscale x 2
+set offsets graph 0.05, graph 0.05, 0, 0
+set yrange [0:100]
+set key bottom right
+plot 'dice_vs_bits.dat' index 0 using 1:2:3 with yerrorlines lw 2 title 'ours dropout_off', '' index 0 using 1:4 with linespoints dt 2 title 'paper dropout_off', \
+     'dice_vs_bits.dat' index 1 using 1:2:3 with yerrorlines lw 2 title 'ours dropout_on', '' index 1 using 1:4 with linespoints dt 2 title 'paper dropout_on'
+unset logscale x
+set offsets 0, 0, 0, 0
+set autoscale y
+set output 'curves_dropout_off.png'
+set title 'ablation_dropout_synthetic_em_quick dropout_off: mean val Dice per epoch'
+set xlabel 'epoch'
+set ylabel 'Dice %'
+set key bottom right
+plot 'curves_dropout_off.dat' index 0 using 1:2 with lines lw 2 title "fp", \
+     'curves_dropout_off.dat' index 1 using 1:2 with lines lw 2 title "q8_8-q8_8", \
+     'curves_dropout_off.dat' index 2 using 1:2 with lines lw 2 title "q8_0-q0_8", \
+     'curves_dropout_off.dat' index 3 using 1:2 with lines lw 2 title "q6_0-q0_4", \
+     'curves_dropout_off.dat' index 4 using 1:2 with lines lw 2 title "q4_0-q0_2"
+set output 'curves_dropout_on.png'
+set title 'ablation_dropout_synthetic_em_quick dropout_on: mean val Dice per epoch'
+set xlabel 'epoch'
+set ylabel 'Dice %'
+set key bottom right
+plot 'curves_dropout_on.dat' index 0 using 1:2 with lines lw 2 title "fp", \
+     'curves_dropout_on.dat' index 1 using 1:2 with lines lw 2 title "q8_8-q8_8", \
+     'curves_dropout_on.dat' index 2 using 1:2 with lines lw 2 title "q8_0-q0_8", \
+     'curves_dropout_on.dat' index 3 using 1:2 with lines lw 2 title "q6_0-q0_4", \
+     'curves_dropout_on.dat' index 4 using 1:2 with lines lw 2 title "q4_0-q0_2"
