@@ -188,36 +188,50 @@ Tensor upsample_bilinear2x(const Tensor& x) {
   return out;
 }
 
+namespace {
+// t (N,Ct,H,W) copied into channels [offset, offset+Ct) of out (N,total,H,W).
+void copy_channels_into(float* out, int64_t total, int64_t offset, const Tensor& t) {
+  const int64_t N = t.size(0), block = t.size(1) * t.size(2) * t.size(3);
+  const int64_t HW = t.size(2) * t.size(3);
+  for (int64_t n = 0; n < N; ++n)
+    std::memcpy(out + (n * total + offset) * HW, t.data() + n * block,
+                size_t(block) * sizeof(float));
+}
+
+// The adjoint: t's gradient gets channels [offset, offset+Ct) of dout.
+void channel_grad_from(const Tensor& t, const float* dout, int64_t total, int64_t offset) {
+  const int64_t N = t.size(0), block = t.size(1) * t.size(2) * t.size(3);
+  const int64_t HW = t.size(2) * t.size(3);
+  bool fresh = false;
+  float* dt = grad_buffer_for_write(t, fresh);
+  for (int64_t n = 0; n < N; ++n) {
+    const float* src = dout + (n * total + offset) * HW;
+    float* dst = dt + n * block;
+    if (fresh)
+      std::memcpy(dst, src, size_t(block) * sizeof(float));
+    else
+      for (int64_t i = 0; i < block; ++i) dst[i] += src[i];
+  }
+}
+}  // namespace
+
 Tensor upsample_cat(const Tensor& x, const Tensor& skip) {
   QAT_CHECK(x.dim() == 4 && skip.dim() == 4 && skip.size(0) == x.size(0) &&
                 skip.size(2) == 2 * x.size(2) && skip.size(3) == 2 * x.size(3),
             "upsample_cat: skip ", to_string(skip.shape()),
             " must be (N,C2,2H,2W) for input ", to_string(x.shape()));
   const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-  const int64_t CS = skip.size(1), HW = 4 * H * W;
+  const int64_t CS = skip.size(1);
   const auto rows = bilinear_taps(H, 2 * H), cols = bilinear_taps(W, 2 * W);
   Tensor out = Tensor::empty({N, C + CS, 2 * H, 2 * W});
   upsample_into(out.data(), C + CS, x, rows, cols);
-  for (int64_t n = 0; n < N; ++n)
-    std::memcpy(out.data() + (n * (C + CS) + C) * HW, skip.data() + n * CS * HW,
-                size_t(CS * HW) * sizeof(float));
+  copy_channels_into(out.data(), C + CS, C, skip);
   if (needs_grad({x, skip}))
     record(out, "upsample_cat", {x, skip},
            [x, skip, rows, colw = gather_weights(cols, W)](const Tensor& dout) {
-             const int64_t N = x.size(0), C = x.size(1), CS = skip.size(1);
-             const int64_t HW = 4 * x.size(2) * x.size(3);
+             const int64_t C = x.size(1), CS = skip.size(1);
              if (x.requires_grad()) upsample_adjoint_from(x, dout.data(), C + CS, rows, colw);
-             if (!skip.requires_grad()) return;
-             bool fresh = false;
-             float* ds = grad_buffer_for_write(skip, fresh);
-             for (int64_t n = 0; n < N; ++n) {
-               const float* src = dout.data() + (n * (C + CS) + C) * HW;
-               float* dst = ds + n * CS * HW;
-               if (fresh)
-                 std::memcpy(dst, src, size_t(CS * HW) * sizeof(float));
-               else
-                 for (int64_t i = 0; i < CS * HW; ++i) dst[i] += src[i];
-             }
+             if (skip.requires_grad()) channel_grad_from(skip, dout.data(), C + CS, C);
            });
   return out;
 }
@@ -236,35 +250,19 @@ Tensor cat_channels(const std::vector<Tensor>& xs) {
               to_string(t.shape()), " differ outside the channel dimension");
     C += t.size(1);
   }
-  const int64_t N = s0[0], HW = s0[2] * s0[3];
-  Tensor out = Tensor::empty({N, C, s0[2], s0[3]});
-  for (int64_t n = 0; n < N; ++n) {
-    float* dst = out.data() + n * C * HW;
-    for (const Tensor& t : xs) {
-      const int64_t block = t.size(1) * HW;
-      std::memcpy(dst, t.data() + n * block, size_t(block) * sizeof(float));
-      dst += block;
-    }
+  Tensor out = Tensor::empty({s0[0], C, s0[2], s0[3]});
+  int64_t offset = 0;  // channels before this input
+  for (const Tensor& t : xs) {
+    copy_channels_into(out.data(), C, offset, t);
+    offset += t.size(1);
   }
   bool any = false;
   for (const Tensor& t : xs) any = any || t.requires_grad();
   if (any && grad_enabled()) {
-    record(out, "cat_channels", xs, [xs, N, C, HW](const Tensor& dout) {
-      int64_t offset = 0;  // channels before this input
+    record(out, "cat_channels", xs, [xs, C](const Tensor& dout) {
+      int64_t offset = 0;
       for (const Tensor& t : xs) {
-        const int64_t block = t.size(1) * HW;
-        if (t.requires_grad()) {
-          bool fresh = false;
-          float* dt = grad_buffer_for_write(t, fresh);
-          for (int64_t n = 0; n < N; ++n) {
-            const float* src = dout.data() + n * C * HW + offset * HW;
-            float* dst = dt + n * block;
-            if (fresh)
-              std::memcpy(dst, src, size_t(block) * sizeof(float));
-            else
-              for (int64_t i = 0; i < block; ++i) dst[i] += src[i];
-          }
-        }
+        if (t.requires_grad()) channel_grad_from(t, dout.data(), C, offset);
         offset += t.size(1);
       }
     });
