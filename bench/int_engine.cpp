@@ -93,16 +93,21 @@ int main(int argc, char** argv) {
   const double t_codes = median_ms(reps, [&] { engine.run_integer(x1); });
   const double t_suffix = median_ms(reps, [&] { engine.run_float_suffix(y); });
   // Per layer: the time between one layer's output and the next (the
-  // pooling or upsampling and concat before a conv count to that conv).
-  std::vector<std::pair<std::string, double>> per_layer;
-  auto last = std::chrono::steady_clock::now();
-  engine.observe = [&](const std::string& name, const CodeTensor&) {
-    const auto now = std::chrono::steady_clock::now();
-    per_layer.emplace_back(name, std::chrono::duration<double, std::milli>(now - last).count());
-    last = now;
-  };
-  last = std::chrono::steady_clock::now();
-  engine.run_integer(x1);
+  // pooling or upsampling and concat before a conv count to that conv),
+  // median of reps runs of the integer part.
+  std::vector<std::string> names;
+  std::vector<std::vector<double>> per_layer;  // [layer][rep]
+  for (int r = 0; r < reps; ++r) {
+    size_t layer = 0;
+    auto last = std::chrono::steady_clock::now();
+    engine.observe = [&](const std::string& name, const CodeTensor&) {
+      const auto now = std::chrono::steady_clock::now();
+      if (layer == per_layer.size()) names.push_back(name), per_layer.emplace_back();
+      per_layer[layer++].push_back(std::chrono::duration<double, std::milli>(now - last).count());
+      last = now;
+    };
+    engine.run_integer(x1);
+  }
   engine.observe = nullptr;
   const bool vnni = quant::use_vnni();
   double t_port = 0;
@@ -120,8 +125,11 @@ int main(int argc, char** argv) {
               vnni ? "VNNI    " : "portable", t_int, t_float / t_int, t_sim / t_int);
   std::printf("    of which float conv1 block %.1f ms, integer part %.1f ms, conv9 %.1f ms\n",
               t_prefix, t_codes, t_suffix);
-  std::printf("    per layer (one run):");
-  for (const auto& [name, ms] : per_layer) std::printf(" %s %.1f", name.c_str(), ms);
+  std::printf("    per layer (median of %d):", reps);
+  for (size_t k = 0; k < names.size(); ++k) {
+    std::sort(per_layer[k].begin(), per_layer[k].end());
+    std::printf(" %s %.1f", names[k].c_str(), per_layer[k][per_layer[k].size() / 2]);
+  }
   std::printf("\n");
   if (portable)
     std::printf("  integer engine (portable)      %8.1f ms   float/int %.2fx\n", t_port,

@@ -5,7 +5,6 @@
 
 #include "autograd/conv_kernels.h"
 #include "autograd/ops.h"
-#include "layers/layers.h"
 #include "quant/int_bound.h"
 #include "quant/quantize.h"
 
@@ -17,9 +16,10 @@ namespace {
 Tensor float_layer(const FloatLayer& l, const Tensor& x) {
   Tensor h = conv2d(x, l.weight, l.bias, 1, 1);
   if (!l.has_bn) return h;
-  h = activate(h, Activation::ReLU, 3.0f);
+  // relu then BN in one op, as DownConv does it in the simulation (bit for
+  // bit the same as the two ops); it overwrites h, which nothing else reads.
   Tensor mean = l.mean.clone(), var = l.var.clone();  // eval mode leaves them alone
-  h = batch_norm2d(h, l.gamma, l.beta, mean, var, /*training=*/false, 0.1f, l.eps);
+  h = relu_batch_norm2d(h, l.gamma, l.beta, mean, var, /*training=*/false, 0.1f, l.eps);
   if (l.activation.format != quant::Format::None) h = quant::quantize(h, l.activation);
   return h;
 }
@@ -128,12 +128,13 @@ CodeTensor IntEngine::run_float_prefix(const Tensor& x) {
   const float up = std::ldexp(1.0f, t.frac);
   const float* v = h.data();
   const int64_t n = h.numel();
-  bool exact = true;
+  int exact = 1;
   auto convert = [&](auto* out) {
+#pragma omp parallel for simd reduction(& : exact)
     for (int64_t k = 0; k < n; ++k) {
       const float c = v[k] * up;
       out[k] = static_cast<std::remove_reference_t<decltype(*out)>>(c);
-      exact = exact & (float(out[k]) == c);
+      exact &= int(float(out[k]) == c);
     }
   };
   if (t.bytes == 1) convert(t.codes8.data());
@@ -153,9 +154,13 @@ Tensor IntEngine::run_float_suffix(const CodeTensor& y) {
   const float down = std::ldexp(1.0f, -y.frac);  // exact: codes < 2^24
   float* out = v.data();
   const int64_t n = y.numel();
-  if (y.bytes == 1) for (int64_t k = 0; k < n; ++k) out[k] = float(y.codes8[size_t(k)]) * down;
-  else if (y.bytes == 2) for (int64_t k = 0; k < n; ++k) out[k] = float(y.codes16[size_t(k)]) * down;
-  else for (int64_t k = 0; k < n; ++k) out[k] = float(y.codes32[size_t(k)]) * down;
+  auto convert = [&](const auto* codes) {
+#pragma omp parallel for
+    for (int64_t k = 0; k < n; ++k) out[k] = float(codes[k]) * down;
+  };
+  if (y.bytes == 1) convert(y.codes8.data());
+  else if (y.bytes == 2) convert(y.codes16.data());
+  else convert(y.codes32.data());
   return float_layer(model_.last, v);
 }
 

@@ -101,10 +101,67 @@ void conv2d_codes(int32_t* acc, const T* x, const T* w, const int32_t* bias,
   conv2d_codes(acc, x, pack_a(w, g.OC, g.patch()), bias, g);
 }
 
+namespace {
+
+// v.size() >= n: grows, never shrinks, so that a buffer kept between calls
+// is allocated (and its pages touched) once.
+template <class T>
+void grow(std::vector<T>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+}
+
+// The rows [ih0, ih0 + R) of the zero-padded image of x (C, H, W) (rows
+// from -pad; rows outside the image and the pad columns hold the code 0,
+// the value 0), as xw (C, R, Wp): one chunk's window of a part's input.
+template <class T>
+void pad_window(T* xw, const T* x, const ConvGeometry& g, int64_t C, int64_t ih0,
+                int64_t R, int64_t R_stride) {
+  const int64_t Wp = g.W + 2 * g.pad;
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t r = 0; r < R; ++r) {
+      T* dst = xw + (c * R_stride + r) * Wp;
+      const int64_t ih = ih0 + r;
+      if (ih < 0 || ih >= g.H) {
+        std::fill_n(dst, Wp, T(0));
+        continue;
+      }
+      std::fill_n(dst, g.pad, T(0));
+      std::copy_n(x + (c * g.H + ih) * g.W, g.W, dst + g.pad);
+      std::fill_n(dst + g.pad + g.W, g.pad, T(0));
+    }
+}
+
+}  // namespace
+
+// Each chunk of output rows [oh0, oh1) reads the window of input rows
+// [oh0 - pad, oh1 - pad + KH - 1), zero-padded to Wp = W + 2 pad columns.
+// Read as one flat row per channel, the window holds output pixel
+// (oh0 + r, ow) at q = r*Wp + ow and its tap (c, kh, kw) at
+// window[c][q + kh*Wp + kw]: every im2col row is one contiguous slice of
+// the window, handed to the GEMM as a pointer (gemm_packed_rows), so the
+// 9x larger im2col is never built. The Wp - OW columns past each output row
+// are computed and dropped: 1% of the work at 200 wide, 8% at 25.
 void conv2d_codes_parts(const std::vector<ConvPart>& parts, const int32_t* bias,
                         const ConvGeometry& g, const ConvEpilogue& epilogue) {
   QAT_CHECK(!parts.empty(), "conv2d_codes_parts: no input");
-  size_t col_bytes = 0;  // the largest part's im2col chunk, in bytes per row
+  const int64_t Wp = g.W + 2 * g.pad;
+  QAT_CHECK(g.stride == 1 && g.OH == g.H + 2 * g.pad - g.KH + 1 && g.OW == Wp - g.KW + 1,
+            "conv2d_codes_parts: stride 1 and a ", g.OH, "x", g.OW, " output expected from ",
+            g.H, "x", g.W, " with pad ", g.pad, ", kernel ", g.KH, "x", g.KW);
+  // Output rows per chunk: at least 4 chunks per thread per image, so that
+  // small layers still share the work, and the chunk's accumulators
+  // (OC x rows x Wp int32) near 512 KiB: fewer rows spend more on the
+  // window's KH - 1 extra rows and on the last, partly empty panel of 64
+  // columns (measured: 128 KiB made the integer part 30% slower, 256 KiB
+  // 7%, 1 MiB the same).
+  const int64_t share = (g.OH + 4 * omp_get_max_threads() - 1) / (4 * omp_get_max_threads());
+  const int64_t rows = std::clamp<int64_t>(
+      std::min((int64_t(1) << 19) / std::max<int64_t>(g.OC * Wp * 4, 1), share), 1, g.OH);
+  const int64_t per_image = (g.OH + rows - 1) / rows, most = rows * Wp;
+  const int64_t R = rows + g.KH - 1;  // window rows
+  // Each part's im2col rows as offsets into its window.
+  std::vector<std::vector<int64_t>> offsets;
+  size_t window_bytes = 0;
   for (const ConvPart& part : parts) {
     QAT_CHECK((part.x8 && part.w8 && !part.x16) || (part.x16 && part.w16 && !part.x8),
               "conv2d_codes_parts: a part needs codes and weights of one type");
@@ -113,55 +170,61 @@ void conv2d_codes_parts(const std::vector<ConvPart>& parts, const int32_t* bias,
     QAT_CHECK(M == g.OC && K == part.C * g.KH * g.KW, "conv2d_codes_parts: packed weight (",
               M, ", ", K, ") does not match OC=", g.OC, " and C*KH*KW=", part.C * g.KH * g.KW);
     QAT_CHECK(part.shift >= 0 && part.shift < 31, "conv2d_codes_parts: shift ", part.shift);
-    col_bytes = std::max(col_bytes, size_t(K) * (part.x8 ? 1 : 2));
+    std::vector<int64_t>& o = offsets.emplace_back();
+    for (int64_t c = 0; c < part.C; ++c)
+      for (int64_t kh = 0; kh < g.KH; ++kh)
+        for (int64_t kw = 0; kw < g.KW; ++kw) o.push_back((c * R + kh) * Wp + kw);
+    window_bytes = std::max(window_bytes, size_t(part.C * R * Wp) * (part.x8 ? 1 : 2));
   }
-  ConvGeometry widest = g;  // chunk rows sized for the widest part's im2col
-  widest.C = int64_t(col_bytes) / (g.KH * g.KW);
-  const int64_t rows = rows_per_chunk(widest, 1);
-  const int64_t per_image = (g.OH + rows - 1) / rows, most = rows * g.OW;
 #pragma omp parallel
   {
-    std::unique_ptr<int8_t[]> col(new int8_t[col_bytes * size_t(most) + 64]);
-    std::unique_ptr<int32_t[]> acc(new int32_t[size_t(g.OC * most)]);
-    std::unique_ptr<int32_t[]> part_acc(parts.size() > 1 ? new int32_t[size_t(g.OC * most)]
-                                                          : nullptr);
+    // Per thread, kept between calls (OpenMP's threads persist): a fresh
+    // megabyte per thread per conv came from mmap, and its page faults cost
+    // 11-16 ms of a 2-thread forward at 200x200.
+    thread_local std::vector<int16_t> window;
+    thread_local std::vector<int32_t> part_acc, acc;
+    grow(window, window_bytes / 2 + 1);
+    grow(part_acc, size_t(g.OC * most));
+    grow(acc, size_t(g.OC * rows * g.OW));
 #pragma omp for schedule(dynamic)
     for (int64_t chunk = 0; chunk < g.N * per_image; ++chunk) {
       const int64_t n = chunk / per_image, oh0 = (chunk % per_image) * rows;
-      const int64_t oh1 = std::min(g.OH, oh0 + rows), cols = (oh1 - oh0) * g.OW;
+      const int64_t oh1 = std::min(g.OH, oh0 + rows);
+      const int64_t cols = (oh1 - oh0 - 1) * Wp + g.OW;  // the last row's junk left out
       for (size_t i = 0; i < parts.size(); ++i) {
         const ConvPart& part = parts[i];
-        ConvGeometry gp = g;
-        gp.C = part.C;
         const int64_t stride = part.image_stride ? part.image_stride : part.C * g.H * g.W;
-        // o (OC, cols) = w (OC, patch) * col (patch, cols)
-        int32_t* o = i == 0 ? acc.get() : part_acc.get();
+        const int64_t filled = oh1 - oh0 + g.KH - 1;  // R, or fewer in the last chunk
+        // part_acc (OC, cols) = w (OC, patch) * im2col (patch, cols)
         if (part.x8) {
-          auto* c8 = reinterpret_cast<int8_t*>(col.get());
-          im2col_codes(c8, part.x8 + n * stride, gp, oh0, oh1);
-          gemm_packed(o, *part.w8, c8, cols);
+          auto* w8 = reinterpret_cast<int8_t*>(window.data());
+          pad_window(w8, part.x8 + n * stride, g, part.C, oh0 - g.pad, filled, R);
+          gemm_packed_rows(part_acc.data(), *part.w8, w8, offsets[i].data(), cols);
         } else {
-          auto* c16 = reinterpret_cast<int16_t*>(col.get());
-          im2col_codes(c16, part.x16 + n * stride, gp, oh0, oh1);
-          gemm_packed(o, *part.w16, c16, cols);
+          pad_window(window.data(), part.x16 + n * stride, g, part.C, oh0 - g.pad, filled, R);
+          gemm_packed_rows(part_acc.data(), *part.w16, window.data(), offsets[i].data(), cols);
         }
-        const int64_t total = g.OC * cols;
-        if (i == 0) {
-          if (part.shift)
-            for (int64_t k = 0; k < total; ++k)
-              acc[size_t(k)] = int32_t(uint32_t(acc[size_t(k)]) << part.shift);
-        } else {
-          for (int64_t k = 0; k < total; ++k)  // mod 2^32, as the GEMM
-            acc[size_t(k)] = int32_t(uint32_t(acc[size_t(k)]) +
-                                     (uint32_t(part_acc[size_t(k)]) << part.shift));
-        }
+        // acc (OC, rows*OW) (+)= part_acc << shift, junk columns dropped;
+        // mod 2^32, as the GEMM
+        const uint32_t s = uint32_t(part.shift);
+        for (int64_t oc = 0; oc < g.OC; ++oc)
+          for (int64_t r = 0; r < oh1 - oh0; ++r) {
+            const int32_t* src = part_acc.data() + oc * cols + r * Wp;
+            int32_t* dst = acc.data() + (oc * (oh1 - oh0) + r) * g.OW;
+            if (i == 0)
+              for (int64_t w = 0; w < g.OW; ++w) dst[w] = int32_t(uint32_t(src[w]) << s);
+            else
+              for (int64_t w = 0; w < g.OW; ++w)
+                dst[w] = int32_t(uint32_t(dst[w]) + (uint32_t(src[w]) << s));
+          }
       }
+      const int64_t out_cols = (oh1 - oh0) * g.OW;
       if (bias)
         for (int64_t oc = 0; oc < g.OC; ++oc)
-          for (int64_t p = 0; p < cols; ++p)
-            acc[size_t(oc * cols + p)] =
-                int32_t(uint32_t(acc[size_t(oc * cols + p)]) + uint32_t(bias[oc]));
-      epilogue(acc.get(), n, oh0, oh1);
+          for (int64_t p = 0; p < out_cols; ++p)
+            acc[size_t(oc * out_cols + p)] =
+                int32_t(uint32_t(acc[size_t(oc * out_cols + p)]) + uint32_t(bias[oc]));
+      epilogue(acc.data(), n, oh0, oh1);
     }
   }
 }

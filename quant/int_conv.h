@@ -49,8 +49,10 @@ void conv2d_codes(int32_t* acc, const T* x, const PackedA<T>& w, const int32_t* 
 //   acc (OC, rows*OW) = sum over parts of (conv(x_part, w_part) << shift) + bias
 // (mod 2^32 like the GEMM; exact when the layer's bound fits int32, which the
 // caller checks) and hands it to epilogue(acc, n, oh0, oh1) while it is in
-// cache. No accumulator of the whole layer exists. Parallel over chunks;
-// the epilogue runs on the thread that computed the chunk.
+// cache. No accumulator of the whole layer exists, and no im2col: the GEMM
+// reads each chunk's zero-padded input window directly (int_conv.cpp), so
+// stride 1 only (the engine's 3x3, pad 1 convs). Parallel over chunks; the
+// epilogue runs on the thread that computed the chunk.
 struct ConvPart {
   const int8_t* x8 = nullptr;               // (N, C, H, W) codes: one of x8, x16
   const int16_t* x16 = nullptr;

@@ -59,8 +59,10 @@ void gemm_naive(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_
 // without undefined behaviour; a product of two int16 fits int32. A's rows
 // are lda apart (K, or Kp for a PackedA).
 namespace {
-template <class T>
-void blocked(int32_t* C, const T* A, int64_t lda, const T* B, int64_t M, int64_t N,
+// B's row k starts at row(k): B + k*N for a dense B, a slice of the padded
+// input for the conv (gemm_packed_rows).
+template <class T, class Rows>
+void blocked(int32_t* C, const T* A, int64_t lda, const Rows& row, int64_t M, int64_t N,
              int64_t K, int64_t ldc) {
   constexpr int64_t kMB = 8, kNB = 256;
   const int64_t blocks = (N + kNB - 1) / kNB;
@@ -72,11 +74,11 @@ void blocked(int32_t* C, const T* A, int64_t lda, const T* B, int64_t M, int64_t
       const int64_t mr = std::min(kMB, M - m0);
       for (int64_t i = 0; i < mr; ++i) std::fill_n(acc[i], nr, 0u);
       for (int64_t k = 0; k < K; ++k) {
-        const T* b = B + k * N + n0;
+        const T* b = row(k) + n0;
         for (int64_t i = 0; i < mr; ++i) {
           const int32_t a = A[(m0 + i) * lda + k];
-          uint32_t* row = acc[i];
-          for (int64_t j = 0; j < nr; ++j) row[j] += uint32_t(a * int32_t(b[j]));
+          uint32_t* out = acc[i];
+          for (int64_t j = 0; j < nr; ++j) out[j] += uint32_t(a * int32_t(b[j]));
         }
       }
       for (int64_t i = 0; i < mr; ++i)
@@ -85,12 +87,27 @@ void blocked(int32_t* C, const T* A, int64_t lda, const T* B, int64_t M, int64_t
     }
   }
 }
+
+// The rows of a dense B (K, N).
+template <class T>
+struct DenseRows {
+  const T* B;
+  int64_t N;
+  const T* operator()(int64_t k) const { return B + k * N; }
+};
+// The rows of a B given as offsets from a base (gemm_packed_rows).
+template <class T>
+struct OffsetRows {
+  const T* base;
+  const int64_t* offsets;
+  const T* operator()(int64_t k) const { return base + offsets[k]; }
+};
 }  // namespace
 
 template <class T>
 void gemm_blocked(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K,
                   int64_t ldc) {
-  blocked(C, A, /*lda=*/K, B, M, N, K, ldc == 0 ? N : ldc);
+  blocked(C, A, /*lda=*/K, DenseRows<T>{B, N}, M, N, K, ldc == 0 ? N : ldc);
 }
 
 // ---- VNNI
@@ -106,13 +123,13 @@ constexpr int64_t group() {  // k per 32-bit lane
 }
 
 // One full k-group of 16 (int8) or 8 (int16) columns, interleaved with SSE2
-// unpacks: rows r_t = B[G*kg + t][j..] become Bp[kg][j][t]. int8 gets +128
-// (xor of the sign bit: the code c becomes the unsigned byte c + 128).
-void pack_group(int8_t* dst, const int8_t* src, int64_t N) {
+// unpacks: rows src[t] = B[G*kg + t][j..] become Bp[kg][j][t]. int8 gets
+// +128 (xor of the sign bit: the code c becomes the unsigned byte c + 128).
+void pack_group(int8_t* dst, const int8_t* const* src) {
   const __m128i flip = _mm_set1_epi8(int8_t(0x80));
   __m128i r[4];
   for (int t = 0; t < 4; ++t)
-    r[t] = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + t * N)), flip);
+    r[t] = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src[t])), flip);
   const __m128i lo01 = _mm_unpacklo_epi8(r[0], r[1]), hi01 = _mm_unpackhi_epi8(r[0], r[1]);
   const __m128i lo23 = _mm_unpacklo_epi8(r[2], r[3]), hi23 = _mm_unpackhi_epi8(r[2], r[3]);
   __m128i* out = reinterpret_cast<__m128i*>(dst);
@@ -121,9 +138,9 @@ void pack_group(int8_t* dst, const int8_t* src, int64_t N) {
   _mm_storeu_si128(out + 2, _mm_unpacklo_epi16(hi01, hi23));  // 8-11
   _mm_storeu_si128(out + 3, _mm_unpackhi_epi16(hi01, hi23));  // 12-15
 }
-void pack_group(int16_t* dst, const int16_t* src, int64_t N) {
-  const __m128i r0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
-  const __m128i r1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + N));
+void pack_group(int16_t* dst, const int16_t* const* src) {
+  const __m128i r0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[0]));
+  const __m128i r1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[1]));
   __m128i* out = reinterpret_cast<__m128i*>(dst);
   _mm_storeu_si128(out + 0, _mm_unpacklo_epi16(r0, r1));  // columns 0-3
   _mm_storeu_si128(out + 1, _mm_unpackhi_epi16(r0, r1));  // 4-7
@@ -132,23 +149,26 @@ void pack_group(int16_t* dst, const int16_t* src, int64_t N) {
 // B columns [n0, n0+nr) -> Bp (Kp/G, kNR, G); int8 gets +128 (stored as
 // uint8), padding holds the code 0. Whole k-groups of a whole panel go
 // through pack_group, the edges element by element.
-template <class T>
-void pack_b_panel(T* Bp, const T* B, int64_t N, int64_t K, int64_t Kp,
-                  int64_t n0, int64_t nr) {
+template <class T, class Rows>
+void pack_b_panel(T* Bp, const Rows& row, int64_t K, int64_t Kp, int64_t n0, int64_t nr) {
   constexpr int64_t G = group<T>();
   constexpr int64_t cols = 16 / sizeof(T);  // columns per pack_group
   for (int64_t kg = 0; kg < Kp / G; ++kg) {
     if (nr == kNR && kg * G + G <= K) {
-      for (int64_t j = 0; j < kNR; j += cols)
-        pack_group(Bp + (kg * kNR + j) * G, B + kg * G * N + n0 + j, N);
+      const T* src[G];
+      for (int64_t t = 0; t < G; ++t) src[t] = row(kg * G + t) + n0;
+      for (int64_t j = 0; j < kNR; j += cols) {
+        pack_group(Bp + (kg * kNR + j) * G, src);
+        for (int64_t t = 0; t < G; ++t) src[t] += cols;
+      }
       continue;
     }
     for (int64_t t = 0; t < G; ++t) {
       const int64_t k = kg * G + t;
       T* dst = Bp + kg * kNR * G + t;
-      const T* src = B + k * N + n0;
+      const T* src = k < K ? row(k) + n0 : nullptr;
       for (int64_t j = 0; j < kNR; ++j) {
-        const T v = (k < K && j < nr) ? src[j] : T(0);
+        const T v = (src && j < nr) ? src[j] : T(0);
         if constexpr (sizeof(T) == 1)
           dst[j * G] = T(uint8_t(int32_t(v) + 128));
         else
@@ -240,26 +260,41 @@ PackedA<T> pack_a(const T* A, int64_t M, int64_t K) {
   return p;
 }
 
-template <class T>
-void gemm_packed(int32_t* C, const PackedA<T>& A, const T* B, int64_t N, int64_t ldc) {
-  if (ldc == 0) ldc = N;
+namespace {
+template <class T, class Rows>
+void packed(int32_t* C, const PackedA<T>& A, const Rows& row, int64_t N, int64_t ldc) {
   if (!use_vnni()) {
-    blocked(C, A.data.data(), /*lda=*/A.Kp, B, A.M, N, A.K, ldc);
+    blocked(C, A.data.data(), /*lda=*/A.Kp, row, A.M, N, A.K, ldc);
     return;
   }
   const int64_t panels = (N + kNR - 1) / kNR;
 #pragma omp parallel
   {
-    std::vector<T> Bp(size_t(A.Kp * kNR));  // this thread's panel: Kp*64 codes
+    // This thread's panel, Kp*64 codes, kept between calls: up to 590 KB,
+    // whose fresh pages on every call cost more than the packing.
+    thread_local std::vector<T> Bp;
+    if (Bp.size() < size_t(A.Kp * kNR)) Bp.resize(size_t(A.Kp * kNR));
 #pragma omp for schedule(static)
     for (int64_t p = 0; p < panels; ++p) {
       const int64_t n0 = p * kNR, nr = std::min(kNR, N - n0);
-      pack_b_panel(Bp.data(), B, N, A.K, A.Kp, n0, nr);
+      pack_b_panel(Bp.data(), row, A.K, A.Kp, n0, nr);
       for (int64_t m0 = 0; m0 < A.M; m0 += kMR)
         vnni_tile(C + m0 * ldc + n0, A.data.data() + m0 * A.Kp, Bp.data(),
                   A.corr.data() + m0, A.Kp, ldc, std::min(kMR, A.M - m0), nr);
     }
   }
+}
+}  // namespace
+
+template <class T>
+void gemm_packed(int32_t* C, const PackedA<T>& A, const T* B, int64_t N, int64_t ldc) {
+  packed(C, A, DenseRows<T>{B, N}, N, ldc == 0 ? N : ldc);
+}
+
+template <class T>
+void gemm_packed_rows(int32_t* C, const PackedA<T>& A, const T* base, const int64_t* rows,
+                      int64_t N, int64_t ldc) {
+  packed(C, A, OffsetRows<T>{base, rows}, N, ldc == 0 ? N : ldc);
 }
 
 template <class T>
@@ -287,7 +322,9 @@ void gemm(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K,
                              int64_t);                                                   \
   template void gemm<T>(int32_t*, const T*, const T*, int64_t, int64_t, int64_t, int64_t);  \
   template PackedA<T> pack_a<T>(const T*, int64_t, int64_t);                              \
-  template void gemm_packed<T>(int32_t*, const PackedA<T>&, const T*, int64_t, int64_t);
+  template void gemm_packed<T>(int32_t*, const PackedA<T>&, const T*, int64_t, int64_t); \
+  template void gemm_packed_rows<T>(int32_t*, const PackedA<T>&, const T*, const int64_t*, \
+                                    int64_t, int64_t);
 QAT_GEMM_INSTANTIATE(int8_t)
 QAT_GEMM_INSTANTIATE(int16_t)
 #undef QAT_GEMM_INSTANTIATE

@@ -71,6 +71,12 @@ PackedA<T> pack_a(const T* A, int64_t M, int64_t K);
 // region (nested parallelism off, the OpenMP default) it runs serially.
 template <class T>
 void gemm_packed(int32_t* C, const PackedA<T>& A, const T* B, int64_t N, int64_t ldc = 0);
+// The same with B's row k the N codes at base + rows[k] (A.K offsets): a
+// stride-1 conv passes its zero-padded input, in which every row of the
+// im2col is one contiguous slice (int_conv.cpp), so no im2col is built.
+template <class T>
+void gemm_packed_rows(int32_t* C, const PackedA<T>& A, const T* base, const int64_t* rows,
+                      int64_t N, int64_t ldc = 0);
 
 // True if this CPU runs the _vnni versions (AVX-512 F, BW and VNNI).
 bool cpu_has_vnni();

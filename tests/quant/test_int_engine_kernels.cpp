@@ -133,9 +133,18 @@ TEST_CASE("int requantise: a widened int64 accumulator beyond int32, exactly") {
 
 TEST_CASE("int conv in parts: [int16 part << s1, int8 part << s2] + bias equals the naive conv") {
   Rng rng(94);
+  // small: every panel partial; 1x20x70: whole 64-column panels of the
+  // padded window's rows, row ends inside panels, several chunks
+  struct Size {
+    int64_t N, H, W;
+  };
+  for (const Size size : {Size{2, 9, 13}, Size{1, 20, 70}})
   for (bool portable : {false, true}) {
+    CAPTURE(size.H);
+    CAPTURE(size.W);
+    CAPTURE(portable);
     set_portable_only(portable);
-    const int64_t N = 2, C1 = 5, C2 = 3, H = 9, W = 13, OC = 7;
+    const int64_t N = size.N, C1 = 5, C2 = 3, H = size.H, W = size.W, OC = 7;
     const auto x1 = random_codes<int16_t>(rng, N * C1 * H * W, -2048, 2047);
     const auto x2 = random_codes<int8_t>(rng, N * C2 * H * W, -128, 127);
     const auto w1 = random_codes<int16_t>(rng, OC * C1 * 9, -128, 127);
