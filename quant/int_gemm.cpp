@@ -270,8 +270,9 @@ void packed(int32_t* C, const PackedA<T>& A, const Rows& row, int64_t N, int64_t
   const int64_t panels = (N + kNR - 1) / kNR;
 #pragma omp parallel
   {
-    // This thread's panel, Kp*64 codes, kept between calls: up to 590 KB,
-    // whose fresh pages on every call cost more than the packing.
+    // This thread's panel, Kp*64 codes (up to 590 KB), kept between calls:
+    // fresh pages on every call were part of the 11-16 ms of page faults a
+    // forward that bench/README.md measures.
     thread_local std::vector<T> Bp;
     if (Bp.size() < size_t(A.Kp * kNR)) Bp.resize(size_t(A.Kp * kNR));
 #pragma omp for schedule(static)
