@@ -60,8 +60,8 @@ Quantized fixed_twos_forward(const Tensor& x, int i, int f, bool is_signed) {
   const float* px = x.data();
   float* q = r.q.data();
   uint8_t* flags = r.flags.data();
-  // simd: without it GCC leaves nearbyint scalar (vrndscaless), a third of
-  // the integer engine's float prefix
+  // simd: without it GCC leaves nearbyint scalar (vrndscaless): 22% of the
+  // integer engine's float prefix in a perf profile
 #pragma omp parallel for simd if (n > 65536)
   for (int64_t k = 0; k < n; ++k) {
     const float code = std::nearbyint(px[k] * scale);

@@ -204,26 +204,23 @@ void conv2d_codes_parts(const std::vector<ConvPart>& parts, const int32_t* bias,
           pad_window(window.data(), part.x16 + n * stride, g, part.C, oh0 - g.pad, filled, R);
           gemm_packed_rows(part_acc.data(), *part.w16, window.data(), offsets[i].data(), cols);
         }
-        // acc (OC, rows*OW) (+)= part_acc << shift, junk columns dropped;
-        // mod 2^32, as the GEMM
+        // acc (OC, rows*OW) = (part_acc << shift) + bias for the first part,
+        // += part_acc << shift for the others; junk columns dropped; mod
+        // 2^32, as the GEMM
         const uint32_t s = uint32_t(part.shift);
-        for (int64_t oc = 0; oc < g.OC; ++oc)
+        for (int64_t oc = 0; oc < g.OC; ++oc) {
+          const uint32_t b = i == 0 && bias ? uint32_t(bias[oc]) : 0u;
           for (int64_t r = 0; r < oh1 - oh0; ++r) {
             const int32_t* src = part_acc.data() + oc * cols + r * Wp;
             int32_t* dst = acc.data() + (oc * (oh1 - oh0) + r) * g.OW;
             if (i == 0)
-              for (int64_t w = 0; w < g.OW; ++w) dst[w] = int32_t(uint32_t(src[w]) << s);
+              for (int64_t w = 0; w < g.OW; ++w) dst[w] = int32_t((uint32_t(src[w]) << s) + b);
             else
               for (int64_t w = 0; w < g.OW; ++w)
                 dst[w] = int32_t(uint32_t(dst[w]) + (uint32_t(src[w]) << s));
           }
+        }
       }
-      const int64_t out_cols = (oh1 - oh0) * g.OW;
-      if (bias)
-        for (int64_t oc = 0; oc < g.OC; ++oc)
-          for (int64_t p = 0; p < out_cols; ++p)
-            acc[size_t(oc * out_cols + p)] =
-                int32_t(uint32_t(acc[size_t(oc * out_cols + p)]) + uint32_t(bias[oc]));
       epilogue(acc.data(), n, oh0, oh1);
     }
   }
