@@ -27,9 +27,9 @@
 #include <string>
 #include <vector>
 
-#include "experiments/int_engine.h"
-#include "experiments/train.h"
-#include "quant/int_gemm.h"
+#include "experiments/runtime/int_engine.h"
+#include "experiments/training/train.h"
+#include "quant/int_kernels/int_gemm.h"
 
 using namespace qat;
 

@@ -2,12 +2,12 @@
 // VNNI, the portable int8 path, and OpenBLAS sgemm, in one run; then every
 // 3x3 conv of the width-64 U-Net at 1x200x200 as a whole layer: qat's float
 // conv2d (Winograd, autograd/conv_winograd.cpp) against the integer conv on
-// codes (im2col + integer GEMM, quant/int_conv.cpp), int8 and int16.
+// codes (im2col + integer GEMM, quant/int_kernels/int_conv.cpp), int8 and int16.
 //
 //   bench_int_gemm [--reps R]
 //
 // A 3x3 conv of C -> OC channels at HxW is one GEMM per image with
-// M = OC, K = C*9, N = H*W (weights x im2col, quant/int_conv.cpp). We time
+// M = OC, K = C*9, N = H*W (weights x im2col, quant/int_kernels/int_conv.cpp). We time
 // the width-64 U-Net's convs at the paper's 1x200x200 input (N = 40000,
 // 10000, 2500, 625 at the four depths). GOP/s counts 2 operations per
 // multiply-add; the ratio column is the time of sgemm over the time of
@@ -27,8 +27,8 @@
 
 #include "autograd/ops.h"
 #include "autograd/rng.h"
-#include "quant/int_conv.h"
-#include "quant/int_gemm.h"
+#include "quant/int_kernels/int_conv.h"
+#include "quant/int_kernels/int_gemm.h"
 
 using namespace qat;
 using namespace qat::quant;

@@ -43,7 +43,7 @@ class DownConv : public Module {
   TensorFn act_quant1, act_quant2;  // after bn1 and bn2
   // Eval mode only, when set: replaces conv -> act -> BN -> dropout ->
   // act_quant of conv1 (resp. conv2) with one function of the block's
-  // input: the integer-exact path of experiments/int_model.h.
+  // input: the integer-exact path of experiments/runtime/int_model.h.
   TensorFn eval_step1, eval_step2;
 
  private:

@@ -11,8 +11,8 @@ if [[ $(id -u) -eq 0 ]]; then bash scripts/setup.sh; else sudo bash scripts/setu
 ninja -C build
 
 config=experiments/configs/quickstart.yaml
-[[ -f data/colin27.h5 ]] || ./build/experiments/qat data colin27 data/colin27.h5
-./build/experiments/qat train "$config" "$@"
+[[ -f data/colin27.h5 ]] || ./build/experiments/cli/qat data colin27 data/colin27.h5
+./build/experiments/cli/qat train "$config" "$@"
 echo "== the floor to beat: one intensity threshold"
-./build/experiments/qat baseline "$config" "$@"
-./build/experiments/qat predict "$config" "$@"
+./build/experiments/cli/qat baseline "$config" "$@"
+./build/experiments/cli/qat predict "$config" "$@"

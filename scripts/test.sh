@@ -18,7 +18,7 @@ echo "== tests (release build)"
 [[ -f build-asan/build.ninja ]] ||
   meson setup build-asan --buildtype=debugoptimized -Db_sanitize=address,undefined \
     -Db_lundef=false
-ninja -C build-asan tests/qat_tests experiments/qat  # the tests run qat too
+ninja -C build-asan tests/qat_tests experiments/cli/qat  # the tests run qat too
 echo "== tests (AddressSanitizer + UndefinedBehaviorSanitizer)"
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 ASAN_OPTIONS=detect_leaks=1 \

@@ -1,0 +1,198 @@
+// Simulation against engine, code by code; see verify_int.h.
+#include "experiments/export/verify_int.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+
+#include "data/png.h"
+#include "experiments/training/checkpoint.h"
+#include "experiments/runtime/int_engine.h"
+#include "experiments/training/train.h"
+
+namespace qat {
+namespace {
+
+namespace fs = std::filesystem;
+
+Tensor image_tensor(const data::Sample& s) {
+  Tensor x = Tensor::empty({1, s.c, s.h, s.w});
+  std::copy(s.image.begin(), s.image.end(), x.data());
+  return x;
+}
+
+// Why the first difference of a layer is there, from what is known.
+std::string cause(int32_t sim, int32_t eng, const IntLayer* l, const std::string& earlier) {
+  if (!earlier.empty()) return "propagated: layer " + earlier + " already differed on this image";
+  if (l && (sim == l->lo || sim == l->hi || eng == l->lo || eng == l->hi))
+    return "saturation (one side at the end of the range [" + std::to_string(l->lo) + ", " +
+           std::to_string(l->hi) + "])";
+  if (std::abs(sim - eng) == 1)
+    return "rounding (one code apart with equal inputs: a tie or the rounding of a*acc+b)";
+  return "accumulator or operation order (" + std::to_string(std::abs(sim - eng)) +
+         " codes apart with equal inputs)";
+}
+
+struct MaskCounts {
+  int64_t tp = 0, fp = 0, fn = 0;
+  double dice() const { return 2.0 * tp / std::max<double>(1.0, 2.0 * tp + fp + fn); }
+  void add(bool pred, bool truth) { tp += pred && truth, fp += pred && !truth, fn += !pred && truth; }
+};
+
+}  // namespace
+
+Config config_of(const IntModel& im, const std::string& path) {
+  if (im.config_yaml.empty())
+    throw Error(path + ": the integer model stores no config: pass --config");
+  YAML::Node root;
+  try {
+    root = YAML::Load(im.config_yaml);
+  } catch (const YAML::Exception& e) {
+    throw Error(path + ": its stored config is not valid YAML: " + e.what());
+  }
+  return parse_config(root, path + " (stored config)");
+}
+
+std::string trained_checkpoint(const Config& c) {
+  std::string path = trained_model_path(c);
+  if (!fs::exists(path) && c.trained_model.empty()) path = c.run_dir() + "/checkpoint.h5";
+  if (!fs::exists(path))
+    throw Error(c.source + ": no trained model: neither trained_model nor " + c.run_dir() +
+                "/best.h5 or checkpoint.h5 exists (run `qat train` first)");
+  return path;
+}
+
+Model load_model(const Config& c, const std::string& checkpoint) {
+  Model m = build_model(c);
+  load_checkpoint(checkpoint, *m.net, nullptr);
+  m.net->eval();
+  return m;
+}
+
+VerifyResult verify_int(const IntModel& im, const Config& c, const std::string& checkpoint) {
+  set_threads(c.threads);
+  Model m = load_model(c, checkpoint);
+  std::map<std::string, Tensor> sim;
+  enable_integer_eval(m, [&sim](const std::string& n, const Tensor& t) { sim[n] = t; });
+  // The input quantizer is conv1's second act_quant: catch its output too.
+  TensorFn input_quant = m.net->conv1.act_quant2;
+  m.net->conv1.act_quant2 = [&sim, input_quant](const Tensor& a) {
+    Tensor q = input_quant ? input_quant(a) : a;
+    sim["conv1.conv2"] = q;
+    return q;
+  };
+  IntEngine engine(im);
+  std::map<std::string, CodeTensor> eng;
+  engine.observe = [&eng](const std::string& n, const CodeTensor& t) { eng[n] = t; };
+
+  VerifyResult r;
+  std::vector<std::string> names{"conv1.conv2"};
+  for (const std::string& n : integer_layer_names()) names.push_back(n);
+  for (const std::string& n : names) r.layers.push_back({n, 0, 0, ""});
+  std::map<std::string, const IntLayer*> by_name;
+  for (const IntLayer& l : im.layers) by_name[l.name] = &l;
+
+  const data::Split split = data::read_split(c.data, "val");
+  const data::Pipeline pipeline = make_pipeline(c);
+  MaskCounts cs, ci;
+  NoGrad no_grad;
+  for (int64_t i = 0; i < split.n; ++i) {
+    const data::Sample s = pipeline.eval(split.sample(i));
+    const Tensor x = image_tensor(s);
+    const Tensor ls = m.net->forward(x), li = engine.logits(x);
+    std::string earlier;  // the first layer that differed on this image
+    for (LayerDiff& d : r.layers) {
+      const Tensor& a = sim.at(d.name);
+      const CodeTensor& b = eng.at(d.name);
+      QAT_CHECK(a.numel() == b.numel(), "verify-int: ", d.name,
+                " has ", a.numel(), " values in the simulation and ", b.numel(),
+                " in the engine");
+      int64_t diff = 0;
+      for (int64_t k = 0; k < a.numel(); ++k) {
+        const int32_t sc = int32_t(std::lround(std::ldexp(a.data()[k], b.frac)));
+        const int32_t ec = b.code(k);
+        if (sc == ec && std::ldexp(double(sc), -b.frac) == a.data()[k]) continue;
+        if (diff++ == 0 && d.first.empty()) {
+          const int64_t P = b.H * b.W, ch = (k / P) % b.C, p = k % P;
+          d.first = detail::concat("image ", i, " channel ", ch, " pixel (y=", p / b.W,
+                                   ", x=", p % b.W, "): simulation ", a.data()[k], " (code ",
+                                   sc, "), engine code ", ec, " at f=", b.frac, ": ",
+                                   cause(sc, ec, by_name.count(d.name) ? by_name[d.name] : nullptr,
+                                         earlier));
+        }
+      }
+      if (diff && earlier.empty()) earlier = d.name;
+      d.values += a.numel();
+      d.differing += diff;
+    }
+    for (int64_t p = 0; p < ls.numel(); ++p) {
+      const bool ps = 1.0f / (1.0f + std::exp(-ls.data()[p])) >= c.threshold;
+      const bool pi = 1.0f / (1.0f + std::exp(-li.data()[p])) >= c.threshold;
+      const bool truth = s.mask[size_t(p)] != 0;
+      cs.add(ps, truth), ci.add(pi, truth);
+      r.mask_differing += ps != pi;
+    }
+    r.mask_pixels += ls.numel();
+    ++r.images;
+  }
+  r.dice_sim = cs.dice(), r.dice_int = ci.dice();
+  return r;
+}
+
+std::string format_verify(const VerifyResult& r) {
+  std::string out = detail::concat("verify-int on ", r.images,
+                                   " validation images: simulation (eval mode) vs integer engine\n");
+  char line[256];
+  std::snprintf(line, sizeof line, "  %-16s %12s %10s\n", "layer", "codes", "differing");
+  out += line;
+  int64_t total = 0;
+  for (const LayerDiff& d : r.layers) {
+    std::snprintf(line, sizeof line, "  %-16s %12lld %10lld\n", d.name.c_str(),
+                  (long long)d.values, (long long)d.differing);
+    out += line;
+    total += d.differing;
+  }
+  for (const LayerDiff& d : r.layers)
+    if (!d.first.empty()) {
+      out += "first difference: layer " + d.name + ", " + d.first + "\n";
+      break;
+    }
+  std::snprintf(line, sizeof line,
+                "differing codes in all: %lld; mask pixels differing: %lld of %lld; "
+                "Dice simulation %.2f%%, engine %.2f%%\n",
+                (long long)total, (long long)r.mask_differing, (long long)r.mask_pixels,
+                100 * r.dice_sim, 100 * r.dice_int);
+  return out + line;
+}
+
+std::string predict_int(const Config& c, const IntModel& im) {
+  set_threads(c.threads);
+  IntEngine engine(im);
+  const data::Split split = data::read_split(c.data, c.predict_split);
+  const data::Pipeline pipeline = make_pipeline(c);
+  const std::string out = c.run_dir() + "/predictions_int";
+  fs::create_directories(out);
+  const int64_t count = std::min(c.predict_count, split.n);
+  for (int64_t i = 0; i < count; ++i) {
+    // The images `qat predict` picks: evenly spread over the split.
+    const int64_t index = count > 1 ? i * (split.n - 1) / (count - 1) : 0;
+    const data::Sample s = pipeline.eval(split.sample(index));
+    const Tensor l = engine.logits(image_tensor(s));
+    std::vector<uint8_t> prob(size_t(l.numel())), mask(size_t(l.numel()));
+    for (int64_t p = 0; p < l.numel(); ++p) {
+      const float q = 1.0f / (1.0f + std::exp(-l.data()[p]));
+      prob[size_t(p)] = uint8_t(std::lround(255.0f * q));
+      mask[size_t(p)] = q >= c.threshold ? 255 : 0;
+    }
+    char name[64];
+    std::snprintf(name, sizeof name, "%s_%04lld", c.predict_split.c_str(), (long long)index);
+    data::write_png_gray(out + "/" + name + "_prob.png", prob.data(), s.h, s.w);
+    data::write_png_gray(out + "/" + name + "_mask.png", mask.data(), s.h, s.w);
+  }
+  return out;
+}
+
+}  // namespace qat

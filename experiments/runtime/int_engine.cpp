@@ -1,0 +1,167 @@
+// The integer engine; see int_engine.h.
+#include "experiments/runtime/int_engine.h"
+
+#include <cmath>
+
+#include "autograd/conv_kernels.h"
+#include "autograd/ops.h"
+#include "quant/int_kernels/int_bound.h"
+#include "quant/quantizers/quantize.h"
+
+namespace qat {
+namespace {
+
+// The simulation's float ops, in its order: conv -> ReLU -> BN (eval) ->
+// quantizer (DownConv::forward, Conv2d::forward, BatchNorm2d::forward).
+Tensor float_layer(const FloatLayer& l, const Tensor& x) {
+  Tensor h = conv2d(x, l.weight, l.bias, 1, 1);
+  if (!l.has_bn) return h;
+  // relu then BN in one op, as DownConv does it in the simulation (bit for
+  // bit the same as the two ops); it overwrites h, which nothing else reads.
+  Tensor mean = l.mean.clone(), var = l.var.clone();  // eval mode leaves them alone
+  h = relu_batch_norm2d(h, l.gamma, l.beta, mean, var, /*training=*/false, 0.1f, l.eps);
+  if (l.activation.format != quant::Format::None) h = quant::quantize(h, l.activation);
+  return h;
+}
+
+}  // namespace
+
+IntEngine::IntEngine(IntModel model) : model_(std::move(model)) {
+  const std::vector<std::string> names = integer_layer_names();
+  QAT_CHECK(model_.layers.size() == names.size(), "integer engine: ", model_.layers.size(),
+            " integer layers, expected ", names.size());
+  auto out_spec = [&](size_t j) -> const quant::QuantSpec& {  // layer j's output; -1: input
+    return j == size_t(-1) ? model_.prefix[1].activation : model_.layers[j].activation;
+  };
+  for (size_t i = 0; i < model_.layers.size(); ++i) {
+    const IntLayer& l = model_.layers[i];
+    Plan p;
+    const quant::CodeRange out = quant::code_range(l.activation);
+    p.out_bytes = code_bytes(out.lo, out.hi);
+    p.wide = l.acc_bound > quant::kInt32Max;
+    // Each input as it arrives: channels, code range, fraction bits.
+    struct Input {
+      int64_t channels;
+      quant::CodeRange range;
+      int frac;
+    };
+    std::vector<Input> in;
+    if (i == 6 || i == 8 || i == 10) {  // up-blocks' first convs: [upsampled, skip]
+      const size_t skip = i == 6 ? 3 : i == 8 ? 1 : size_t(-1);
+      const int64_t up_c = model_.layers[i - 1].out_channels;
+      const quant::CodeRange r = quant::code_range(out_spec(i - 1));
+      in = {{up_c, {16 * r.lo, 16 * r.hi}, frac_bits_of(out_spec(i - 1)) + 4},  // int_ops.h
+            {l.in_channels - up_c, quant::code_range(out_spec(skip)),
+             frac_bits_of(out_spec(skip))}};
+    } else {
+      in = {{l.in_channels, quant::code_range(out_spec(i - 1)), frac_bits_of(out_spec(i - 1))}};
+    }
+    const int64_t K = l.in_channels * 9;
+    const quant::CodeRange wr = quant::code_range(l.weight);
+    const int wb = code_bytes(wr.lo, wr.hi);
+    const int64_t w_max = quant::max_abs_code(l.weight);
+    int64_t c0 = 0;  // the first channel of an input within the weight's rows
+    for (size_t input = 0; input < in.size(); ++input) {
+      const auto& [channels, range, frac] = in[input];
+      p.input_channels.push_back(channels);
+      // Aligned to the layer's f_in (the parts are shifted by at most the
+      // difference), the largest |code| this input contributes.
+      const int64_t a_max = std::max(-range.lo, range.hi) << (l.in_frac - frac);
+      const int bytes = std::max(code_bytes(range.lo, range.hi), wb);
+      // Channels per part: all of them when the whole sum fits int32, else
+      // as many as keep one part's sum inside int32; int32 codes (the
+      // portable int64 conv) when codes or weights need more than 16 bits
+      // or one channel alone could overflow.
+      int64_t per_part = channels;
+      const int64_t one = 9 * a_max * w_max;  // one channel's bound
+      int part_bytes = bytes;
+      if (l.gemm_bound > quant::kInt32Max) {
+        per_part = one > quant::kInt32Max ? channels : quant::kInt32Max / one;
+        if (one > quant::kInt32Max || bytes == 4) part_bytes = 4, per_part = channels;
+      }
+      if (bytes == 4) part_bytes = 4;
+      for (int64_t first = 0; first < channels; first += per_part) {
+        Part part;
+        part.input = input;
+        part.first = first;
+        part.channels = std::min(per_part, channels - first);
+        part.bytes = part_bytes;
+        std::vector<int32_t> w;  // (OC, channels*9): this part's columns of each row
+        for (int64_t oc = 0; oc < l.out_channels; ++oc) {
+          const auto row = l.weight_codes.begin() + oc * K + (c0 + first) * 9;
+          w.insert(w.end(), row, row + part.channels * 9);
+        }
+        if (part.bytes == 1) {
+          const std::vector<int8_t> w8(w.begin(), w.end());  // fits: wb == 1
+          part.w8 = quant::pack_a(w8.data(), l.out_channels, part.channels * 9);
+        } else if (part.bytes == 2) {
+          const std::vector<int16_t> w16(w.begin(), w.end());
+          part.w16 = quant::pack_a(w16.data(), l.out_channels, part.channels * 9);
+        } else {
+          part.w32 = std::move(w);
+        }
+        p.parts.push_back(std::move(part));
+      }
+      c0 += channels;
+    }
+    plan_.push_back(std::move(p));
+  }
+}
+
+Tensor IntEngine::logits(const Tensor& x) {
+  if (x.dim() != 4 || x.size(1) != model_.in_channels || x.size(2) % 8 || x.size(3) % 8)
+    throw Error("integer engine: input must be (N," + std::to_string(model_.in_channels) +
+                ",H,W) with H and W divisible by 8 (three 2x2 poolings), got " +
+                to_string(x.shape()));
+  return run_float_suffix(run_integer(run_float_prefix(x)));
+}
+
+CodeTensor IntEngine::run_float_prefix(const Tensor& x) {
+  NoGrad no_grad;
+  const Tensor h = float_layer(model_.prefix[1], float_layer(model_.prefix[0], x));
+  const quant::QuantSpec& spec = model_.prefix[1].activation;
+  CodeTensor t{h.size(0), h.size(1), h.size(2), h.size(3), frac_bits_of(spec), 1, {}, {}, {}};
+  const quant::CodeRange range = quant::code_range(spec);
+  t.allocate(code_bytes(range.lo, range.hi));
+  // The quantizer's output is code * 2^-f exactly, so times 2^f (a power of
+  // two: exact) it is the code; checked once per tensor, not per element.
+  const float up = std::ldexp(1.0f, t.frac);
+  const float* v = h.data();
+  const int64_t n = h.numel();
+  int exact = 1;
+  auto convert = [&](auto* out) {
+#pragma omp parallel for simd reduction(& : exact)
+    for (int64_t k = 0; k < n; ++k) {
+      const float c = v[k] * up;
+      out[k] = static_cast<std::remove_reference_t<decltype(*out)>>(c);
+      exact &= int(float(out[k]) == c);
+    }
+  };
+  if (t.bytes == 1) convert(t.codes8.data());
+  else if (t.bytes == 2) convert(t.codes16.data());
+  else convert(t.codes32.data());
+  QAT_CHECK(exact, "integer engine: the input quantizer (", spec.name(),
+            ") gave a value that is not a code at f=", t.frac);
+  seen("conv1.conv2", t);
+  return t;
+}
+
+// ---- back to float
+
+Tensor IntEngine::run_float_suffix(const CodeTensor& y) {
+  NoGrad no_grad;
+  Tensor v = Tensor::empty({y.N, y.C, y.H, y.W});
+  const float down = std::ldexp(1.0f, -y.frac);  // exact: codes < 2^24
+  float* out = v.data();
+  const int64_t n = y.numel();
+  auto convert = [&](const auto* codes) {
+#pragma omp parallel for
+    for (int64_t k = 0; k < n; ++k) out[k] = float(codes[k]) * down;
+  };
+  if (y.bytes == 1) convert(y.codes8.data());
+  else if (y.bytes == 2) convert(y.codes16.data());
+  else convert(y.codes32.data());
+  return float_layer(model_.last, v);
+}
+
+}  // namespace qat

@@ -1,0 +1,220 @@
+#include "experiments/training/checkpoint.h"
+
+#include <filesystem>
+
+#include "data/h5.h"
+
+namespace qat {
+namespace {
+
+using data::h5_check;
+using data::H5Handle;
+
+constexpr const char* kFormat = "qat-checkpoint-1";
+
+H5Handle create_plist_with_parents() {
+  H5Handle p = data::h5_plist(H5Pcreate(H5P_LINK_CREATE), "create a property list");
+  h5_check(H5Pset_create_intermediate_group(p, 1), "set intermediate groups");
+  return p;
+}
+
+template <class T>
+void write_array(hid_t file, const std::string& path, const T* values,
+                 const std::vector<hsize_t>& dims, hid_t type) {
+  H5Handle lcpl = create_plist_with_parents();
+  H5Handle space = data::h5_space(
+      H5Screate_simple(int(dims.size()), dims.empty() ? nullptr : dims.data(), nullptr),
+      "make a dataspace for " + path);
+  H5Handle ds = data::h5_dataset(
+      H5Dcreate2(file, path.c_str(), type, space, lcpl, H5P_DEFAULT, H5P_DEFAULT),
+      "create " + path);
+  h5_check(H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values), "write " + path);
+}
+
+void write_tensor(hid_t file, const std::string& path, const Tensor& t) {
+  std::vector<hsize_t> dims(t.shape().begin(), t.shape().end());
+  write_array(file, path, t.data(), dims, H5T_NATIVE_FLOAT);
+}
+
+// Reads dataset `path` into `out`, whose size and shape must match.
+void read_into(hid_t file, const std::string& file_name, const std::string& path,
+               float* out, const Shape& expected) {
+  if (H5Lexists(file, path.c_str(), H5P_DEFAULT) <= 0)
+    throw Error(file_name + ": dataset '" + path + "' is missing (expected shape " +
+                to_string(expected) + "): a checkpoint from a different architecture?");
+  H5Handle ds = data::h5_dataset(H5Dopen2(file, path.c_str(), H5P_DEFAULT), "open " + path);
+  H5Handle space = data::h5_space(H5Dget_space(ds), "read the shape of " + path);
+  const int rank = H5Sget_simple_extent_ndims(space);
+  std::vector<hsize_t> dims(size_t(std::max(rank, 0)));
+  H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+  const Shape found(dims.begin(), dims.end());
+  if (found != expected)
+    throw Error(file_name + ": '" + path + "' has shape " + to_string(found) +
+                ", the model expects " + to_string(expected) +
+                ": a checkpoint from a different architecture (width?)");
+  h5_check(H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out), "read " + path);
+}
+
+template <class T>
+void set_attr(hid_t obj, const char* name, T value, hid_t type) {
+  H5Handle space = data::h5_space(H5Screate(H5S_SCALAR), "make a scalar space");
+  H5Handle a = data::h5_attr(H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT),
+                             std::string("create attribute ") + name);
+  h5_check(H5Awrite(a, type, &value), std::string("write attribute ") + name);
+}
+
+void set_string_attr(hid_t obj, const char* name, const std::string& value) {
+  H5Handle type = data::h5_type(H5Tcopy(H5T_C_S1), "copy the string type");
+  h5_check(H5Tset_size(type, std::max<size_t>(value.size(), 1)), "size a string type");
+  H5Handle space = data::h5_space(H5Screate(H5S_SCALAR), "make a scalar space");
+  H5Handle a = data::h5_attr(H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT),
+                             std::string("create attribute ") + name);
+  h5_check(H5Awrite(a, type, value.c_str()), std::string("write attribute ") + name);
+}
+
+template <class T>
+T get_attr(hid_t obj, const std::string& file_name, const char* name, hid_t type) {
+  if (H5Aexists(obj, name) <= 0)
+    throw Error(file_name + ": attribute '" + name + "' is missing: not a qat checkpoint?");
+  H5Handle a = data::h5_attr(H5Aopen(obj, name, H5P_DEFAULT), std::string("open attribute ") + name);
+  T value{};
+  h5_check(H5Aread(a, type, &value), std::string("read attribute ") + name);
+  return value;
+}
+
+std::string get_string_attr(hid_t obj, const std::string& file_name, const char* name) {
+  if (H5Aexists(obj, name) <= 0)
+    throw Error(file_name + ": attribute '" + name + "' is missing: not a qat checkpoint?");
+  H5Handle a = data::h5_attr(H5Aopen(obj, name, H5P_DEFAULT), std::string("open attribute ") + name);
+  H5Handle type = data::h5_type(H5Aget_type(a), "read an attribute type");
+  std::string value(H5Tget_size(type), '\0');
+  H5Handle mem = data::h5_type(H5Tcopy(H5T_C_S1), "copy the string type");
+  h5_check(H5Tset_size(mem, value.size()), "size a string type");
+  h5_check(H5Aread(a, mem, value.data()), std::string("read attribute ") + name);
+  return value.substr(0, value.find('\0'));
+}
+
+H5Handle open_checkpoint(const std::string& path) {
+  if (!std::filesystem::exists(path)) throw Error(path + ": checkpoint not found");
+  H5Handle f = data::h5_file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT),
+                             "open checkpoint " + path + " (not an HDF5 file?)");
+  const std::string format = get_string_attr(f, path, "format");
+  if (format != kFormat)
+    throw Error(path + ": format '" + format + "', expected '" + kFormat + "'");
+  return f;
+}
+
+TrainState read_state(hid_t f, const std::string& path) {
+  TrainState s;
+  s.epoch = get_attr<int64_t>(f, path, "epoch", H5T_NATIVE_INT64);
+  s.step = get_attr<int64_t>(f, path, "step", H5T_NATIVE_INT64);
+  s.best_score = get_attr<double>(f, path, "best_score", H5T_NATIVE_DOUBLE);
+  s.best_epoch = get_attr<int64_t>(f, path, "best_epoch", H5T_NATIVE_INT64);
+  s.config_yaml = get_string_attr(f, path, "config");
+  return s;
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, const UNet& net, const Optimizer* optimizer,
+                     const TrainState& state) {
+  const std::string tmp = path + ".tmp";
+  {
+    H5Handle f = data::h5_file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
+                               "create " + tmp);
+    set_string_attr(f, "format", kFormat);
+    set_attr<int64_t>(f, "epoch", state.epoch, H5T_NATIVE_INT64);
+    set_attr<int64_t>(f, "step", state.step, H5T_NATIVE_INT64);
+    set_attr<double>(f, "best_score", state.best_score, H5T_NATIVE_DOUBLE);
+    set_attr<int64_t>(f, "best_epoch", state.best_epoch, H5T_NATIVE_INT64);
+    set_string_attr(f, "config", state.config_yaml);
+    for (const auto& [name, t] : net.named_parameters()) write_tensor(f, "params/" + name, t);
+    for (const auto& [name, t] : net.named_buffers()) write_tensor(f, "buffers/" + name, t);
+    const auto& rng = net.rng.state();
+    write_array(f, "rng", rng.data(), {hsize_t(rng.size())}, H5T_NATIVE_UINT64);
+    if (optimizer) {
+      const OptimizerState s = optimizer->state();
+      H5Handle lcpl = create_plist_with_parents();
+      H5Handle g = data::h5_group(H5Gcreate2(f, "optimizer", lcpl, H5P_DEFAULT, H5P_DEFAULT),
+                                  "create group optimizer");
+      set_string_attr(g, "kind", s.kind);
+      set_attr<float>(g, "lr", s.lr, H5T_NATIVE_FLOAT);
+      set_attr<int64_t>(g, "steps", s.steps, H5T_NATIVE_INT64);
+      write_array(f, "optimizer/param_steps", s.param_steps.data(),
+                  {hsize_t(s.param_steps.size())}, H5T_NATIVE_INT64);
+      for (const auto& [name, values] : s.buffers)
+        write_array(f, "optimizer/" + name, values.data(), {hsize_t(values.size())},
+                    H5T_NATIVE_FLOAT);
+    }
+    h5_check(H5Fflush(f, H5F_SCOPE_GLOBAL), "flush " + tmp);
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+TrainState read_checkpoint_state(const std::string& path) {
+  H5Handle f = open_checkpoint(path);
+  return read_state(f, path);
+}
+
+TrainState load_checkpoint(const std::string& path, UNet& net, Optimizer* optimizer) {
+  H5Handle f = open_checkpoint(path);
+  TrainState state = read_state(f, path);
+  for (const auto& [name, t] : net.named_parameters())
+    read_into(f, path, "params/" + name, t.data(), t.shape());
+  for (const auto& [name, t] : net.named_buffers())
+    read_into(f, path, "buffers/" + name, t.data(), t.shape());
+  {
+    Rng::State rng{};
+    H5Handle ds = data::h5_dataset(H5Dopen2(f, "rng", H5P_DEFAULT), "open rng in " + path);
+    h5_check(H5Dread(ds, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, rng.data()),
+             "read rng in " + path);
+    net.rng.set_state(rng);
+  }
+  if (optimizer) {
+    if (H5Lexists(f, "optimizer", H5P_DEFAULT) <= 0)
+      throw Error(path + ": no optimizer state (a model exported without it?)");
+    H5Handle g = data::h5_group(H5Gopen2(f, "optimizer", H5P_DEFAULT), "open optimizer");
+    OptimizerState s;
+    s.kind = get_string_attr(g, path, "kind");
+    s.lr = get_attr<float>(g, path, "lr", H5T_NATIVE_FLOAT);
+    s.steps = get_attr<int64_t>(g, path, "steps", H5T_NATIVE_INT64);
+    s.param_steps.resize(optimizer->params().size());
+    {
+      H5Handle ds = data::h5_dataset(H5Dopen2(f, "optimizer/param_steps", H5P_DEFAULT),
+                                     "open optimizer/param_steps in " + path);
+      H5Handle space = data::h5_space(H5Dget_space(ds), "read a shape");
+      if (H5Sget_simple_extent_npoints(space) != hssize_t(s.param_steps.size()))
+        throw Error(path + ": optimizer state for " +
+                    std::to_string(H5Sget_simple_extent_npoints(space)) +
+                    " parameters, the model has " + std::to_string(s.param_steps.size()));
+      h5_check(H5Dread(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, s.param_steps.data()),
+               "read optimizer/param_steps");
+    }
+    // Slots are groups of datasets named by parameter index.
+    H5G_info_t info;
+    h5_check(H5Gget_info(g, &info), "list optimizer");
+    for (hsize_t i = 0; i < info.nlinks; ++i) {
+      char slot[256];
+      H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, slot, sizeof slot, H5P_DEFAULT);
+      if (std::string(slot) == "param_steps") continue;
+      H5Handle sg = data::h5_group(H5Gopen2(g, slot, H5P_DEFAULT), std::string("open optimizer/") + slot);
+      H5G_info_t sinfo;
+      h5_check(H5Gget_info(sg, &sinfo), "list a slot");
+      for (hsize_t j = 0; j < sinfo.nlinks; ++j) {
+        char index[64];
+        H5Lget_name_by_idx(sg, ".", H5_INDEX_NAME, H5_ITER_INC, j, index, sizeof index, H5P_DEFAULT);
+        const std::string name = std::string(slot) + "/" + index;
+        const size_t p = std::stoul(index);
+        if (p >= optimizer->params().size())
+          throw Error(path + ": optimizer buffer '" + name + "' for a parameter the model lacks");
+        std::vector<float> values(size_t(optimizer->params()[p].numel()));
+        read_into(f, path, "optimizer/" + name, values.data(), Shape{int64_t(values.size())});
+        s.buffers.emplace_back(name, std::move(values));
+      }
+    }
+    optimizer->load_state(s);
+  }
+  return state;
+}
+
+}  // namespace qat

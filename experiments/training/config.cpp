@@ -1,0 +1,419 @@
+#include "experiments/training/config.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+#include <set>
+#include <sstream>
+
+#include "autograd/check.h"
+
+namespace qat {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Where a value came from, for messages: "runs/a.yaml: key 'lr'".
+struct Where {
+  const std::string& file;
+  const std::string& key;
+  std::string str() const { return file + ": key '" + key + "'"; }
+};
+
+std::string show(const YAML::Node& n) {
+  if (n.IsScalar()) return "'" + n.Scalar() + "'";
+  if (n.IsSequence()) return "a list";
+  if (n.IsMap()) return "a map";
+  return "nothing";
+}
+
+template <class T>
+T as(const YAML::Node& n, const Where& w, const char* expected) {
+  if (!n.IsScalar()) throw Error(w.str() + ": expected " + expected + ", found " + show(n));
+  try {
+    return n.as<T>();
+  } catch (const YAML::Exception&) {
+    throw Error(w.str() + ": expected " + expected + ", found " + show(n));
+  }
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+std::string one_of(const YAML::Node& n, const Where& w, std::vector<std::string> allowed) {
+  const std::string v = as<std::string>(n, w, "a string");
+  for (const auto& a : allowed)
+    if (lower(v) == lower(a)) return a;
+  std::string list;
+  for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+  throw Error(w.str() + ": expected one of " + list + ", found '" + v + "'");
+}
+
+float positive(const YAML::Node& n, const Where& w) {
+  const float v = as<float>(n, w, "a number");
+  if (!(v > 0.0f)) throw Error(w.str() + ": expected a positive number, found " + show(n));
+  return v;
+}
+
+float in_range(const YAML::Node& n, const Where& w, float lo, float hi) {
+  const float v = as<float>(n, w, "a number");
+  if (!(v >= lo && v <= hi)) {
+    std::ostringstream os;
+    os << w.str() << ": expected a number in [" << lo << ", " << hi << "], found " << show(n);
+    throw Error(os.str());
+  }
+  return v;
+}
+
+int64_t at_least(const YAML::Node& n, const Where& w, int64_t lo) {
+  const int64_t v = as<int64_t>(n, w, "a whole number");
+  if (v < lo)
+    throw Error(w.str() + ": expected a whole number >= " + std::to_string(lo) +
+                ", found " + show(n));
+  return v;
+}
+
+bool boolean(const YAML::Node& n, const Where& w) { return as<bool>(n, w, "true or false"); }
+
+// The paper writes `dropout: enable|disable`; true/false also work.
+bool enable_disable(const YAML::Node& n, const Where& w) {
+  const std::string v = lower(as<std::string>(n, w, "enable or disable"));
+  if (v == "enable" || v == "true" || v == "yes") return true;
+  if (v == "disable" || v == "false" || v == "no") return false;
+  throw Error(w.str() + ": expected enable or disable, found " + show(n));
+}
+
+const std::vector<std::string> kQuantNames = {"Normal", "FIXED", "INT", "BNN", "Ternary",
+                                              "none", "fixed", "fixed_gm", "fixed_pow2", "fixed_twos",
+                                              "int", "binary", "ternary"};
+
+struct Field {
+  std::function<void(Config&, const YAML::Node&, const Where&)> set;
+  std::function<YAML::Node(const Config&)> get;
+};
+
+template <class T>
+YAML::Node node(const T& v) { return YAML::Node(v); }
+
+LayerOverride parse_override(const YAML::Node& n, const Where& w) {
+  if (!n.IsMap()) throw Error(w.str() + ": expected a map of weight/activation, found " + show(n));
+  LayerOverride o;
+  for (const auto& kv : n) {
+    const std::string k = kv.first.as<std::string>();
+    const std::string key = w.key + "." + k;
+    const Where inner{w.file, key};
+    if (k == "weight") {
+      o.has_weight = true;
+      o.weight = parse_quant_choice(as<std::string>(kv.second, inner, "a quantizer"), inner.str());
+    } else if (k == "activation") {
+      o.has_activation = true;
+      o.activation = parse_quant_choice(as<std::string>(kv.second, inner, "a quantizer"), inner.str());
+    } else {
+      throw Error(inner.str() + ": unknown key (expected weight or activation)");
+    }
+  }
+  return o;
+}
+
+const std::map<std::string, Field>& fields() {
+  using C = Config;
+  using N = const YAML::Node&;
+  using W = const Where&;
+  static const std::map<std::string, Field> f = {
+      {"dataset", {[](C& c, N n, W w) { c.dataset = as<std::string>(n, w, "a string"); },
+                   [](const C& c) { return node(c.dataset); }}},
+      {"lr", {[](C& c, N n, W w) { c.lr = positive(n, w); }, [](const C& c) { return node(c.lr); }}},
+      {"num_epochs", {[](C& c, N n, W w) { c.num_epochs = at_least(n, w, 1); },
+                      [](const C& c) { return node(c.num_epochs); }}},
+      {"model_type", {[](C& c, N n, W w) { c.model_type = one_of(n, w, {"unet"}); },
+                      [](const C& c) { return node(c.model_type); }}},
+      {"init_type", {[](C& c, N n, W w) { c.init_type = one_of(n, w, {"glorot", "binaryconnect"}); },
+                     [](const C& c) { return node(c.init_type); }}},
+      {"quantization", {[](C& c, N n, W w) { c.quantization = one_of(n, w, kQuantNames); },
+                        [](const C& c) { return node(c.quantization); }}},
+      {"activation_i_width", {[](C& c, N n, W w) { c.activation_i_width = int(at_least(n, w, 0)); },
+                              [](const C& c) { return node(c.activation_i_width); }}},
+      {"activation_f_width", {[](C& c, N n, W w) { c.activation_f_width = int(at_least(n, w, 0)); },
+                              [](const C& c) { return node(c.activation_f_width); }}},
+      {"weight_i_width", {[](C& c, N n, W w) { c.weight_i_width = int(at_least(n, w, 0)); },
+                          [](const C& c) { return node(c.weight_i_width); }}},
+      {"weight_f_width", {[](C& c, N n, W w) { c.weight_f_width = int(at_least(n, w, 0)); },
+                          [](const C& c) { return node(c.weight_f_width); }}},
+      {"dropout", {[](C& c, N n, W w) { c.dropout = enable_disable(n, w); },
+                   [](const C& c) { return node(c.dropout ? "enable" : "disable"); }}},
+      {"trained_model", {[](C& c, N n, W w) { c.trained_model = as<std::string>(n, w, "a path"); },
+                         [](const C& c) { return node(c.trained_model); }}},
+      {"experiment_name", {[](C& c, N n, W w) { c.experiment_name = as<std::string>(n, w, "a name"); },
+                           [](const C& c) { return node(c.experiment_name); }}},
+      {"log_output_dir", {[](C& c, N n, W w) { c.log_output_dir = as<std::string>(n, w, "a path"); },
+                          [](const C& c) { return node(c.log_output_dir); }}},
+      {"operation_mode",
+       {[](C& c, N n, W w) {
+          c.operation_mode = one_of(n, w, {"normal", "retrain", "inference", "visualize"});
+        },
+        [](const C& c) { return node(c.operation_mode); }}},
+      // The paper's GPU index: there is no GPU here, so it is accepted and unused.
+      {"gpu_core_num", {[](C&, N n, W w) { at_least(n, w, 0); },
+                        [](const C&) { return YAML::Node(); }}},
+      {"data", {[](C& c, N n, W w) { c.data = as<std::string>(n, w, "a path"); },
+                [](const C& c) { return node(c.data); }}},
+      {"batch_size", {[](C& c, N n, W w) { c.batch_size = at_least(n, w, 1); },
+                      [](const C& c) { return node(c.batch_size); }}},
+      {"crop", {[](C& c, N n, W w) {
+                  c.crop = at_least(n, w, 8);
+                  if (c.crop % 8)
+                    throw Error(w.str() + ": expected a multiple of 8 (the U-Net pools three "
+                                          "times), found " + show(n));
+                },
+                [](const C& c) { return node(c.crop); }}},
+      {"width", {[](C& c, N n, W w) { c.width = at_least(n, w, 1); },
+                 [](const C& c) { return node(c.width); }}},
+      {"seed", {[](C& c, N n, W w) { c.seed = uint64_t(at_least(n, w, 0)); },
+                [](const C& c) { return node(c.seed); }}},
+      {"threads", {[](C& c, N n, W w) { c.threads = int(at_least(n, w, 1)); },
+                   [](const C& c) { return node(c.threads); }}},
+      {"optimizer", {[](C& c, N n, W w) { c.optimizer = one_of(n, w, {"adam", "sgd"}); },
+                     [](const C& c) { return node(c.optimizer); }}},
+      {"momentum", {[](C& c, N n, W w) { c.momentum = in_range(n, w, 0.0f, 1.0f); },
+                    [](const C& c) { return node(c.momentum); }}},
+      {"nesterov", {[](C& c, N n, W w) { c.nesterov = boolean(n, w); },
+                    [](const C& c) { return node(c.nesterov); }}},
+      {"weight_decay", {[](C& c, N n, W w) { c.weight_decay = in_range(n, w, 0.0f, 1.0f); },
+                        [](const C& c) { return node(c.weight_decay); }}},
+      {"schedule", {[](C& c, N n, W w) { c.schedule = one_of(n, w, {"cosine", "multistep", "constant"}); },
+                    [](const C& c) { return node(c.schedule); }}},
+      {"lr_min", {[](C& c, N n, W w) { c.lr_min = in_range(n, w, 0.0f, 1e3f); },
+                  [](const C& c) { return node(c.lr_min); }}},
+      {"warmup_epochs", {[](C& c, N n, W w) { c.warmup_epochs = at_least(n, w, 0); },
+                         [](const C& c) { return node(c.warmup_epochs); }}},
+      {"milestones",
+       {[](C& c, N n, W w) {
+          if (!n.IsSequence()) throw Error(w.str() + ": expected a list of epochs, found " + show(n));
+          c.milestones.clear();
+          for (const auto& e : n) c.milestones.push_back(at_least(e, w, 1));
+        },
+        [](const C& c) { return node(c.milestones); }}},
+      {"gamma", {[](C& c, N n, W w) { c.gamma = in_range(n, w, 0.0f, 1.0f); },
+                 [](const C& c) { return node(c.gamma); }}},
+      {"loss", {[](C& c, N n, W w) { c.loss = one_of(n, w, {"dice", "bce", "bce_dice"}); },
+                [](const C& c) { return node(c.loss); }}},
+      {"threshold", {[](C& c, N n, W w) { c.threshold = in_range(n, w, 0.0f, 1.0f); },
+                     [](const C& c) { return node(c.threshold); }}},
+      {"augment", {[](C& c, N n, W w) { c.augment = boolean(n, w); },
+                   [](const C& c) { return node(c.augment); }}},
+      {"dropout_rate", {[](C& c, N n, W w) { c.dropout_rate = in_range(n, w, 0.0f, 0.99f); },
+                        [](const C& c) { return node(c.dropout_rate); }}},
+      {"activation", {[](C& c, N n, W w) { c.activation = one_of(n, w, {"relu", "tanh", "ternary_tanh"}); },
+                      [](const C& c) { return node(c.activation); }}},
+      {"beta_start", {[](C& c, N n, W w) { c.beta_start = positive(n, w); },
+                      [](const C& c) { return node(c.beta_start); }}},
+      {"beta_end", {[](C& c, N n, W w) { c.beta_end = positive(n, w); },
+                    [](const C& c) { return node(c.beta_end); }}},
+      {"ste", {[](C& c, N n, W w) { c.ste = one_of(n, w, {"default", "identity", "clipped"}); },
+               [](const C& c) { return node(c.ste); }}},
+      {"weight_quant",
+       {[](C& c, N n, W w) {
+          c.weight_quant = parse_quant_choice(as<std::string>(n, w, "a quantizer"), w.str()).text();
+        },
+        [](const C& c) { return c.weight_quant.empty() ? YAML::Node() : node(c.weight_quant); }}},
+      {"activation_quant",
+       {[](C& c, N n, W w) {
+          c.activation_quant =
+              parse_quant_choice(as<std::string>(n, w, "a quantizer"), w.str()).text();
+        },
+        [](const C& c) {
+          return c.activation_quant.empty() ? YAML::Node() : node(c.activation_quant);
+        }}},
+      {"first_layer", {[](C& c, N n, W w) { c.first_layer = one_of(n, w, {"full", "quantized"}); },
+                       [](const C& c) { return node(c.first_layer); }}},
+      {"last_layer",
+       {[](C& c, N n, W w) {
+          const std::string v = as<std::string>(n, w, "full, quantized or a quantizer");
+          c.last_layer = (v == "full" || v == "quantized") ? v : parse_quant_choice(v, w.str()).text();
+        },
+        [](const C& c) { return node(c.last_layer); }}},
+      {"layers",
+       {[](C& c, N n, W w) {
+          if (!n.IsMap()) throw Error(w.str() + ": expected a map from layer name to overrides, found " + show(n));
+          for (const auto& kv : n) {
+            const std::string name = kv.first.as<std::string>();
+            const std::string key = w.key + "." + name;
+            c.layers[name] = parse_override(kv.second, Where{w.file, key});
+          }
+        },
+        [](const C& c) {
+          YAML::Node out(YAML::NodeType::Map);
+          for (const auto& [name, o] : c.layers) {
+            if (o.has_weight) out[name]["weight"] = o.weight.text();
+            if (o.has_activation) out[name]["activation"] = o.activation.text();
+          }
+          return out;
+        }}},
+      {"steps_per_epoch", {[](C& c, N n, W w) { c.steps_per_epoch = at_least(n, w, 0); },
+                           [](const C& c) { return node(c.steps_per_epoch); }}},
+      {"val_batches", {[](C& c, N n, W w) { c.val_batches = at_least(n, w, 0); },
+                       [](const C& c) { return node(c.val_batches); }}},
+      {"telemetry", {[](C& c, N n, W w) { c.telemetry = boolean(n, w); },
+                     [](const C& c) { return node(c.telemetry); }}},
+      {"predict_split", {[](C& c, N n, W w) { c.predict_split = one_of(n, w, {"train", "val", "test"}); },
+                         [](const C& c) { return node(c.predict_split); }}},
+      {"predict_count", {[](C& c, N n, W w) { c.predict_count = at_least(n, w, 0); },
+                         [](const C& c) { return node(c.predict_count); }}},
+  };
+  return f;
+}
+
+std::string known_keys() {
+  std::string s;
+  for (const auto& [k, f] : fields()) s += (s.empty() ? "" : ", ") + k;
+  return s;
+}
+
+// Copies every key of `over` into `base` (a later file wins).
+void merge_into(YAML::Node& base, const YAML::Node& over) {
+  for (const auto& kv : over) base[kv.first.as<std::string>()] = kv.second;
+}
+
+YAML::Node load_yaml_file(const std::string& path, std::set<std::string>& chain) {
+  if (!fs::exists(path)) throw Error(path + ": config file not found");
+  const std::string canonical = fs::canonical(path).string();
+  if (!chain.insert(canonical).second)
+    throw Error(path + ": `extends` forms a cycle through this file");
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    throw Error(path + ": not valid YAML: " + e.what());
+  }
+  if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  if (!root.IsMap()) throw Error(path + ": expected a map of keys at the top, found " + show(root));
+  YAML::Node merged(YAML::NodeType::Map);
+  if (root["extends"]) {
+    const Where w{path, "extends"};
+    const std::string base = as<std::string>(root["extends"], w, "a path");
+    const fs::path base_path = fs::path(path).parent_path() / base;
+    merged = load_yaml_file(base_path.string(), chain);
+    root.remove("extends");
+  }
+  merge_into(merged, root);
+  return merged;
+}
+
+}  // namespace
+
+std::string QuantChoice::text() const {
+  if (format == "none" || format == "binary" || format == "ternary") return format;
+  if (format == "int") return "int:" + std::to_string(bits);
+  return format + ":" + std::to_string(int_bits) + "." + std::to_string(frac_bits);
+}
+
+QuantChoice parse_quant_choice(const std::string& text, const std::string& where) {
+  QuantChoice q;
+  const auto colon = text.find(':');
+  q.format = lower(text.substr(0, colon));
+  const std::string arg = colon == std::string::npos ? "" : text.substr(colon + 1);
+  auto bad = [&](const std::string& why) {
+    return Error(where + ": quantizer '" + text + "' " + why +
+                 " (expected none, binary, ternary, int:N, fixed:I.F, fixed_pow2:I.F or "
+                 "fixed_gm:I.F, fixed_twos:I.F)");
+  };
+  if (q.format == "none" || q.format == "binary" || q.format == "ternary") {
+    if (!arg.empty()) throw bad("takes no widths");
+    return q;
+  }
+  try {
+    size_t used = 0;
+    if (q.format == "int") {
+      q.bits = std::stoi(arg, &used);
+      if (used != arg.size() || q.bits < 1 || q.bits > 24) throw bad("needs 1 to 24 bits");
+      return q;
+    }
+    if (q.format == "fixed" || q.format == "fixed_gm" || q.format == "fixed_pow2" ||
+        q.format == "fixed_twos") {
+      const auto dot = arg.find('.');
+      if (dot == std::string::npos) throw bad("needs I.F widths");
+      q.int_bits = std::stoi(arg.substr(0, dot), &used);
+      if (used != dot) throw bad("has a malformed integer width");
+      q.frac_bits = std::stoi(arg.substr(dot + 1), &used);
+      if (used != arg.size() - dot - 1) throw bad("has a malformed fraction width");
+      if (q.int_bits < 0 || q.frac_bits < 0) throw bad("has a negative width");
+      if (q.int_bits + q.frac_bits == 0) throw bad("has zero bits");
+      if (q.int_bits + q.frac_bits > 24)
+        throw bad("has more than 24 bits, more than float32 represents exactly");
+      return q;
+    }
+  } catch (const std::logic_error&) {  // stoi
+    throw bad("has malformed widths");
+  }
+  throw bad("is unknown");
+}
+
+Config parse_config(const YAML::Node& root, const std::string& source) {
+  Config c;
+  c.source = source;
+  if (!root.IsMap()) throw Error(source + ": expected a map of keys at the top");
+  for (const auto& kv : root) {
+    const std::string key = kv.first.as<std::string>();
+    auto it = fields().find(key);
+    if (it == fields().end())
+      throw Error(source + ": unknown key '" + key + "' (known keys: " + known_keys() + ")");
+    it->second.set(c, kv.second, Where{source, key});
+  }
+  if (c.beta_end < c.beta_start)
+    throw Error(source + ": key 'beta_end': expected >= beta_start (" +
+                std::to_string(c.beta_start) + "), found " + std::to_string(c.beta_end));
+  return c;
+}
+
+Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  std::set<std::string> chain;
+  YAML::Node root = load_yaml_file(path, chain);
+  for (const std::string& o : overrides) {
+    const auto eq = o.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw Error("--set '" + o + "': expected key=value");
+    const std::string key = o.substr(0, eq);
+    YAML::Node value;
+    try {
+      value = YAML::Load(o.substr(eq + 1));
+    } catch (const YAML::Exception& e) {
+      throw Error("--set '" + o + "': value is not valid YAML: " + e.what());
+    }
+    // Dotted keys reach into sections: layers.conv9.weight=fixed:0.8
+    std::vector<std::string> parts;
+    std::stringstream ss(key);
+    for (std::string p; std::getline(ss, p, '.');) parts.push_back(p);
+    // Layer names contain dots themselves: everything between `layers.` and
+    // the last part is the layer name.
+    if (parts.size() > 2 && parts[0] == "layers") {
+      std::string layer = parts[1];
+      for (size_t i = 2; i + 1 < parts.size(); ++i) layer += "." + parts[i];
+      parts = {"layers", layer, parts.back()};
+    }
+    if (parts.size() == 1) {
+      root[parts[0]] = value;
+    } else if (parts.size() == 3) {
+      if (!root[parts[0]]) root[parts[0]] = YAML::Node(YAML::NodeType::Map);
+      YAML::Node section = root[parts[0]];
+      if (!section[parts[1]]) section[parts[1]] = YAML::Node(YAML::NodeType::Map);
+      YAML::Node entry = section[parts[1]];
+      entry[parts[2]] = value;
+    } else {
+      throw Error("--set '" + o + "': cannot place key '" + key + "'");
+    }
+  }
+  return parse_config(root, path);
+}
+
+YAML::Node config_to_yaml(const Config& c) {
+  YAML::Node out(YAML::NodeType::Map);
+  for (const auto& [key, field] : fields()) {
+    YAML::Node v = field.get(c);
+    if (!v.IsNull()) out[key] = v;
+  }
+  return out;
+}
+
+}  // namespace qat

@@ -1,0 +1,399 @@
+#include "experiments/training/train.h"
+
+#include <cblas.h>
+#include <omp.h>
+
+#include <chrono>
+#include <csignal>
+#include <cmath>
+#include <cstdlib>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "data/png.h"
+#include "experiments/training/checkpoint.h"
+#include "experiments/training/progress.h"
+#include "experiments/training/telemetry.h"
+#include "optim/optimizer.h"
+#include "optim/schedule.h"
+
+namespace qat {
+namespace fs = std::filesystem;
+
+void set_threads(int threads) {
+  omp_set_num_threads(threads);
+  openblas_set_num_threads(threads);
+}
+
+void write_file_atomic(const std::string& path, const std::string& content) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) throw Error(tmp + ": cannot write");
+    f << content;
+    if (!f.flush()) throw Error(tmp + ": write failed (disk full?)");
+  }
+  fs::rename(tmp, path);
+}
+
+data::Pipeline make_pipeline(const Config& c) {
+  data::PipelineOptions o;
+  o.crop_h = o.crop_w = c.crop;
+  return data::Pipeline(o);
+}
+
+Tensor images_tensor(const data::Batch& b) {
+  Tensor t = Tensor::empty({b.b, b.c, b.h, b.w});
+  std::copy(b.images.begin(), b.images.end(), t.data());
+  return t;
+}
+
+Tensor masks_tensor(const data::Batch& b) {
+  Tensor t = Tensor::empty({b.b, 1, b.h, b.w});
+  std::copy(b.masks.begin(), b.masks.end(), t.data());
+  return t;
+}
+
+Tensor loss_of(const Config& c, const Tensor& logits, const Tensor& target) {
+  if (c.loss == "bce") return bce_with_logits(logits, target);
+  Tensor dice = soft_dice_loss(sigmoid(logits), target);
+  if (c.loss == "dice") return dice;
+  return bce_with_logits(logits, target) * 0.5f + dice * 0.5f;  // the EM code's loss
+}
+
+namespace {
+
+std::unique_ptr<Optimizer> make_optimizer(const Config& c, const std::vector<Tensor>& params) {
+  if (c.optimizer == "sgd") {
+    SgdOptions o;
+    o.lr = c.lr;
+    o.momentum = c.momentum;
+    o.nesterov = c.nesterov;
+    o.weight_decay = c.weight_decay;
+    return std::make_unique<Sgd>(params, o);
+  }
+  AdamOptions o;
+  o.lr = c.lr;
+  o.weight_decay = c.weight_decay;
+  return std::make_unique<Adam>(params, o);
+}
+
+// Learning rate per epoch, as the paper's code steps its schedulers.
+Schedule make_schedule(const Config& c) {
+  if (c.schedule == "constant") return Schedule::constant(c.lr, c.warmup_epochs);
+  if (c.schedule == "multistep") {
+    if (c.milestones.empty())
+      return Schedule::step_every(c.lr, std::max<int64_t>(1, c.num_epochs / 5), c.num_epochs,
+                                  c.gamma);
+    return Schedule::multistep(c.lr, c.milestones, c.gamma, c.warmup_epochs);
+  }
+  return Schedule::cosine(c.lr, c.lr_min, c.num_epochs, c.warmup_epochs);
+}
+
+}  // namespace
+
+SplitSource::SplitSource(const std::string& path, const std::string& name, int64_t max_bytes) {
+  const data::SplitReader probe(path, name);
+  n = probe.size(), h = probe.height(), w = probe.width();
+  const int64_t bytes = n * h * w * (probe.channels() * int64_t(sizeof(float)) + 1);
+  if (bytes <= max_bytes) {
+    split_ = data::read_split(path, name, max_bytes);
+    memory_ = std::make_unique<data::InMemorySource>(split_);
+  } else {
+    reader_ = std::make_unique<data::SplitReader>(path, name);
+  }
+}
+
+const data::SampleSource& SplitSource::source() const {
+  return reader_ ? static_cast<const data::SampleSource&>(*reader_) : *memory_;
+}
+
+std::unique_ptr<SplitSource> load_split(const Config& c, const std::string& name,
+                                        int64_t max_bytes) {
+  if (!fs::exists(c.data))
+    throw Error(c.source + ": key 'data': dataset file '" + c.data +
+                "' not found (pack one with `qat data colin27 " + c.data + "`)");
+  auto s = std::make_unique<SplitSource>(c.data, name, max_bytes);
+  if (s->n == 0) throw Error(c.data + ": split '" + name + "' is empty");
+  if (c.crop > s->h || c.crop > s->w)
+    throw Error(c.source + ": key 'crop': " + std::to_string(c.crop) + " is larger than the " +
+                name + " images of " + c.data + " (" + std::to_string(s->h) + "x" +
+                std::to_string(s->w) + ")");
+  return s;
+}
+
+namespace {
+
+// The first parameter whose gradient holds a NaN or infinity, or "".
+std::string non_finite_grad(const UNet& net) {
+  for (const auto& [name, t] : net.named_parameters()) {
+    Tensor g = t.grad();
+    if (!g.defined()) continue;
+    const float* p = g.data();
+    for (int64_t i = 0; i < g.numel(); ++i)
+      if (!std::isfinite(p[i])) return name;
+  }
+  return "";
+}
+
+std::string log_header() {
+  return "epoch,train_loss,val_loss,dice,iou,precision,recall,specificity,accuracy,rand_index,"
+         "hausdorff,dice_per_image,lr,beta,seconds";
+}
+
+std::string log_line(int64_t epoch, double train_loss, const EvalResult& v, float lr, float beta,
+                     double seconds) {
+  char buf[512];
+  const Metrics& m = v.global;
+  std::snprintf(buf, sizeof buf,
+                "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.4f,%.6f,%.6g,%.4f,%.2f",
+                (long long)epoch, train_loss, v.loss, m.dice, m.iou, m.precision, m.recall,
+                m.specificity, m.accuracy, m.rand_index, v.hausdorff, v.per_image.dice, lr, beta,
+                seconds);
+  return buf;
+}
+
+// Lines of a CSV file after its header whose first field is an epoch < keep.
+std::vector<std::string> kept_rows(const std::string& path, int64_t keep) {
+  std::vector<std::string> rows;
+  std::ifstream f(path);
+  std::string line;
+  std::getline(f, line);  // header
+  while (std::getline(f, line))
+    if (!line.empty() && std::stoll(line.substr(0, line.find(','))) < keep) rows.push_back(line);
+  return rows;
+}
+
+std::string join_csv(const std::string& header, const std::vector<std::string>& rows) {
+  std::string s = header + "\n";
+  for (const auto& r : rows) s += r + "\n";
+  return s;
+}
+
+std::string yaml_text(const Config& c) {
+  YAML::Emitter e;
+  e << config_to_yaml(c);
+  return std::string(e.c_str()) + "\n";
+}
+
+}  // namespace
+
+EvalResult evaluate(Model& m, const data::SampleSource& split, const Config& c) {
+  NoGrad no_grad;
+  m.net->eval();
+  data::LoaderOptions lo;
+  lo.batch_size = c.batch_size;
+  lo.shuffle = false;
+  lo.augment = false;
+  data::Loader loader(split, make_pipeline(c), lo);
+  loader.start_epoch(0);
+  MetricAccumulator acc(c.threshold);
+  EvalResult r;
+  double loss_sum = 0;
+  int64_t batches = 0;
+  data::Batch b;
+  while (loader.next(b) && (c.val_batches == 0 || batches < c.val_batches)) {
+    Tensor target = masks_tensor(b);
+    Tensor logits = m.net->forward(images_tensor(b));
+    loss_sum += loss_of(c, logits, target).item() * double(b.b);
+    Tensor prob = sigmoid(logits);
+    acc.add(prob.data(), target.data(), b.b, b.h, b.w);
+    r.images += b.b;
+    ++batches;
+  }
+  m.net->train();
+  r.loss = loss_sum / double(std::max<int64_t>(r.images, 1));
+  r.global = acc.global();
+  r.per_image = acc.mean_per_image();
+  r.hausdorff = acc.mean_hausdorff();
+  return r;
+}
+
+std::string trained_model_path(const Config& c) {
+  return c.trained_model.empty() ? c.run_dir() + "/best.h5" : c.trained_model;
+}
+
+TrainResult train(const Config& c) {
+  set_threads(c.threads);
+  const std::string dir = c.run_dir();
+  fs::create_directories(dir);
+  const auto train_data = load_split(c, "train"), val_data = load_split(c, "val");
+  const data::SampleSource& train_split = train_data->source();
+  const data::SampleSource& val_split = val_data->source();
+
+  Telemetry telemetry;
+  Model m = build_model(c, c.telemetry ? &telemetry : nullptr);
+  auto optimizer = make_optimizer(c, m.net->parameters());
+  const Schedule schedule = make_schedule(c);
+  schedule.validate();
+
+  const std::string ckpt = dir + "/checkpoint.h5", best = trained_model_path(c);
+  TrainState state;
+  state.config_yaml = yaml_text(c);
+  if (fs::exists(ckpt)) {
+    state = load_checkpoint(ckpt, *m.net, optimizer.get());
+    std::printf("resuming %s from its checkpoint after epoch %lld\n", dir.c_str(),
+                (long long)state.epoch);
+    state.config_yaml = yaml_text(c);
+  } else if (c.operation_mode == "retrain") {
+    load_checkpoint(c.trained_model, *m.net, nullptr);
+    std::printf("retraining from %s\n", c.trained_model.c_str());
+  }
+  write_file_atomic(dir + "/config.yaml", state.config_yaml);
+
+  // Rows of epochs the checkpoint has; later ones (a run killed after
+  // logging but before its checkpoint) are dropped and redone.
+  std::vector<std::string> rows = kept_rows(dir + "/log.csv", state.epoch);
+  std::vector<std::string> telemetry_rows = kept_rows(dir + "/telemetry.csv", state.epoch);
+
+  data::LoaderOptions lo;
+  lo.batch_size = c.batch_size;
+  lo.seed = c.seed;
+  lo.augment = c.augment;
+  lo.drop_last = train_split.size() > c.batch_size;  // BatchNorm needs > 1 sample
+  data::Loader loader(train_split, make_pipeline(c), lo);
+  int64_t steps = loader.batches_per_epoch();
+  if (c.steps_per_epoch > 0) steps = std::min(steps, c.steps_per_epoch);
+
+  // Fault injection for the resume test: the process kills itself (as an
+  // out-of-memory killer or a stopped session would) at this global step.
+  const char* kill_env = std::getenv("QAT_FAULT_KILL_AT_STEP");
+  const int64_t kill_at = kill_env ? std::atoll(kill_env) : -1;
+
+  TrainResult result;
+  result.run_dir = dir;
+  Progress progress(c.num_epochs, steps, state.epoch);
+  for (int64_t epoch = state.epoch; epoch < c.num_epochs; ++epoch) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const float lr = schedule.lr(epoch), beta = beta_for_epoch(c, epoch);
+    optimizer->set_lr(lr);
+    m.net->set_beta(beta);
+    m.net->train();
+    loader.start_epoch(epoch);
+    double loss_sum = 0;
+    data::Batch b;
+    for (int64_t s = 0; s < steps && loader.next(b); ++s) {
+      Tensor loss = loss_of(c, m.net->forward(images_tensor(b)), masks_tensor(b));
+      const float value = loss.item();
+      if (!std::isfinite(value))
+        throw Error(dir + ": training stopped at step " + std::to_string(state.step + 1) +
+                    " (epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(s + 1) +
+                    "): the loss is " + std::to_string(value));
+      loss.backward();
+      const std::string bad = non_finite_grad(*m.net);
+      if (!bad.empty())
+        throw Error(dir + ": training stopped at step " + std::to_string(state.step + 1) +
+                    " (epoch " + std::to_string(epoch + 1) + "): the gradient of '" + bad +
+                    "' is not finite");
+      optimizer->step();
+      optimizer->zero_grad();
+      if (++state.step == kill_at) std::raise(SIGKILL);
+      loss_sum += value;
+      progress.update(epoch, s + 1, value);
+    }
+    const double train_loss = loss_sum / double(std::max<int64_t>(steps, 1));
+
+    if (c.telemetry) {  // one validation batch through the quantizers
+      telemetry.begin(epoch);
+      Config one = c;
+      one.val_batches = 1;
+      evaluate(m, val_split, one);
+      for (const auto& r : telemetry.end()) telemetry_rows.push_back(Telemetry::csv_line(r));
+    }
+    const EvalResult v = evaluate(m, val_split, c);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    rows.push_back(log_line(epoch, train_loss, v, lr, beta, seconds));
+    state.epoch = epoch + 1;
+    if (v.global.dice > state.best_score) {
+      state.best_score = v.global.dice;
+      state.best_epoch = epoch;
+      save_checkpoint(best, *m.net, nullptr, state);
+    }
+    write_file_atomic(dir + "/log.csv", join_csv(log_header(), rows));
+    if (c.telemetry)
+      write_file_atomic(dir + "/telemetry.csv", join_csv(Telemetry::csv_header(), telemetry_rows));
+    save_checkpoint(ckpt, *m.net, optimizer.get(), state);
+    char summary[256];
+    std::snprintf(summary, sizeof summary,
+                  "epoch %lld/%lld  train loss %.4f  val loss %.4f  val Dice %.2f%%  lr %.3g  %s",
+                  (long long)epoch + 1, (long long)c.num_epochs, train_loss, v.loss,
+                  100.0 * v.global.dice, lr, format_duration(seconds).c_str());
+    progress.finish_epoch(summary);
+    result.last = v;
+  }
+  if (result.last.images == 0) result.last = evaluate(m, val_split, c);  // nothing left to train
+  result.epochs_done = state.epoch;
+  result.best_dice = state.best_score;
+  result.best_epoch = state.best_epoch;
+  return result;
+}
+
+namespace {
+Model load_trained(const Config& c) {
+  Model m = build_model(c);
+  std::string path = trained_model_path(c);
+  if (!fs::exists(path) && c.trained_model.empty()) path = c.run_dir() + "/checkpoint.h5";
+  if (!fs::exists(path))
+    throw Error(c.source + ": no trained model: neither trained_model nor " + c.run_dir() +
+                "/best.h5 or checkpoint.h5 exists (run `qat train` first)");
+  load_checkpoint(path, *m.net, nullptr);
+  return m;
+}
+}  // namespace
+
+EvalResult evaluate_trained(const Config& c) {
+  set_threads(c.threads);
+  Model m = load_trained(c);
+  return evaluate(m, load_split(c, "val")->source(), c);
+}
+
+std::string predict(const Config& c) {
+  set_threads(c.threads);
+  Model m = load_trained(c);
+  const auto data = load_split(c, c.predict_split);
+  const data::SampleSource& split = data->source();
+  const std::string out = c.run_dir() + "/predictions";
+  fs::create_directories(out);
+  NoGrad no_grad;
+  m.net->eval();
+  const data::Pipeline pipeline = make_pipeline(c);
+  const int64_t count = std::min(c.predict_count, split.size());
+  for (int64_t i = 0; i < count; ++i) {
+    // Evenly spread over the split, so the pictures show more than one region.
+    const int64_t index = count > 1 ? i * (split.size() - 1) / (count - 1) : 0;
+    data::Sample raw;
+    split.read(index, raw);
+    const data::Sample s = pipeline.eval(raw);
+    Tensor x = Tensor::empty({1, s.c, s.h, s.w});
+    std::copy(s.image.begin(), s.image.end(), x.data());
+    Tensor prob = sigmoid(m.net->forward(x));
+    const int64_t n = s.h * s.w;
+    // Gray background from the (normalised) image, then the three classes.
+    float lo = s.image[0], hi = s.image[0];
+    for (int64_t p = 0; p < n; ++p) lo = std::min(lo, s.image[size_t(p)]), hi = std::max(hi, s.image[size_t(p)]);
+    std::vector<uint8_t> gray(static_cast<size_t>(n)), rgb(static_cast<size_t>(3 * n)),
+        pmap(static_cast<size_t>(n));
+    for (int64_t p = 0; p < n; ++p) {
+      const float g = hi > lo ? (s.image[size_t(p)] - lo) / (hi - lo) : 0.0f;
+      gray[size_t(p)] = uint8_t(std::lround(255.0f * g));
+      pmap[size_t(p)] = uint8_t(std::lround(255.0f * prob.data()[p]));
+      const bool pred = prob.data()[p] >= c.threshold, truth = s.mask[size_t(p)] != 0;
+      uint8_t r = gray[size_t(p)], gr = gray[size_t(p)], bl = gray[size_t(p)];
+      if (pred && truth) r = 0, gr = 200, bl = 0;           // true positive: green
+      else if (pred && !truth) r = 230, gr = 0, bl = 0;     // false positive: red
+      else if (!pred && truth) r = 0, gr = 90, bl = 255;    // false negative: blue
+      rgb[size_t(3 * p)] = r, rgb[size_t(3 * p + 1)] = gr, rgb[size_t(3 * p + 2)] = bl;
+    }
+    char name[64];
+    std::snprintf(name, sizeof name, "%s_%04lld", c.predict_split.c_str(), (long long)index);
+    data::write_png_gray(out + "/" + name + "_image.png", gray.data(), s.h, s.w);
+    data::write_png_gray(out + "/" + name + "_prob.png", pmap.data(), s.h, s.w);
+    data::write_png_rgb(out + "/" + name + "_overlay.png", rgb.data(), s.h, s.w);
+  }
+  return out;
+}
+
+}  // namespace qat

@@ -1,0 +1,55 @@
+// Can an int32 accumulator overflow? The worst case of one output of an
+// integer conv (int_gemm.h, int_ops.h), per format, for the engine to decide
+// whether a layer runs in int32 or must widen.
+//
+// One accumulator is sum_{k<K} a_k * w_k + bias over K = C*KH*KW products
+// (K = C*9 for the U-Net's 3x3 convs, up to 512*9 = 4608 in up1), so
+//   |acc| <= K * max|a| * max|w| + max|bias|
+// and the layer is safe in int32 when that bound is <= 2^31 - 1. The bound
+// is attained (every a = w = the most negative code), so it cannot be
+// tightened without knowing the data.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "quant/quantizers/spec.h"
+
+namespace qat::quant {
+
+// The codes a tensor quantized with spec can hold, value = code * 2^-f
+// (w = i + f):
+//   fixed             [-2^w, 2^w]          sign-magnitude with the fraction carry
+//                                          (Q8.0: +-256, Q0.8: +-256, Q6.0: +-64)
+//   fixed_gm          the same; at f = 0 it truncates: [-(2^i - 1), 2^i - 1]
+//   fixed_twos        [-2^(w-1), 2^(w-1) - 1] signed (Q8.0, Q0.8: -128..127),
+//                     [0, 2^w - 1] unsigned
+//   int (n bits)      [-2^(n-1), 2^(n-1) - 1]
+//   binary, ternary   [-1, 1]              the code is the sign; H or alpha is a
+//                                          per-layer/per-channel scale applied in
+//                                          the requantisation, outside the sum
+// none (float) and fixed_pow2 (no common grid: nearest power of two with no
+// lower end) have no integer code: qat::Error naming the format.
+struct CodeRange {
+  int64_t lo, hi;
+};
+CodeRange code_range(const QuantSpec& spec);
+
+// The largest |code|: max(-lo, hi) of code_range.
+int64_t max_abs_code(const QuantSpec& spec);
+
+inline constexpr int64_t kInt32Max = 2147483647;  // 2^31 - 1
+
+// K * max_abs_a * max_abs_w + max_abs_bias, saturated at INT64_MAX.
+int64_t accumulator_bound(int64_t K, int64_t max_abs_a, int64_t max_abs_w,
+                          int64_t max_abs_bias = 0);
+
+struct AccumulatorCheck {
+  int64_t bound;      // accumulator_bound of the formats
+  bool fits_int32;    // bound <= 2^31 - 1
+  std::string report; // "K=4608 Q8.0 two's complement x Q0.8 ...: |acc| <= ... < 2^31"
+};
+AccumulatorCheck check_accumulator(int64_t K, const QuantSpec& activation,
+                                   const QuantSpec& weight,
+                                   int64_t max_abs_bias = 0);
+
+}  // namespace qat::quant

@@ -1,0 +1,333 @@
+// Integer GEMM: naive, portable blocked and AVX-512 VNNI. Letters as in
+// int_gemm.h: A (M,K), B (K,N) -> C (M,N) int32, C = A*B mod 2^32.
+//
+// ## The VNNI kernel
+// vpdpbusd (_mm512_dpbusd_epi32(acc, u, s)) adds, to each of 16 int32 lanes,
+// the sum of 4 products of an UNSIGNED byte of u by a SIGNED byte of s.
+// vpdpwssd (_mm512_dpwssd_epi32) does the same with 2 signed 16-bit pairs.
+// So K is consumed in groups of G = 4 bytes (G = 2 int16), and the operands
+// are packed so that one 32-bit lane holds G consecutive k:
+//   - B panel, 64 columns wide: Bp[kg][j][t] = B[G*kg + t][n0 + j], so one
+//     k-group of 16 columns is one 64-byte vector; 4 vectors per panel.
+//   - A: rows padded to a multiple of G (zeros); A[m][G*kg .. G*kg+G-1] is
+//     one int32, broadcast to all lanes.
+// The micro-kernel keeps a 6 x 64 tile of C in 24 registers. A is packed
+// once (pack_a -> PackedA; the conv packs its weights once per call); each
+// thread packs its own B panel (Kp x 64 codes, <= 295 KB at K = 4608, so it
+// stays in L2) with SSE2 unpacks and runs every row tile of A over it.
+// OpenMP over the panels.
+//
+// ## Signed activations with vpdpbusd: the +128 offset
+// Activations are signed (BatchNorm comes after ReLU, so they go negative),
+// and vpdpbusd wants one operand unsigned. We store B + 128 (in 0..255) as
+// the unsigned operand and keep the weights A signed:
+//   sum_k A[m,k] * (B[k,n] + 128) = C[m,n] + 128 * sum_k A[m,k]
+// The correction 128 * rowsum(A)[m] depends on the output row only (one per
+// output channel of a conv), is computed once when A is packed and taken off
+// when the tile is stored. Padding k (A = 0) contributes nothing either way.
+// vpdpbusd and vpdpwssd do not saturate (unlike vpdpbusds): they wrap mod
+// 2^32, so the offset and its correction cancel exactly whatever their size,
+// and a result past int32 wraps just as in the other versions.
+#include "quant/int_kernels/int_gemm.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <vector>
+
+#include "autograd/check.h"
+
+namespace qat::quant {
+
+// ---- naive: the definition, in int64, truncated to int32 (modular in C++20)
+template <class T>
+void gemm_naive(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K,
+                int64_t ldc) {
+  if (ldc == 0) ldc = N;
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) {
+      int64_t s = 0;
+      for (int64_t k = 0; k < K; ++k) s += int64_t(A[m * K + k]) * B[k * N + n];
+      C[m * ldc + n] = static_cast<int32_t>(s);
+    }
+}
+
+// ---- blocked: an 8 x 256 tile of C stays in a local array while K streams
+// past; the compiler vectorises the inner loop. Sums in uint32 wrap mod 2^32
+// without undefined behaviour; a product of two int16 fits int32. A's rows
+// are lda apart (K, or Kp for a PackedA).
+namespace {
+// B's row k starts at row(k): B + k*N for a dense B, a slice of the padded
+// input for the conv (gemm_packed_rows).
+template <class T, class Rows>
+void blocked(int32_t* C, const T* A, int64_t lda, const Rows& row, int64_t M, int64_t N,
+             int64_t K, int64_t ldc) {
+  constexpr int64_t kMB = 8, kNB = 256;
+  const int64_t blocks = (N + kNB - 1) / kNB;
+#pragma omp parallel for schedule(static)
+  for (int64_t nb = 0; nb < blocks; ++nb) {
+    const int64_t n0 = nb * kNB, nr = std::min(kNB, N - n0);
+    alignas(64) uint32_t acc[kMB][kNB];
+    for (int64_t m0 = 0; m0 < M; m0 += kMB) {
+      const int64_t mr = std::min(kMB, M - m0);
+      for (int64_t i = 0; i < mr; ++i) std::fill_n(acc[i], nr, 0u);
+      for (int64_t k = 0; k < K; ++k) {
+        const T* b = row(k) + n0;
+        for (int64_t i = 0; i < mr; ++i) {
+          const int32_t a = A[(m0 + i) * lda + k];
+          uint32_t* out = acc[i];
+          for (int64_t j = 0; j < nr; ++j) out[j] += uint32_t(a * int32_t(b[j]));
+        }
+      }
+      for (int64_t i = 0; i < mr; ++i)
+        for (int64_t j = 0; j < nr; ++j)
+          C[(m0 + i) * ldc + n0 + j] = static_cast<int32_t>(acc[i][j]);
+    }
+  }
+}
+
+// The rows of a dense B (K, N).
+template <class T>
+struct DenseRows {
+  const T* B;
+  int64_t N;
+  const T* operator()(int64_t k) const { return B + k * N; }
+};
+// The rows of a B given as offsets from a base (gemm_packed_rows).
+template <class T>
+struct OffsetRows {
+  const T* base;
+  const int64_t* offsets;
+  const T* operator()(int64_t k) const { return base + offsets[k]; }
+};
+}  // namespace
+
+template <class T>
+void gemm_blocked(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K,
+                  int64_t ldc) {
+  blocked(C, A, /*lda=*/K, DenseRows<T>{B, N}, M, N, K, ldc == 0 ? N : ldc);
+}
+
+// ---- VNNI
+namespace {
+
+constexpr int64_t kMR = 6;   // rows of the register tile
+constexpr int64_t kNV = 4;   // 16-lane vectors across the tile
+constexpr int64_t kNR = 16 * kNV;  // columns of a panel
+
+template <class T>
+constexpr int64_t group() {  // k per 32-bit lane
+  return sizeof(T) == 1 ? 4 : 2;
+}
+
+// One full k-group of 16 (int8) or 8 (int16) columns, interleaved with SSE2
+// unpacks: rows src[t] = B[G*kg + t][j..] become Bp[kg][j][t]. int8 gets
+// +128 (xor of the sign bit: the code c becomes the unsigned byte c + 128).
+void pack_group(int8_t* dst, const int8_t* const* src) {
+  const __m128i flip = _mm_set1_epi8(int8_t(0x80));
+  __m128i r[4];
+  for (int t = 0; t < 4; ++t)
+    r[t] = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src[t])), flip);
+  const __m128i lo01 = _mm_unpacklo_epi8(r[0], r[1]), hi01 = _mm_unpackhi_epi8(r[0], r[1]);
+  const __m128i lo23 = _mm_unpacklo_epi8(r[2], r[3]), hi23 = _mm_unpackhi_epi8(r[2], r[3]);
+  __m128i* out = reinterpret_cast<__m128i*>(dst);
+  _mm_storeu_si128(out + 0, _mm_unpacklo_epi16(lo01, lo23));  // columns 0-3
+  _mm_storeu_si128(out + 1, _mm_unpackhi_epi16(lo01, lo23));  // 4-7
+  _mm_storeu_si128(out + 2, _mm_unpacklo_epi16(hi01, hi23));  // 8-11
+  _mm_storeu_si128(out + 3, _mm_unpackhi_epi16(hi01, hi23));  // 12-15
+}
+void pack_group(int16_t* dst, const int16_t* const* src) {
+  const __m128i r0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[0]));
+  const __m128i r1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[1]));
+  __m128i* out = reinterpret_cast<__m128i*>(dst);
+  _mm_storeu_si128(out + 0, _mm_unpacklo_epi16(r0, r1));  // columns 0-3
+  _mm_storeu_si128(out + 1, _mm_unpackhi_epi16(r0, r1));  // 4-7
+}
+
+// B columns [n0, n0+nr) -> Bp (Kp/G, kNR, G); int8 gets +128 (stored as
+// uint8), padding holds the code 0. Whole k-groups of a whole panel go
+// through pack_group, the edges element by element.
+template <class T, class Rows>
+void pack_b_panel(T* Bp, const Rows& row, int64_t K, int64_t Kp, int64_t n0, int64_t nr) {
+  constexpr int64_t G = group<T>();
+  constexpr int64_t cols = 16 / sizeof(T);  // columns per pack_group
+  for (int64_t kg = 0; kg < Kp / G; ++kg) {
+    if (nr == kNR && kg * G + G <= K) {
+      const T* src[G];
+      for (int64_t t = 0; t < G; ++t) src[t] = row(kg * G + t) + n0;
+      for (int64_t j = 0; j < kNR; j += cols) {
+        pack_group(Bp + (kg * kNR + j) * G, src);
+        for (int64_t t = 0; t < G; ++t) src[t] += cols;
+      }
+      continue;
+    }
+    for (int64_t t = 0; t < G; ++t) {
+      const int64_t k = kg * G + t;
+      T* dst = Bp + kg * kNR * G + t;
+      const T* src = k < K ? row(k) + n0 : nullptr;
+      for (int64_t j = 0; j < kNR; ++j) {
+        const T v = (src && j < nr) ? src[j] : T(0);
+        if constexpr (sizeof(T) == 1)
+          dst[j * G] = T(uint8_t(int32_t(v) + 128));
+        else
+          dst[j * G] = v;
+      }
+    }
+  }
+}
+
+// One 6 x 64 tile: C[m0.., n0..] = Ap rows x Bp panel - corr (C rows ldc apart).
+template <class T>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void vnni_tile(
+    int32_t* C, const T* Ap, const T* Bp, const int32_t* corr, int64_t Kp,
+    int64_t ldc, int64_t mr, int64_t nr) {
+  constexpr int64_t G = group<T>();
+  __m512i acc[kMR][kNV];
+#pragma GCC unroll 6
+  for (int64_t i = 0; i < kMR; ++i)
+#pragma GCC unroll 4
+    for (int64_t v = 0; v < kNV; ++v) acc[i][v] = _mm512_setzero_si512();
+  for (int64_t kg = 0; kg < Kp / G; ++kg) {
+    __m512i b[kNV];
+#pragma GCC unroll 4
+    for (int64_t v = 0; v < kNV; ++v)
+      b[v] = _mm512_loadu_si512(Bp + (kg * kNR + v * 16) * G);
+#pragma GCC unroll 6
+    for (int64_t i = 0; i < kMR; ++i) {
+      int32_t a32;
+      std::memcpy(&a32, Ap + i * Kp + kg * G, sizeof a32);
+      const __m512i a = _mm512_set1_epi32(a32);
+#pragma GCC unroll 4
+      for (int64_t v = 0; v < kNV; ++v) {
+        if constexpr (sizeof(T) == 1)
+          acc[i][v] = _mm512_dpbusd_epi32(acc[i][v], b[v], a);
+        else
+          acc[i][v] = _mm512_dpwssd_epi32(acc[i][v], b[v], a);
+      }
+    }
+  }
+  // Stores under masks for the columns past nr; every index into acc is a
+  // constant after unrolling, so the compiler keeps acc in registers.
+  __mmask16 mask[kNV];
+  for (int64_t v = 0; v < kNV; ++v) {
+    const int64_t left = std::clamp<int64_t>(nr - v * 16, 0, 16);
+    mask[v] = __mmask16((1u << left) - 1u);
+  }
+#pragma GCC unroll 6
+  for (int64_t i = 0; i < kMR; ++i) {
+    if (i >= mr) break;
+    const __m512i c = _mm512_set1_epi32(corr[i]);
+#pragma GCC unroll 4
+    for (int64_t v = 0; v < kNV; ++v)
+      _mm512_mask_storeu_epi32(C + i * ldc + v * 16, mask[v], _mm512_sub_epi32(acc[i][v], c));
+  }
+}
+
+}  // namespace
+
+bool cpu_has_vnni() {
+  static const bool has = __builtin_cpu_supports("avx512f") &&
+                          __builtin_cpu_supports("avx512bw") &&
+                          __builtin_cpu_supports("avx512vnni");
+  return has;
+}
+
+namespace {
+std::atomic<bool> portable_only{false};
+}  // namespace
+
+bool use_vnni() { return cpu_has_vnni() && !portable_only.load(); }
+void set_portable_only(bool value) { portable_only.store(value); }
+
+template <class T>
+PackedA<T> pack_a(const T* A, int64_t M, int64_t K) {
+  constexpr int64_t G = group<T>();
+  PackedA<T> p;
+  p.M = M, p.K = K, p.Kp = (K + G - 1) / G * G;
+  const int64_t Mp = (M + kMR - 1) / kMR * kMR;
+  p.data.assign(size_t(Mp * p.Kp), T(0));
+  p.corr.assign(size_t(Mp), 0);
+  for (int64_t m = 0; m < M; ++m) {
+    std::memcpy(p.data.data() + m * p.Kp, A + m * K, size_t(K) * sizeof(T));
+    if constexpr (sizeof(T) == 1) {
+      uint32_t s = 0;  // wraps mod 2^32 like the accumulators it corrects
+      for (int64_t k = 0; k < K; ++k) s += uint32_t(int32_t(A[m * K + k]));
+      p.corr[size_t(m)] = static_cast<int32_t>(128u * s);
+    }
+  }
+  return p;
+}
+
+namespace {
+template <class T, class Rows>
+void packed(int32_t* C, const PackedA<T>& A, const Rows& row, int64_t N, int64_t ldc) {
+  if (!use_vnni()) {
+    blocked(C, A.data.data(), /*lda=*/A.Kp, row, A.M, N, A.K, ldc);
+    return;
+  }
+  const int64_t panels = (N + kNR - 1) / kNR;
+#pragma omp parallel
+  {
+    // This thread's panel, Kp*64 codes (up to 590 KB), kept between calls:
+    // fresh pages on every call were part of the 11-16 ms of page faults a
+    // forward that bench/README.md measures.
+    thread_local std::vector<T> Bp;
+    if (Bp.size() < size_t(A.Kp * kNR)) Bp.resize(size_t(A.Kp * kNR));
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < panels; ++p) {
+      const int64_t n0 = p * kNR, nr = std::min(kNR, N - n0);
+      pack_b_panel(Bp.data(), row, A.K, A.Kp, n0, nr);
+      for (int64_t m0 = 0; m0 < A.M; m0 += kMR)
+        vnni_tile(C + m0 * ldc + n0, A.data.data() + m0 * A.Kp, Bp.data(),
+                  A.corr.data() + m0, A.Kp, ldc, std::min(kMR, A.M - m0), nr);
+    }
+  }
+}
+}  // namespace
+
+template <class T>
+void gemm_packed(int32_t* C, const PackedA<T>& A, const T* B, int64_t N, int64_t ldc) {
+  packed(C, A, DenseRows<T>{B, N}, N, ldc == 0 ? N : ldc);
+}
+
+template <class T>
+void gemm_packed_rows(int32_t* C, const PackedA<T>& A, const T* base, const int64_t* rows,
+                      int64_t N, int64_t ldc) {
+  packed(C, A, OffsetRows<T>{base, rows}, N, ldc == 0 ? N : ldc);
+}
+
+template <class T>
+void gemm_vnni(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K,
+               int64_t ldc) {
+  QAT_CHECK(cpu_has_vnni(), "gemm_vnni: this CPU lacks AVX-512 VNNI; call gemm()");
+  gemm_packed(C, pack_a(A, M, K), B, N, ldc);
+}
+
+template <class T>
+void gemm(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K,
+          int64_t ldc) {
+  if (use_vnni())
+    gemm_vnni(C, A, B, M, N, K, ldc);
+  else
+    gemm_blocked(C, A, B, M, N, K, ldc);
+}
+
+#define QAT_GEMM_INSTANTIATE(T)                                                          \
+  template void gemm_naive<T>(int32_t*, const T*, const T*, int64_t, int64_t, int64_t,   \
+                              int64_t);                                                  \
+  template void gemm_blocked<T>(int32_t*, const T*, const T*, int64_t, int64_t, int64_t, \
+                                int64_t);                                                \
+  template void gemm_vnni<T>(int32_t*, const T*, const T*, int64_t, int64_t, int64_t,    \
+                             int64_t);                                                   \
+  template void gemm<T>(int32_t*, const T*, const T*, int64_t, int64_t, int64_t, int64_t);  \
+  template PackedA<T> pack_a<T>(const T*, int64_t, int64_t);                              \
+  template void gemm_packed<T>(int32_t*, const PackedA<T>&, const T*, int64_t, int64_t); \
+  template void gemm_packed_rows<T>(int32_t*, const PackedA<T>&, const T*, const int64_t*, \
+                                    int64_t, int64_t);
+QAT_GEMM_INSTANTIATE(int8_t)
+QAT_GEMM_INSTANTIATE(int16_t)
+#undef QAT_GEMM_INSTANTIATE
+
+}  // namespace qat::quant

@@ -1,0 +1,88 @@
+// Integer matrix multiply for the fixed-point engine: int8 or int16 codes
+// in, int32 accumulators out.
+//
+// Letters: A (M,K), B (K,N), C (M,N), all row-major and dense. In a conv,
+// A is the weight (OC, C*KH*KW), B the im2col of the input (C*KH*KW, OH*OW)
+// and C the accumulator (OC, OH*OW), as autograd/conv_im2col.cpp lays out.
+//
+// ## Which widths, and why two GEMMs
+// - int8 x int8 (gemm<int8_t>): two's complement Q8.0 activations (codes
+//   -128..127) times Q0.8 weights (-128..127), and every narrower format
+//   (Q6.0 / Q0.4 in either sign convention: |code| <= 64 and <= 16).
+//   AVX-512 VNNI vpdpbusd does 64 multiply-adds per instruction.
+// - int16 x int16 (gemm<int16_t>): what does not fit a byte. The paper's
+//   sign-magnitude Q8.0 is 9 bits (|code| <= 256 with the fraction carry,
+//   quant/quantizers/spec.h) and its Q0.8 weights reach +-256; and the input of every
+//   up-block conv is [upsampled, skip] with 4 more fraction bits than the
+//   activation format (int_ops.h: bilinear x2 is exact at f + 4), so 12-bit
+//   codes for Q8.0. vpdpwssd does 32 multiply-adds per instruction.
+//   int16 activations x int8 weights go here too, with the weights widened
+//   once: splitting a 16-bit activation into two bytes would cost two
+//   vpdpbusd for the same 64 products, no gain over one vpdpwssd pair.
+//
+// ## Overflow
+// All versions compute C = A*B modulo 2^32 (int32 accumulators wrap, as the
+// hardware does, never undefined behaviour), which is the exact A*B whenever
+// |A*B| < 2^31. accumulator_bound() tells the caller whether that holds for
+// a layer; where it does not, the engine splits the layer's channels into
+// groups whose sums do fit and adds them in int64 (experiments/runtime/int_engine.h).
+//
+// ## Versions (all give identical results; tests hold them to the naive one)
+//   gemm_naive     triple loop in int64, truncated to int32
+//   gemm_blocked   portable C++: cache blocks, OpenMP over column blocks
+//   gemm_vnni      AVX-512 VNNI micro-kernel, OpenMP over column panels
+//   gemm           the VNNI one if the CPU has it (checked once), else blocked
+#pragma once
+#include <cstdint>
+#include <vector>
+
+namespace qat::quant {
+
+// T = int8_t or int16_t; both are instantiated in int_gemm.cpp. ldc is the
+// row stride of C (>= N; 0 means N), so that a caller can fill a column
+// block of a wider C: the conv writes a chunk of output pixels this way.
+template <class T>
+void gemm_naive(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K,
+                int64_t ldc = 0);
+template <class T>
+void gemm_blocked(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K,
+                  int64_t ldc = 0);
+template <class T>  // qat::Error if !cpu_has_vnni()
+void gemm_vnni(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K,
+               int64_t ldc = 0);
+template <class T>
+void gemm(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K,
+          int64_t ldc = 0);
+
+// The left operand packed once, for a conv whose weights are used on many
+// images or chunks: rows padded to the VNNI tile (6 rows) and k to the lane
+// group (4 int8, 2 int16) with zeros, and the int8 offset correction
+// 128 * rowsum per row (int_gemm.cpp). Works on any CPU.
+template <class T>
+struct PackedA {
+  int64_t M = 0, K = 0, Kp = 0;  // Kp: K padded to the group
+  std::vector<T> data;           // (rows padded to 6, Kp)
+  std::vector<int32_t> corr;     // one per padded row
+};
+template <class T>
+PackedA<T> pack_a(const T* A, int64_t M, int64_t K);
+// C (A.M, N) = A * B (A.K, N): VNNI if the CPU has it, else the blocked loops
+// on the packed rows. Parallel over column panels; called inside a parallel
+// region (nested parallelism off, the OpenMP default) it runs serially.
+template <class T>
+void gemm_packed(int32_t* C, const PackedA<T>& A, const T* B, int64_t N, int64_t ldc = 0);
+// The same with B's row k the N codes at base + rows[k] (A.K offsets): a
+// stride-1 conv passes its zero-padded input, in which every row of the
+// im2col is one contiguous slice (int_conv.cpp), so no im2col is built.
+template <class T>
+void gemm_packed_rows(int32_t* C, const PackedA<T>& A, const T* base, const int64_t* rows,
+                      int64_t N, int64_t ldc = 0);
+
+// True if this CPU runs the _vnni versions (AVX-512 F, BW and VNNI).
+bool cpu_has_vnni();
+// What gemm, gemm_packed and the integer conv dispatch on: cpu_has_vnni()
+// unless set_portable_only(true) (tests and benchmarks of the fallback).
+bool use_vnni();
+void set_portable_only(bool portable_only);
+
+}  // namespace qat::quant

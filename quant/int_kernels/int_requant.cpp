@@ -1,0 +1,271 @@
+// Requantisation by multiplier, offset and shift; see int_requant.h.
+#include "quant/int_kernels/int_requant.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "autograd/check.h"
+
+namespace qat::quant {
+namespace {
+
+// The smallest s >= 0 with x * 2^s an integer (x a finite float).
+int exact_shift(float x) {
+  if (x == 0.0f) return 0;
+  int e = 0;
+  const float m = std::frexp(x, &e);  // |m| in [0.5, 1), x = m * 2^e
+  int64_t mant = int64_t(std::ldexp(double(m), 24));  // x = mant * 2^(e-24)
+  int low = e - 24;                                    // exponent of mant's unit
+  while (mant % 2 == 0) mant /= 2, ++low;
+  return std::max(0, -low);
+}
+
+int top_exponent(float x) {  // |x| < 2^e
+  int e = 0;
+  std::frexp(x, &e);
+  return e;
+}
+
+}  // namespace
+
+Requant requant_from_affine(float a, float b) {
+  if (!std::isfinite(a) || !std::isfinite(b))
+    throw Error(detail::concat("requantisation: scale ", a, " and offset ", b,
+                               " must be finite"));
+  int s_max = 62;
+  if (a != 0.0f) s_max = std::min(s_max, 30 - top_exponent(a));
+  if (b != 0.0f) s_max = std::min(s_max, 61 - top_exponent(b));
+  if (s_max < 0)
+    throw Error(detail::concat("requantisation: scale ", a, " or offset ", b,
+                               " too large for an int32 multiplier (expected "
+                               "|scale| < 2^30, |offset| < 2^61)"));
+  const int s = std::min(std::max(exact_shift(a), exact_shift(b)), s_max);
+  const double ma = std::ldexp(double(a), s), mb = std::ldexp(double(b), s);
+  Requant r;
+  r.shift = s;
+  r.multiplier = int32_t(std::nearbyint(ma));  // |ma| < 2^30: exact per the header
+  r.offset = int64_t(std::nearbyint(mb));      // |mb| < 2^61
+  r.exact = double(r.multiplier) == ma && double(r.offset) == mb;
+  return r;
+}
+
+int64_t round_shift_half_even(int64_t x, int s) {
+  QAT_CHECK(s >= 0 && s <= 62, "round_shift_half_even: shift ", s, " outside 0..62");
+  if (s == 0) return x;
+  const int64_t q = x >> s;             // floor(x / 2^s): arithmetic shift (C++20)
+  const int64_t r = x - q * (int64_t(1) << s);  // in [0, 2^s)
+  const int64_t half = int64_t(1) << (s - 1);
+  return (r > half || (r == half && (q & 1))) ? q + 1 : q;
+}
+
+namespace {
+// The scalar functions take an int64 accumulator (a widened layer's,
+// int_bound.h) and so compute acc * M + offset in 128 bits: |acc| < 2^62,
+// |M| < 2^30, |offset| < 2^61 cannot leave it.
+__extension__ typedef __int128 Int128;
+
+Int128 round_shift_half_even_128(Int128 x, int s) {
+  if (s == 0) return x;
+  const Int128 q = x >> s;  // floor
+  const Int128 r = x - q * (Int128(1) << s), half = Int128(1) << (s - 1);
+  return (r > half || (r == half && (q & 1))) ? q + 1 : q;
+}
+}  // namespace
+
+int32_t requantise(int64_t acc, const Requant& r, int32_t lo, int32_t hi) {
+  const Int128 y = round_shift_half_even_128(Int128(acc) * r.multiplier + r.offset, r.shift);
+  return int32_t(y < lo ? Int128(lo) : y > hi ? Int128(hi) : y);
+}
+
+// |y| * 2^f = X / 2^shift with X = |acc*M + offset|. Integer part of |y|:
+// floor(X / 2^(shift+f)); fraction code: the rest, X mod 2^(shift+f), rounded
+// to f bits (half to even), which may carry to 2^f.
+int32_t requantise_sign_magnitude(int64_t acc, const Requant& r, int i, int f,
+                                  bool gm_code) {
+  QAT_CHECK(i >= 0 && f >= 0 && i + f <= 24 && r.shift + f <= 62,
+            "requantise_sign_magnitude: Q", i, ".", f, " with shift ", r.shift);
+  const Int128 x = Int128(acc) * r.multiplier + r.offset;
+  const Int128 X = x < 0 ? -x : x;
+  const int total = r.shift + f;  // fraction bits of X as a value of |y|
+  const Int128 int_part = X >> total;
+  const Int128 frac = X - (int_part << total);  // |y|'s fraction * 2^total
+  Int128 frac_code = round_shift_half_even_128(frac, r.shift);  // 0 .. 2^f
+  // The GM code clamps the fraction to [0, 2^f - 1] BEFORE rounding: at
+  // f >= 1 the fraction is below 1 anyway (no effect, the carry stays), at
+  // f = 0 it becomes 0: Q(i.0) truncates.
+  if (gm_code && f == 0) frac_code = 0;
+  const Int128 top = (Int128(1) << i) - 1;
+  const Int128 mag = (int_part < top ? int_part : top) * (Int128(1) << f) + frac_code;
+  return int32_t(x < 0 ? -mag : mag);
+}
+
+int32_t requantise_binary(int64_t acc, const Requant& r) {
+  return Int128(acc) * r.multiplier + r.offset >= 0 ? 1 : -1;
+}
+
+// round_half_even(x / 2^s) for s >= 1 without branches: floor by the
+// arithmetic shift, then the remainder against one half.
+static inline int64_t round_shift_ge1(int64_t x, int s) {
+  const int64_t q = x >> s, r = x & ((int64_t(1) << s) - 1), half = int64_t(1) << (s - 1);
+  return q + int64_t((r > half) | ((r == half) & (q & 1)));
+}
+
+// 16 accumulators at a time with AVX-512 (GCC does not vectorise the
+// scalar loop: 64-bit products and shifts): sign-extend to two vectors of 8
+// int64, the same arithmetic lane by lane, clamp, narrow. Returns how many
+// it did (a multiple of 16); the scalar loop does the rest.
+// GCC 12 warns inside its own AVX-512 headers here (their unmasked forms
+// pass _mm512_undefined_* as the merge source): a known false positive.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+template <class T>
+__attribute__((target("avx512f,avx512dq,avx512bw"))) int64_t requantise_row_avx512(
+    T* out, const int32_t* acc, int64_t n, int64_t M, int64_t O, int s, int64_t L, int64_t H,
+    int32_t floor_acc) {
+  const __m512i vm = _mm512_set1_epi64(M), vo = _mm512_set1_epi64(O);
+  const __m512i vl = _mm512_set1_epi64(L), vh = _mm512_set1_epi64(H);
+  const __m512i mask = _mm512_set1_epi64(s ? (int64_t(1) << s) - 1 : 0);
+  const __m512i half = _mm512_set1_epi64(s ? int64_t(1) << (s - 1) : 1);
+  const __m512i one = _mm512_set1_epi64(1);
+  const __m512i vfloor = _mm512_set1_epi32(floor_acc);
+  const __m128i sh = _mm_cvtsi32_si128(s);
+  auto lane8 = [&](__m256i a32) {
+    const __m512i v = _mm512_add_epi64(_mm512_mullo_epi64(_mm512_cvtepi32_epi64(a32), vm), vo);
+    __m512i q = _mm512_sra_epi64(v, sh);
+    if (s) {
+      const __m512i r = _mm512_and_si512(v, mask);
+      const __mmask8 up = _mm512_cmpgt_epi64_mask(r, half) |
+                          (_mm512_cmpeq_epi64_mask(r, half) &
+                           _mm512_test_epi64_mask(q, one));
+      q = _mm512_mask_add_epi64(q, up, q, one);
+    }
+    return _mm512_min_epi64(_mm512_max_epi64(q, vl), vh);
+  };
+  int64_t p = 0;
+  for (; p + 16 <= n; p += 16) {
+    const __m512i a = _mm512_max_epi32(_mm512_loadu_si512(acc + p), vfloor);
+    const __m256i lo = _mm512_cvtepi64_epi32(lane8(_mm512_castsi512_si256(a)));
+    const __m256i hi = _mm512_cvtepi64_epi32(lane8(_mm512_extracti64x4_epi64(a, 1)));
+    const __m512i c = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+    if constexpr (sizeof(T) == 1)
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + p), _mm512_cvtepi32_epi8(c));
+    else if constexpr (sizeof(T) == 2)
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + p), _mm512_cvtepi32_epi16(c));
+    else
+      _mm512_storeu_si512(out + p, c);
+  }
+  return p;
+}
+#pragma GCC diagnostic pop
+
+bool has_avx512() {
+  static const bool has = __builtin_cpu_supports("avx512f") &&
+                          __builtin_cpu_supports("avx512dq") &&
+                          __builtin_cpu_supports("avx512bw");
+  return has;
+}
+
+template <class T>
+void requantise_row(T* out, const int32_t* acc, int64_t n, const Requant& r, int32_t lo,
+                    int32_t hi, bool relu) {
+  const int64_t M = r.multiplier, O = r.offset, L = lo, H = hi;
+  const int s = r.shift;
+  const int32_t floor_acc = relu ? 0 : std::numeric_limits<int32_t>::min();
+  // |acc| < 2^31, |M| < 2^30, |O| < 2^61: acc*M + O stays inside int64
+  const int64_t start = has_avx512() && s <= 62
+                            ? requantise_row_avx512(out, acc, n, M, O, s, L, H, floor_acc)
+                            : 0;
+  for (int64_t p = start; p < n; ++p) {
+    const int64_t v = int64_t(std::max(acc[p], floor_acc)) * M + O;
+    const int64_t y = s == 0 ? v : round_shift_ge1(v, s);
+    out[p] = T(std::min(std::max(y, L), H));
+  }
+}
+
+template <class T>
+void requantise_row_sign_magnitude(T* out, const int32_t* acc, int64_t n, const Requant& r,
+                                   int i, int f, bool gm_code, bool relu) {
+  QAT_CHECK(i >= 0 && f >= 0 && i + f <= 24 && r.shift + f <= 62,
+            "requantise_row_sign_magnitude: Q", i, ".", f, " with shift ", r.shift);
+  const int64_t M = r.multiplier, O = r.offset, top = (int64_t(1) << i) - 1;
+  const int s = r.shift, total = s + f;
+  const int32_t floor_acc = relu ? 0 : std::numeric_limits<int32_t>::min();
+  const bool no_fraction = gm_code && f == 0;  // the GM code truncates at f = 0
+  for (int64_t p = 0; p < n; ++p) {
+    const int64_t x = int64_t(std::max(acc[p], floor_acc)) * M + O;
+    const int64_t X = x < 0 ? -x : x;
+    const int64_t int_part = X >> total;
+    const int64_t frac = X & ((int64_t(1) << total) - 1);
+    int64_t frac_code = s == 0 ? frac : round_shift_ge1(frac, s);
+    if (no_fraction) frac_code = 0;
+    const int64_t mag = (std::min(int_part, top) << f) + frac_code;
+    out[p] = T(x < 0 ? -mag : mag);
+  }
+}
+
+template <class T>
+void requantise_row_binary(T* out, const int32_t* acc, int64_t n, const Requant& r,
+                           bool relu) {
+  const int64_t M = r.multiplier, O = r.offset;
+  const int32_t floor_acc = relu ? 0 : std::numeric_limits<int32_t>::min();
+  for (int64_t p = 0; p < n; ++p)
+    out[p] = T(int64_t(std::max(acc[p], floor_acc)) * M + O >= 0 ? 1 : -1);
+}
+
+template <class T>
+void requantise_min_max(T* out, const int32_t* acc, int64_t N, int64_t C, int64_t P,
+                        const Requant* r, int n) {
+  QAT_CHECK(n >= 1 && n <= 24 && N * C * P > 0, "requantise_min_max: ", n, " bits over ",
+            N * C * P, " values");
+  int s_max = 0;
+  for (int64_t c = 0; c < C; ++c) s_max = std::max(s_max, r[c].shift);
+  // y * 2^s_max of element k, an exact integer
+  auto scaled = [&](int64_t k) {
+    const Requant& rc = r[(k / P) % C];
+    QAT_CHECK(acc[k] > std::numeric_limits<int32_t>::min(), "requantise_min_max: accumulator");
+    return (Int128(acc[k]) * rc.multiplier + rc.offset) * (Int128(1) << (s_max - rc.shift));
+  };
+  const int64_t total = N * C * P;
+  Int128 lo = scaled(0), hi = lo;
+  for (int64_t k = 1; k < total; ++k) {
+    const Int128 y = scaled(k);
+    lo = y < lo ? y : lo;
+    hi = y > hi ? y : hi;
+  }
+  const Int128 range = hi - lo;  // < 2^125
+  const int64_t top = (int64_t(1) << n) - 1, half = int64_t(1) << (n - 1);
+#pragma omp parallel for if (total > 65536)
+  for (int64_t k = 0; k < total; ++k) {
+    int64_t q = 0;
+    if (range > 0) {
+      // floor(2^n * d / range), d in [0, range]: n + 1 steps of long division
+      Int128 rem = scaled(k) - lo;
+      q = rem >= range ? 1 : 0;
+      if (q) rem -= range;
+      for (int b = 0; b < n; ++b) {
+        rem *= 2;  // < 2 * range < 2^126
+        q = 2 * q + (rem >= range ? 1 : 0);
+        if (rem >= range) rem -= range;
+      }
+    }
+    out[k] = T(std::min(q, top) - half);
+  }
+}
+
+#define QAT_ROW_INSTANTIATE(T)                                                            \
+  template void requantise_row<T>(T*, const int32_t*, int64_t, const Requant&, int32_t,  \
+                                  int32_t, bool);                                          \
+  template void requantise_row_sign_magnitude<T>(T*, const int32_t*, int64_t,              \
+                                                 const Requant&, int, int, bool, bool); \
+  template void requantise_row_binary<T>(T*, const int32_t*, int64_t, const Requant&, bool); \
+  template void requantise_min_max<T>(T*, const int32_t*, int64_t, int64_t, int64_t,       \
+                                      const Requant*, int);
+QAT_ROW_INSTANTIATE(int8_t)
+QAT_ROW_INSTANTIATE(int16_t)
+QAT_ROW_INSTANTIATE(int32_t)
+#undef QAT_ROW_INSTANTIATE
+
+}  // namespace qat::quant
