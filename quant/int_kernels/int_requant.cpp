@@ -121,29 +121,44 @@ static inline int64_t round_shift_ge1(int64_t x, int s) {
 // pass _mm512_undefined_* as the merge source): a known false positive.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#define QAT_AVX512_REQUANT __attribute__((target("avx512f,avx512dq,avx512bw")))
+struct RequantLanes {
+  __m512i vm, vo, vl, vh, mask, half, one;
+  __m128i sh;
+  int s;
+};
+
+// 8 int32 accumulators -> 8 int64 codes: (a * M + O) rounded by s, clamped.
+// A function of its own rather than a lambda: GCC does not give a lambda
+// its enclosing function's target, so on a machine built without AVX-512
+// the lambda would not compile.
+QAT_AVX512_REQUANT static inline __m512i requant_lane8(__m256i a32, const RequantLanes& k) {
+  const __m512i v = _mm512_add_epi64(_mm512_mullo_epi64(_mm512_cvtepi32_epi64(a32), k.vm), k.vo);
+  __m512i q = _mm512_sra_epi64(v, k.sh);
+  if (k.s) {
+    const __m512i r = _mm512_and_si512(v, k.mask);
+    const __mmask8 up = _mm512_cmpgt_epi64_mask(r, k.half) |
+                        (_mm512_cmpeq_epi64_mask(r, k.half) & _mm512_test_epi64_mask(q, k.one));
+    q = _mm512_mask_add_epi64(q, up, q, k.one);
+  }
+  return _mm512_min_epi64(_mm512_max_epi64(q, k.vl), k.vh);
+}
+
 template <class T>
-__attribute__((target("avx512f,avx512dq,avx512bw"))) int64_t requantise_row_avx512(
-    T* out, const int32_t* acc, int64_t n, int64_t M, int64_t O, int s, int64_t L, int64_t H,
-    int32_t floor_acc) {
-  const __m512i vm = _mm512_set1_epi64(M), vo = _mm512_set1_epi64(O);
-  const __m512i vl = _mm512_set1_epi64(L), vh = _mm512_set1_epi64(H);
-  const __m512i mask = _mm512_set1_epi64(s ? (int64_t(1) << s) - 1 : 0);
-  const __m512i half = _mm512_set1_epi64(s ? int64_t(1) << (s - 1) : 1);
-  const __m512i one = _mm512_set1_epi64(1);
+QAT_AVX512_REQUANT int64_t requantise_row_avx512(T* out, const int32_t* acc, int64_t n,
+                                                 int64_t M, int64_t O, int s, int64_t L,
+                                                 int64_t H, int32_t floor_acc) {
+  const RequantLanes k{_mm512_set1_epi64(M),
+                       _mm512_set1_epi64(O),
+                       _mm512_set1_epi64(L),
+                       _mm512_set1_epi64(H),
+                       _mm512_set1_epi64(s ? (int64_t(1) << s) - 1 : 0),
+                       _mm512_set1_epi64(s ? int64_t(1) << (s - 1) : 1),
+                       _mm512_set1_epi64(1),
+                       _mm_cvtsi32_si128(s),
+                       s};
   const __m512i vfloor = _mm512_set1_epi32(floor_acc);
-  const __m128i sh = _mm_cvtsi32_si128(s);
-  auto lane8 = [&](__m256i a32) {
-    const __m512i v = _mm512_add_epi64(_mm512_mullo_epi64(_mm512_cvtepi32_epi64(a32), vm), vo);
-    __m512i q = _mm512_sra_epi64(v, sh);
-    if (s) {
-      const __m512i r = _mm512_and_si512(v, mask);
-      const __mmask8 up = _mm512_cmpgt_epi64_mask(r, half) |
-                          (_mm512_cmpeq_epi64_mask(r, half) &
-                           _mm512_test_epi64_mask(q, one));
-      q = _mm512_mask_add_epi64(q, up, q, one);
-    }
-    return _mm512_min_epi64(_mm512_max_epi64(q, vl), vh);
-  };
+  auto lane8 = [&k](__m256i a32) QAT_AVX512_REQUANT { return requant_lane8(a32, k); };
   int64_t p = 0;
   for (; p + 16 <= n; p += 16) {
     const __m512i a = _mm512_max_epi32(_mm512_loadu_si512(acc + p), vfloor);
