@@ -10,6 +10,7 @@
 
 #include "data/png.h"
 #include "experiments/training/checkpoint.h"
+#include "experiments/export/integer_eval.h"
 #include "experiments/runtime/int_engine.h"
 #include "experiments/training/train.h"
 
@@ -76,10 +77,9 @@ VerifyResult verify_int(const IntModel& im, const Config& c, const std::string& 
   set_threads(c.threads);
   Model m = load_model(c, checkpoint);
   std::map<std::string, Tensor> sim;
-  enable_integer_eval(m, [&sim](const std::string& n, const Tensor& t) { sim[n] = t; });
   // The input quantizer is conv1's second act_quant: catch its output too.
-  TensorFn input_quant = m.net->conv1.act_quant2;
-  m.net->conv1.act_quant2 = [&sim, input_quant](const Tensor& a) {
+  TensorFn input_quant = m.net->block("conv1").act_quant2;
+  m.net->block("conv1").act_quant2 = [&sim, input_quant](const Tensor& a) {
     Tensor q = input_quant ? input_quant(a) : a;
     sim["conv1.conv2"] = q;
     return q;
@@ -102,7 +102,9 @@ VerifyResult verify_int(const IntModel& im, const Config& c, const std::string& 
   for (int64_t i = 0; i < split.n; ++i) {
     const data::Sample s = pipeline.eval(split.sample(i));
     const Tensor x = image_tensor(s);
-    const Tensor ls = m.net->forward(x), li = engine.logits(x);
+    const Tensor ls = integer_eval_forward(
+        m, x, [&sim](const std::string& n, const Tensor& t) { sim[n] = t; });
+    const Tensor li = engine.logits(x);
     std::string earlier;  // the first layer that differed on this image
     for (LayerDiff& d : r.layers) {
       const Tensor& a = sim.at(d.name);

@@ -14,6 +14,8 @@
 
 #include "data/h5.h"
 #include "experiments/training/checkpoint.h"
+#include "experiments/export/int_export.h"
+#include "experiments/export/integer_eval.h"
 #include "experiments/runtime/int_engine.h"
 #include "experiments/runtime/int_model.h"
 #include "experiments/training/train.h"
@@ -105,9 +107,7 @@ void check_close_to_float(const Config& c, const std::string& ckpt) {
       const auto v = t.to_vector();
       out.insert(out.end(), v.begin(), v.end());
     };
-    if (integer) {
-      enable_integer_eval(m, [&](const std::string&, const Tensor& t) { keep(t); });
-    } else {
+    if (!integer) {
       for (auto& [name, b] : m.net->blocks()) {
         if (name == "conv1") continue;
         for (TensorFn* f : {&b->act_quant1, &b->act_quant2}) {
@@ -121,7 +121,10 @@ void check_close_to_float(const Config& c, const std::string& ckpt) {
     Tensor x = Tensor::empty({1, s.c, s.h, s.w});
     std::copy(s.image.begin(), s.image.end(), x.data());
     NoGrad no_grad;
-    m.net->forward(x);
+    if (integer)
+      integer_eval_forward(m, x, [&](const std::string&, const Tensor& t) { keep(t); });
+    else
+      m.net->forward(x);
     return out;
   };
   const std::vector<float> a = codes_of(true), b = codes_of(false);
