@@ -296,6 +296,17 @@ TEST_CASE("int engine: qat export, verify-int and predict --engine int on the co
   const std::string cfg = (dir / "q6" / "config.yaml").string();
   REQUIRE(run("predict " + cfg + " --engine int --int-model " + model) == 0);
   CHECK(fs::exists(dir / "q6" / "predictions_int" / "val_0000_mask.png"));
+  // The runtime alone (qat-int links no training code) writes the same masks.
+  const fs::path alone = dir / "q6" / "predictions_qat_int";
+  REQUIRE(std::system((std::string(QAT_INT_BINARY) + " predict " + model + " " + c.data +
+                       " --out " + alone.string() + " --crop " + std::to_string(c.crop) +
+                       " --count " + std::to_string(c.predict_count) + " > " + log + " 2>&1")
+                          .c_str()) == 0);
+  for (const char* f : {"val_0000_mask.png", "val_0000_prob.png"}) {
+    std::ifstream a(dir / "q6" / "predictions_int" / f, std::ios::binary), b(alone / f, std::ios::binary);
+    CHECK(std::string(std::istreambuf_iterator<char>(a), {}) ==
+          std::string(std::istreambuf_iterator<char>(b), {}));
+  }
   // a float-only checkpoint: refused with the reason
   CHECK(run("export " + float_checkpoint() + " --out " + (dir / "f.int.h5").string()) != 0);
   CHECK(log_text().find("float-only") != std::string::npos);
