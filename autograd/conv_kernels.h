@@ -19,6 +19,10 @@ struct ConvGeometry {
     return {N, C, H, W, OC, KH, KW, (H + 2 * pad - KH) / stride + 1,
             (W + 2 * pad - KW) / stride + 1, stride, pad};
   }
+  // The U-Net's conv: 3x3, stride 1, padding 1, output the input's size.
+  static ConvGeometry same3x3(int64_t N, int64_t C, int64_t H, int64_t W, int64_t OC) {
+    return of(N, C, H, W, OC, /*KH=*/3, /*KW=*/3, /*stride=*/1, /*pad=*/1);
+  }
   int64_t patch() const { return C * KH * KW; }  // rows of an im2col matrix
   int64_t pixels() const { return OH * OW; }     // output pixels per image
 };

@@ -160,7 +160,7 @@ int main(int argc, char** argv) {
   double conv_total[3] = {0, 0, 0};
   NoGrad no_grad;
   for (const Conv& c : kConvs) {
-    ConvGeometry g{1, c.C, c.size, c.size, c.OC, 3, 3, c.size, c.size, 1, 1};
+    ConvGeometry g = ConvGeometry::same3x3(1, c.C, c.size, c.size, c.OC);
     const int64_t nx = c.C * c.size * c.size, nw = c.OC * c.C * 9;
     std::vector<float> xf(static_cast<size_t>(nx)), wf(static_cast<size_t>(nw));
     for (auto& v : xf) v = rng.uniform(-1.0f, 1.0f);

@@ -28,6 +28,7 @@ Tensor float_layer(const FloatLayer& l, const Tensor& x) {
 
 IntEngine::IntEngine(IntModel model) : model_(std::move(model)) {
   const std::vector<std::string> names = integer_layer_names();
+  const std::vector<IntLayerInputs> wiring = integer_layer_inputs();
   QAT_CHECK(model_.layers.size() == names.size(), "integer engine: ", model_.layers.size(),
             " integer layers, expected ", names.size());
   auto out_spec = [&](size_t j) -> const quant::QuantSpec& {  // layer j's output; -1: input
@@ -46,15 +47,17 @@ IntEngine::IntEngine(IntModel model) : model_(std::move(model)) {
       int frac;
     };
     std::vector<Input> in;
-    if (i == 6 || i == 8 || i == 10) {  // up-blocks' first convs: [upsampled, skip]
-      const size_t skip = i == 6 ? 3 : i == 8 ? 1 : size_t(-1);
-      const int64_t up_c = model_.layers[i - 1].out_channels;
-      const quant::CodeRange r = quant::code_range(out_spec(i - 1));
-      in = {{up_c, {16 * r.lo, 16 * r.hi}, frac_bits_of(out_spec(i - 1)) + 4},  // int_ops.h
+    const IntLayerInputs& w = wiring[i];
+    const size_t prev = size_t(w.previous);  // size_t(-1): the input codes
+    if (w.join == topology::Join::UpConcat) {  // an up-block's first conv: [upsampled, skip]
+      const size_t skip = size_t(w.skip);
+      const int64_t up_c = model_.layers[prev].out_channels;
+      const quant::CodeRange r = quant::code_range(out_spec(prev));
+      in = {{up_c, {16 * r.lo, 16 * r.hi}, frac_bits_of(out_spec(prev)) + 4},  // int_ops.h
             {l.in_channels - up_c, quant::code_range(out_spec(skip)),
              frac_bits_of(out_spec(skip))}};
     } else {
-      in = {{l.in_channels, quant::code_range(out_spec(i - 1)), frac_bits_of(out_spec(i - 1))}};
+      in = {{l.in_channels, quant::code_range(out_spec(prev)), frac_bits_of(out_spec(prev))}};
     }
     const int64_t K = l.in_channels * 9;
     const quant::CodeRange wr = quant::code_range(l.weight);
@@ -137,9 +140,7 @@ CodeTensor IntEngine::run_float_prefix(const Tensor& x) {
       exact &= int(float(out[k]) == c);
     }
   };
-  if (t.bytes == 1) convert(t.codes8.data());
-  else if (t.bytes == 2) convert(t.codes16.data());
-  else convert(t.codes32.data());
+  with_codes(t, convert);
   QAT_CHECK(exact, "integer engine: the input quantizer (", spec.name(),
             ") gave a value that is not a code at f=", t.frac);
   seen("conv1.conv2", t);
@@ -158,9 +159,7 @@ Tensor IntEngine::run_float_suffix(const CodeTensor& y) {
 #pragma omp parallel for
     for (int64_t k = 0; k < n; ++k) out[k] = float(codes[k]) * down;
   };
-  if (y.bytes == 1) convert(y.codes8.data());
-  else if (y.bytes == 2) convert(y.codes16.data());
-  else convert(y.codes32.data());
+  with_codes(y, convert);
   return float_layer(model_.last, v);
 }
 

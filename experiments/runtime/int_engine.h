@@ -39,11 +39,18 @@ struct CodeTensor {
   std::vector<int32_t> codes32;
 
   int64_t numel() const { return N * C * H * W; }
-  int32_t code(int64_t k) const {
-    return bytes == 1 ? codes8[size_t(k)] : bytes == 2 ? codes16[size_t(k)] : codes32[size_t(k)];
-  }
+  int32_t code(int64_t k) const;
   void allocate(int code_bytes);  // sizes the vector bytes selects to numel()
 };
+
+// f(p) with p the data of t's code vector (int8_t*, int16_t* or int32_t*,
+// const for a const t): the one place the engine dispatches on the width.
+template <class Codes, class F>
+decltype(auto) with_codes(Codes& t, F&& f) {
+  if (t.bytes == 1) return f(t.codes8.data());
+  if (t.bytes == 2) return f(t.codes16.data());
+  return f(t.codes32.data());
+}
 
 // The bytes of the narrowest integer type holding codes in [lo, hi].
 int code_bytes(int64_t lo, int64_t hi);
@@ -89,7 +96,6 @@ class IntEngine {
                                    std::vector<int8_t>& keep8, std::vector<int16_t>& keep16);
   CodeTensor conv_layer(size_t i, const std::vector<const CodeTensor*>& in);
   CodeTensor conv_wide(size_t i, const std::vector<const CodeTensor*>& in, const Plan& p);
-  CodeTensor up_block(size_t i, const CodeTensor& x, const CodeTensor& skip);
   void seen(const std::string& name, const CodeTensor& t) const {
     if (observe) observe(name, t);
   }

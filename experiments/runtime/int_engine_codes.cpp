@@ -4,6 +4,7 @@
 // floating-point type or a Tensor does.
 #include <algorithm>
 #include <limits>
+#include <type_traits>
 
 #include "experiments/runtime/int_engine.h"
 #include "quant/int_kernels/int_bound.h"
@@ -16,6 +17,10 @@ namespace qat {
 int code_bytes(int64_t lo, int64_t hi) {
   if (lo >= -128 && hi <= 127) return 1;
   return lo >= -32768 && hi <= 32767 ? 2 : 4;
+}
+
+int32_t CodeTensor::code(int64_t k) const {
+  return with_codes(*this, [k](const auto* c) { return int32_t(c[k]); });
 }
 
 void CodeTensor::allocate(int code_bytes) {
@@ -33,9 +38,8 @@ namespace {
 // formats' ranges, so that would be a bug.
 template <class T>
 const T* codes_as(const CodeTensor& t, std::vector<T>& keep) {
-  if constexpr (sizeof(T) == 1) if (t.bytes == 1) return t.codes8.data();
-  if constexpr (sizeof(T) == 2) if (t.bytes == 2) return t.codes16.data();
-  if constexpr (sizeof(T) == 4) if (t.bytes == 4) return t.codes32.data();
+  if (t.bytes == int(sizeof(T)))
+    return with_codes(t, [](const auto* c) { return reinterpret_cast<const T*>(c); });
   keep.resize(size_t(t.numel()));
   for (int64_t k = 0; k < t.numel(); ++k) {
     const int32_t c = t.code(k);
@@ -50,28 +54,25 @@ const T* codes_as(const CodeTensor& t, std::vector<T>& keep) {
 CodeTensor pool(const CodeTensor& x) {
   CodeTensor y{x.N, x.C, x.H / 2, x.W / 2, x.frac, 1, {}, {}, {}};
   y.allocate(x.bytes);
-  if (x.bytes == 1)
-    quant::max_pool2x2_codes(y.codes8.data(), x.codes8.data(), x.N * x.C, x.H, x.W);
-  else if (x.bytes == 2)
-    quant::max_pool2x2_codes(y.codes16.data(), x.codes16.data(), x.N * x.C, x.H, x.W);
-  else
-    quant::max_pool2x2_codes(y.codes32.data(), x.codes32.data(), x.N * x.C, x.H, x.W);
+  with_codes(y, [&](auto* out) {
+    using T = std::remove_pointer_t<decltype(out)>;
+    std::vector<T> unused;  // same width: codes_as returns x's own codes
+    quant::max_pool2x2_codes(out, codes_as<T>(x, unused), x.N * x.C, x.H, x.W);
+  });
   return y;
 }
 
 // x (N,C,H,W) at f -> (N,C,2H,2W) at f + 4 in out_bytes (16x the codes)
 CodeTensor upsample(const CodeTensor& x, int out_bytes) {
   CodeTensor y{x.N, x.C, 2 * x.H, 2 * x.W, x.frac + 4, 1, {}, {}, {}};
-  if (x.bytes == 1) {
-    y.allocate(2);
-    quant::upsample_bilinear2x_codes(y.codes16.data(), x.codes8.data(), x.N * x.C, x.H, x.W);
-  } else {
-    y.allocate(4);
-    if (x.bytes == 2)
-      quant::upsample_bilinear2x_codes(y.codes32.data(), x.codes16.data(), x.N * x.C, x.H, x.W);
-    else
-      quant::upsample_bilinear2x_codes(y.codes32.data(), x.codes32.data(), x.N * x.C, x.H, x.W);
-  }
+  y.allocate(x.bytes == 1 ? 2 : 4);  // 16x the codes: int8 -> int16, wider -> int32
+  with_codes(x, [&](const auto* in) {
+    with_codes(y, [&](auto* out) {
+      // the pairs int_ops.h instantiates: (8, 16) and (16 or 32, 32) bits
+      if constexpr (sizeof(*out) == (sizeof(*in) == 1 ? 2 : 4))
+        quant::upsample_bilinear2x_codes(out, in, x.N * x.C, x.H, x.W);
+    });
+  });
   if (out_bytes == y.bytes) return y;
   CodeTensor z{y.N, y.C, y.H, y.W, y.frac, out_bytes, {}, {}, {}};
   if (out_bytes == 2)
@@ -141,7 +142,7 @@ CodeTensor IntEngine::conv_layer(size_t i, const std::vector<const CodeTensor*>&
   for (const Part& part : p.parts)
     parts.push_back(conv_part(*in[part.input], part, l.in_frac - in[part.input]->frac + l.guard,
                               keep8[part.input], keep16[part.input]));
-  const ConvGeometry g{x0.N, l.in_channels, x0.H, x0.W, l.out_channels, 3, 3, x0.H, x0.W, 1, 1};
+  const ConvGeometry g = ConvGeometry::same3x3(x0.N, l.in_channels, x0.H, x0.W, l.out_channels);
   CodeTensor y{x0.N, l.out_channels, x0.H, x0.W, frac_bits_of(l.activation), 1, {}, {}, {}};
   y.allocate(p.out_bytes);
   const int64_t P = g.pixels();
@@ -156,15 +157,10 @@ CodeTensor IntEngine::conv_layer(size_t i, const std::vector<const CodeTensor*>&
         for (int64_t k = 0; k < cols; ++k)
           all[size_t((n * g.OC + oc) * P + oh0 * g.OW + k)] = std::max(acc[oc * cols + k], 0);
     });
-    if (y.bytes == 1)
-      quant::requantise_min_max(y.codes8.data(), all.data(), g.N, g.OC, P, l.requant.data(),
+    with_codes(y, [&](auto* out) {
+      quant::requantise_min_max(out, all.data(), g.N, g.OC, P, l.requant.data(),
                                 l.activation.code_bits);
-    else if (y.bytes == 2)
-      quant::requantise_min_max(y.codes16.data(), all.data(), g.N, g.OC, P, l.requant.data(),
-                                l.activation.code_bits);
-    else
-      quant::requantise_min_max(y.codes32.data(), all.data(), g.N, g.OC, P, l.requant.data(),
-                                l.activation.code_bits);
+    });
     seen(l.name, y);
     return y;
   }
@@ -175,9 +171,7 @@ CodeTensor IntEngine::conv_layer(size_t i, const std::vector<const CodeTensor*>&
       const int64_t at = (n * g.OC + oc) * P + oh0 * g.OW;
       const int32_t* a = acc + oc * cols;
       const quant::Requant& r = l.requant[size_t(oc)];
-      if (y.bytes == 1) requantise_into(y.codes8.data() + at, a, cols, l, r);
-      else if (y.bytes == 2) requantise_into(y.codes16.data() + at, a, cols, l, r);
-      else requantise_into(y.codes32.data() + at, a, cols, l, r);
+      with_codes(y, [&](auto* out) { requantise_into(out + at, a, cols, l, r); });
     }
   });
   seen(l.name, y);
@@ -199,14 +193,14 @@ CodeTensor IntEngine::conv_wide(size_t i, const std::vector<const CodeTensor*>& 
     const CodeTensor& x = *in[part.input];
     const int shift = l.in_frac - x.frac;  // the guard bits come below, in int64
     if (part.bytes == 4) {  // the whole input, int64 all the way
-      const ConvGeometry g{x.N, x.C, x.H, x.W, l.out_channels, 3, 3, x.H, x.W, 1, 1};
+      const ConvGeometry g = ConvGeometry::same3x3(x.N, x.C, x.H, x.W, l.out_channels);
       quant::conv2d_codes_wide(acc.data(), codes_as<int32_t>(x, keep32[part.input]),
                                part.w32.data(), shift, g);
       continue;
     }
     // A group of channels whose own sum fits int32 (the plan sized it):
     // the fast GEMM, each chunk added into the int64 accumulator.
-    const ConvGeometry g{x.N, part.channels, x.H, x.W, l.out_channels, 3, 3, x.H, x.W, 1, 1};
+    const ConvGeometry g = ConvGeometry::same3x3(x.N, part.channels, x.H, x.W, l.out_channels);
     quant::conv2d_codes_parts(
         {conv_part(x, part, shift, keep8[part.input], keep16[part.input])}, nullptr, g,
         [&](int32_t* a, int64_t n, int64_t oh0, int64_t oh1) {
@@ -227,36 +221,33 @@ CodeTensor IntEngine::conv_wide(size_t i, const std::vector<const CodeTensor*>& 
         const int64_t v = acc[size_t(k)] * (int64_t(1) << l.guard) + l.bias_codes[size_t(oc)];
         const int32_t c = requantise_code(v > 0 ? v : 0, l.requant[size_t(oc)], l.activation,
                                           l.lo, l.hi);
-        if (y.bytes == 1) y.codes8[size_t(k)] = int8_t(c);
-        else if (y.bytes == 2) y.codes16[size_t(k)] = int16_t(c);
-        else y.codes32[size_t(k)] = c;
+        with_codes(y, [&](auto* out) { out[k] = std::remove_pointer_t<decltype(out)>(c); });
       }
   seen(l.name, y);
   return y;
 }
 
-// [upsample(x), skip] (N, Cx+Cs, 2H, 2W) at max(f_x + 4, f_skip), then the
-// block's two convs (layers i and i+1). The concatenation is never built:
-// the first conv takes the two as parts.
-CodeTensor IntEngine::up_block(size_t i, const CodeTensor& x, const CodeTensor& skip) {
-  const CodeTensor up = upsample(x, plan_[i].parts[0].bytes == 4 ? 4 : 2);
-  const CodeTensor h = conv_layer(i, {&up, &skip});
-  return conv_layer(i + 1, {&h});
-}
-
+// The blocks after the first, wired as integer_layer_inputs says: a
+// block's first conv reads the pooled previous output, or [upsample(x) at
+// f + 4, skip] without building the concatenation (the conv takes the two
+// as parts); its second conv reads the first's output.
 CodeTensor IntEngine::run_integer(const CodeTensor& x1) {
-  const CodeTensor p1 = pool(x1);
-  const CodeTensor h2 = conv_layer(0, {&p1});
-  const CodeTensor x2 = conv_layer(1, {&h2});
-  const CodeTensor p2 = pool(x2);
-  const CodeTensor h3 = conv_layer(2, {&p2});
-  const CodeTensor x3 = conv_layer(3, {&h3});
-  const CodeTensor p3 = pool(x3);
-  const CodeTensor h4 = conv_layer(4, {&p3});
-  const CodeTensor x4 = conv_layer(5, {&h4});
-  CodeTensor y = up_block(6, x4, x3);
-  y = up_block(8, y, x2);
-  return up_block(10, y, x1);
+  const std::vector<IntLayerInputs> wiring = integer_layer_inputs();
+  std::vector<CodeTensor> out(wiring.size());
+  auto output = [&](int j) -> const CodeTensor& { return j < 0 ? x1 : out[size_t(j)]; };
+  for (size_t i = 0; i < wiring.size(); ++i) {
+    const IntLayerInputs& w = wiring[i];
+    if (w.join == topology::Join::Pooled) {
+      const CodeTensor p = pool(output(w.previous));
+      out[i] = conv_layer(i, {&p});
+    } else if (w.join == topology::Join::UpConcat) {
+      const CodeTensor up = upsample(output(w.previous), plan_[i].parts[0].bytes == 4 ? 4 : 2);
+      out[i] = conv_layer(i, {&up, &output(w.skip)});
+    } else {
+      out[i] = conv_layer(i, {&output(w.previous)});
+    }
+  }
+  return std::move(out.back());
 }
 
 }  // namespace qat

@@ -1,5 +1,8 @@
-// Integer conv2d on codes: im2col + the integer GEMM (int_gemm.h), int32
-// accumulators out. Layout as the float conv (autograd/conv_kernels.h):
+// Integer conv2d on codes with the integer GEMM (int_gemm.h), int32
+// accumulators out. The engine's conv (conv2d_codes_parts) packs the GEMM's
+// panels straight from a zero-padded window of input rows; conv2d_codes is
+// the plain im2col + GEMM it is checked and timed against. Layout as the
+// float conv (autograd/conv_kernels.h):
 //   x (N,C,H,W), w (OC,C,KH,KW), bias (OC) -> acc (N,OC,OH,OW)
 //   col (C*KH*KW, OH*OW), the input patch each output pixel sees
 //
@@ -28,6 +31,9 @@ int32_t bias_code(float bias, int frac_bits);
 // for scale = 2^e. qat::Error beyond int32, or if scale <= 0.
 int32_t bias_code_scaled(float bias, float scale, int frac_bits);
 
+// Conv as im2col + one GEMM. The engine runs conv2d_codes_parts below
+// instead; this stays as the plain baseline that bench_int_gemm times the
+// GEMM against and the tests check conv2d_codes_parts with.
 // T = int8_t or int16_t (x and w alike; int_gemm.h says which formats need
 // which), instantiated in int_conv.cpp. bias may be null (no bias). g.OH,
 // g.OW filled in by the caller as in conv2d (autograd/ops_conv.cpp).

@@ -1,4 +1,4 @@
-// ReLU, max-pool 2x2, bilinear x2 upsampling and concatenation on codes;
+// Max-pool 2x2 and bilinear x2 upsampling on codes;
 // see int_ops.h. x (planes, H, W), a plane being one (n, c) image.
 #include "quant/int_kernels/int_ops.h"
 
@@ -9,12 +9,6 @@
 #include "autograd/check.h"
 
 namespace qat::quant {
-
-template <class T>
-void relu_codes(T* x, int64_t n) {
-#pragma omp parallel for if (n > 65536)
-  for (int64_t k = 0; k < n; ++k) x[k] = std::max(x[k], T(0));
-}
 
 template <class T>
 void max_pool2x2_codes(T* out, const T* x, int64_t planes, int64_t H, int64_t W) {
@@ -84,9 +78,6 @@ void upsample_bilinear2x_codes(TOut* out, const TIn* x, int64_t planes, int64_t 
   }
 }
 
-template void relu_codes<int8_t>(int8_t*, int64_t);
-template void relu_codes<int16_t>(int16_t*, int64_t);
-template void relu_codes<int32_t>(int32_t*, int64_t);
 template void max_pool2x2_codes<int8_t>(int8_t*, const int8_t*, int64_t, int64_t, int64_t);
 template void max_pool2x2_codes<int16_t>(int16_t*, const int16_t*, int64_t, int64_t, int64_t);
 template void max_pool2x2_codes<int32_t>(int32_t*, const int32_t*, int64_t, int64_t, int64_t);

@@ -1,5 +1,6 @@
-// The integer engine's elementwise and spatial ops on codes: ReLU, max-pool
-// 2x2, bilinear x2 upsampling, channel concatenation. A code tensor is
+// The integer engine's spatial ops on codes: max-pool 2x2 and bilinear x2
+// upsampling (ReLU is applied to the accumulator inside the conv, and the
+// concatenation is the up-block conv's two input parts: int_conv.h). A code tensor is
 // (N,C,H,W) (or planes = N*C of H*W) of integers c meaning c * 2^-f, f its
 // fraction bits. Each op says what it does to f.
 #pragma once
@@ -8,11 +9,6 @@
 namespace qat::quant {
 
 // Instantiated in int_ops.cpp for the types listed at each op.
-
-// In place, max(c, 0). f unchanged (and exact: 0 is a code of every format).
-// T = int8_t, int16_t, int32_t.
-template <class T>
-void relu_codes(T* x, int64_t n);
 
 // x (planes, H, W) -> out (planes, H/2, W/2), kernel 2 stride 2, an odd last
 // row/column dropped (as max_pool2d). The max of codes of one format is the

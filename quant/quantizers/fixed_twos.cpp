@@ -38,11 +38,13 @@
 namespace qat::quant {
 namespace {
 
-struct CodeRange {
-  float lo, hi;  // as floats: exact, |c| <= 2^24
+// The code bounds as floats (exact, |c| <= 2^24), for the float kernel;
+// int_kernels/int_bound.h has the integer TwosBounds of every format.
+struct TwosBounds {
+  float lo, hi;
 };
 
-CodeRange code_range(int i, int f, bool is_signed) {
+TwosBounds twos_bounds(int i, int f, bool is_signed) {
   const int w = i + f;
   if (is_signed) return {-std::ldexp(1.0f, w - 1), std::ldexp(1.0f, w - 1) - 1.0f};
   return {0.0f, std::ldexp(1.0f, w) - 1.0f};
@@ -54,7 +56,7 @@ CodeRange code_range(int i, int f, bool is_signed) {
 Quantized fixed_twos_forward(const Tensor& x, int i, int f, bool is_signed) {
   const int64_t n = x.numel();
   Quantized r{Tensor::empty(x.shape()), std::vector<uint8_t>(size_t(n), 0)};
-  const CodeRange c = code_range(i, f, is_signed);
+  const TwosBounds c = twos_bounds(i, f, is_signed);
   const float scale = std::ldexp(1.0f, f), inv_scale = std::ldexp(1.0f, -f);
   const float lo = c.lo * inv_scale, hi = c.hi * inv_scale;
   const float* px = x.data();
@@ -73,7 +75,7 @@ Quantized fixed_twos_forward(const Tensor& x, int i, int f, bool is_signed) {
 }
 
 int32_t fixed_twos_code(float x, int i, int f, bool is_signed) {
-  const CodeRange c = code_range(i, f, is_signed);
+  const TwosBounds c = twos_bounds(i, f, is_signed);
   return int32_t(std::clamp(std::nearbyint(x * std::ldexp(1.0f, f)), c.lo, c.hi));
 }
 
@@ -97,7 +99,7 @@ float fixed_twos_naive(float x, int i, int f, bool is_signed) {
 }
 
 std::vector<float> fixed_twos_levels(int i, int f, bool is_signed) {
-  const CodeRange c = code_range(i, f, is_signed);
+  const TwosBounds c = twos_bounds(i, f, is_signed);
   std::vector<float> out;
   out.reserve(size_t(c.hi - c.lo + 1));
   for (int64_t code = int64_t(c.lo); code <= int64_t(c.hi); ++code)

@@ -156,7 +156,7 @@ TEST_CASE("int conv in parts: [int16 part << s1, int8 part << s2] + bias equals 
     ConvPart a, b;
     a.x16 = x1.data(), a.C = C1, a.w16 = &p1, a.shift = s1;
     b.x8 = x2.data(), b.C = C2, b.w8 = &p2, b.shift = s2;
-    const ConvGeometry g{N, C1 + C2, H, W, OC, 3, 3, H, W, 1, 1};
+    const ConvGeometry g = ConvGeometry::same3x3(N, C1 + C2, H, W, OC);
     std::vector<int32_t> got(size_t(N * OC * H * W), 0);
     std::map<std::pair<int64_t, int64_t>, int> seen;  // (n, oh) -> times handed over
     conv2d_codes_parts({a, b}, bias.data(), g, [&](int32_t* acc, int64_t n, int64_t oh0, int64_t oh1) {
@@ -198,7 +198,7 @@ TEST_CASE("int conv widened: int64 accumulators past int32 equal the naive conv 
   // Q8.8 two's complement codes both ways, upsampled (x16): products ~2^34
   const auto x = random_codes<int32_t>(rng, N * C * H * W, -(1 << 19), (1 << 19) - 1);
   const auto w = random_codes<int32_t>(rng, OC * C * 9, -32768, 32767);
-  const ConvGeometry g{N, C, H, W, OC, 3, 3, H, W, 1, 1};
+  const ConvGeometry g = ConvGeometry::same3x3(N, C, H, W, OC);
   std::vector<int64_t> acc(size_t(N * OC * H * W), 7);  // accumulates onto what is there
   conv2d_codes_wide(acc.data(), x.data(), w.data(), /*shift=*/3, g);
   bool past_int32 = false;

@@ -246,15 +246,6 @@ TEST_CASE("int requantise: sign-magnitude equals the paper's fixed quantizer (an
 
 // ---- spatial ops ------------------------------------------------------------
 
-TEST_CASE("int ops: relu on codes") {
-  std::vector<int8_t> x{-128, -1, 0, 1, 127};
-  relu_codes(x.data(), int64_t(x.size()));
-  CHECK(x == std::vector<int8_t>{0, 0, 0, 1, 127});
-  std::vector<int32_t> y{-70000, 70000};
-  relu_codes(y.data(), 2);
-  CHECK(y == std::vector<int32_t>{0, 70000});
-}
-
 TEST_CASE("int ops: max-pool 2x2 equals the float op on the codes' values") {
   Rng rng(78);
   for (const auto& [H, W] : {std::pair{6, 8}, std::pair{7, 5}, std::pair{2, 2}, std::pair{25, 25}}) {
