@@ -204,7 +204,7 @@ def make(path, act, description, width, batch, height, image_width, seed, beta, 
 #
 # The reference is exact, but qat computes in float32, and two things turn
 # float32 rounding into differences larger than the rounding (issue 12):
-# - ternary tanh is steep (slope up to 2*beta = 6 at beta 3), so each block
+# - ternary tanh is steep (slope about beta = 3 at x = +-1/2), so each block
 #   multiplies the forward's rounding error;
 # - ReLU's derivative jumps at 0. A pre-activation within float32 rounding
 #   of 0 can land on the other side, and its pixel's upstream gradient is
