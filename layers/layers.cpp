@@ -34,13 +34,13 @@ BatchNorm2d::BatchNorm2d(int64_t channels, float momentum, float eps)
 Tensor BatchNorm2d::forward(const Tensor& x) {
   if (folded) return x;
   return batch_norm2d(x, weight, bias, running_mean, running_var, training(),
-                      momentum, eps);
+                      momentum, eps, across);
 }
 
 Tensor BatchNorm2d::forward_relu(const Tensor& x) {
   if (folded) return relu(x);
   return relu_batch_norm2d(x, weight, bias, running_mean, running_var,
-                           training(), momentum, eps);
+                           training(), momentum, eps, across);
 }
 
 namespace {

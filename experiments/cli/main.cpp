@@ -19,6 +19,7 @@
 #include "experiments/export/verify_int.h"
 #include "experiments/studies/report.h"
 #include "experiments/cli/sweep_cli.h"
+#include "experiments/distributed/comm.h"
 #include "experiments/training/train.h"
 #include "quant/int_kernels/int_bound.h"
 
@@ -231,6 +232,7 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "qat: error: %s\n", e.what());
+    distributed::abort_job(1);  // under mpirun: the other ranks would wait for this one
     return 1;
   }
   return 0;

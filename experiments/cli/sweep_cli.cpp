@@ -3,13 +3,29 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <thread>
 
+#include "experiments/distributed/comm.h"
 #include "experiments/studies/plots.h"
 #include "experiments/studies/sweep.h"
 #include "experiments/studies/table.h"
 #include "experiments/training/train.h"
 
 namespace qat {
+
+namespace {
+// Under mpirun every rank runs its share of the cells (a static round-robin
+// by plan index), each still a `qat train` of its own, on this machine's
+// cores divided among the ranks on it.
+void share_among_ranks(distributed::Comm& world, SweepOptions& o) {
+  o.rank = world.rank();
+  o.ranks = world.size();
+  o.cores = std::max(1, int(std::thread::hardware_concurrency()) / world.local_size());
+  distributed::forget_launcher_environment();  // the cells are not ranks
+  std::printf("rank %d of %d: the cells whose index %% %d is %d, %d cores\n", o.rank, o.ranks,
+              o.ranks, o.rank, o.cores);
+}
+}  // namespace
 
 void add_sweep_commands(CLI::App& app) {
   static std::string path, out, metrics = "dice";
@@ -30,9 +46,12 @@ void add_sweep_commands(CLI::App& app) {
     }
     SweepOptions o;
     o.jobs = jobs;
+    distributed::Comm& world = distributed::Comm::world();  // one rank unless mpirun
+    if (world.parallel()) share_among_ranks(world, o);
     const SweepSummary r = run_sweep(s, o);
-    if (!r.failed.empty())
-      throw Error(path + ": " + std::to_string(r.failed.size()) + " cells failed");
+    double failed = double(r.failed.size());
+    world.sum(&failed, 1);  // also waits for the last rank to finish its cells
+    if (failed > 0) throw Error(path + ": " + std::to_string(int64_t(failed)) + " cells failed");
   });
 
   auto* table = app.add_subcommand("table", "tables and plots of a sweep's finished runs");
