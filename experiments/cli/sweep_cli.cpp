@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 
@@ -20,7 +21,10 @@ namespace {
 void share_among_ranks(distributed::Comm& world, SweepOptions& o) {
   o.rank = world.rank();
   o.ranks = world.size();
-  o.cores = std::max(1, int(std::thread::hardware_concurrency()) / world.local_size());
+  // Slurm gives each task its CPUs; else this machine's, shared by its ranks.
+  const char* slurm = std::getenv("SLURM_CPUS_PER_TASK");
+  o.cores = slurm ? std::max(1, std::atoi(slurm))
+                  : std::max(1, int(std::thread::hardware_concurrency()) / world.local_size());
   distributed::forget_launcher_environment();  // the cells are not ranks
   std::printf("rank %d of %d: the cells whose index %% %d is %d, %d cores\n", o.rank, o.ranks,
               o.ranks, o.rank, o.cores);
