@@ -1,0 +1,74 @@
+// `qat export` and `qat verify-int`: a trained model to integers, and the
+// proof that the engine computes what training simulated.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "experiments/cli/commands.h"
+#include "experiments/export/verify_int.h"
+#include "experiments/runtime/int_model.h"
+#include "experiments/training/checkpoint.h"
+#include "quant/int_kernels/int_bound.h"
+
+namespace qat {
+namespace {
+
+struct ExportArgs {
+  std::string checkpoint, out;
+};
+
+void run_export(ExportArgs a) {
+  const TrainState s = read_checkpoint_state(a.checkpoint);
+  IntModel stub;
+  stub.config_yaml = s.config_yaml;
+  const Config c = config_of(stub, a.checkpoint);
+  Model m = load_model(c, a.checkpoint);
+  IntModel im = export_int_model(m);
+  im.config_yaml = s.config_yaml;
+  im.source_checkpoint = a.checkpoint;
+  if (a.out.empty()) a.out = a.checkpoint.substr(0, a.checkpoint.rfind(".h5")) + ".int.h5";
+  write_int_model(a.out, im);
+  std::string wide;  // layers whose accumulator bound exceeds int32 run in int64
+  for (const IntLayer& l : im.layers)
+    if (l.acc_bound > quant::kInt32Max) wide += (wide.empty() ? "" : ", ") + l.name;
+  std::printf("wrote %s (%zu integer layers; %s)\n", a.out.c_str(), im.layers.size(),
+              wide.empty() ? "every accumulator fits int32"
+                           : ("widened to int64 accumulators: " + wide).c_str());
+}
+
+struct VerifyArgs {
+  std::string model;
+  ConfigArgs config;  // path empty: the config stored in the model
+};
+
+void run_verify(const VerifyArgs& a) {
+  const IntModel im = read_int_model(a.model);
+  const bool stored = a.config.path.empty();
+  const Config c = stored ? config_of(im, a.model) : load_config(a.config.path, a.config.overrides);
+  const std::string ckpt =
+      !im.source_checkpoint.empty() && stored ? im.source_checkpoint : trained_checkpoint(c);
+  const VerifyResult r = verify_int(im, c, ckpt);
+  std::printf("%s", format_verify(r).c_str());
+  int64_t total = 0;
+  for (const LayerDiff& d : r.layers) total += d.differing;
+  if (total) throw Error("verify-int: " + std::to_string(total) + " codes differ");
+}
+
+}  // namespace
+
+void add_deploy_commands(CLI::App& app) {
+  static ExportArgs ex;
+  auto* e = app.add_subcommand("export", "write the integer model of a trained checkpoint");
+  e->add_option("checkpoint", ex.checkpoint, "checkpoint .h5 (best.h5)")->required();
+  e->add_option("--out", ex.out, "integer model .h5 (default: CHECKPOINT.int.h5)");
+  e->callback([] { run_export(ex); });
+
+  static VerifyArgs v;
+  auto* vc = app.add_subcommand(
+      "verify-int", "compare the simulation (eval) and the integer engine on the validation split");
+  vc->add_option("model", v.model, "integer model .h5 (from qat export)")->required();
+  vc->add_option("--config", v.config.path, "experiment YAML (default: the stored config)");
+  vc->add_option("--set", v.config.overrides, "override a config key: key=value (repeat)");
+  vc->callback([] { run_verify(v); });
+}
+
+}  // namespace qat

@@ -1,0 +1,112 @@
+// `qat train`, `qat eval`, `qat predict`, `qat baseline`: one experiment's
+// model, trained and applied.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "experiments/cli/commands.h"
+#include "experiments/export/verify_int.h"
+#include "experiments/runtime/int_model.h"
+#include "experiments/studies/histogram.h"
+#include "experiments/training/baseline.h"
+#include "experiments/training/train.h"
+
+namespace qat {
+namespace {
+
+void print_metrics(const char* what, const EvalResult& r, float threshold) {
+  const Metrics& m = r.global;
+  std::printf("%s on %lld validation images (threshold %.3g):\n", what, (long long)r.images,
+              threshold);
+  std::printf("  Dice %.2f%%  IoU %.2f%%  precision %.2f%%  recall %.2f%%  specificity %.2f%%\n",
+              100 * m.dice, 100 * m.iou, 100 * m.precision, 100 * m.recall, 100 * m.specificity);
+  std::printf("  accuracy %.2f%%  Rand index %.4f  Hausdorff %.2f px  mean per-image Dice %.2f%%\n",
+              100 * m.accuracy, m.rand_index, r.hausdorff, 100 * r.per_image.dice);
+}
+
+// operation_mode picks what `qat train` does, as the paper's main.py.
+void run_train(const ConfigArgs& a) {
+  const Config c = load_config(a.path, a.overrides);
+  if (c.operation_mode == "inference") {
+    print_metrics("trained model", evaluate_trained(c), c.threshold);
+    return;
+  }
+  if (c.operation_mode == "visualize") {
+    std::printf("weight histograms (grey: float, red: quantized) in %s\n",
+                write_weight_histograms(c).c_str());
+    return;
+  }
+  const TrainResult r = train(c);
+  print_metrics("final model", r.last, c.threshold);
+  std::printf("best val Dice %.2f%% at epoch %lld; run folder %s\n", 100 * r.best_dice,
+              (long long)r.best_epoch + 1, r.run_dir.c_str());
+}
+
+void run_eval(const ConfigArgs& a) {
+  const Config c = load_config(a.path, a.overrides);
+  print_metrics("trained model", evaluate_trained(c), c.threshold);
+}
+
+struct PredictArgs {
+  ConfigArgs config;
+  std::string engine = "float", int_model;
+};
+
+void run_predict(const PredictArgs& a) {
+  const Config c = load_config(a.config.path, a.config.overrides);
+  if (a.engine == "float") {
+    std::printf("overlays (green: true positive, red: false positive, blue: false negative) in %s\n",
+                predict(c).c_str());
+    return;
+  }
+  IntModel im;
+  if (!a.int_model.empty()) {
+    im = read_int_model(a.int_model);
+  } else {
+    Model m = load_model(c, trained_checkpoint(c));
+    im = export_int_model(m);
+  }
+  std::printf("integer engine: probability maps and masks in %s\n", predict_int(c, im).c_str());
+}
+
+void run_baseline(const ConfigArgs& a) {
+  const Config c = load_config(a.path, a.overrides);
+  const ThresholdBaseline b = threshold_baseline(c);
+  std::printf("intensity threshold %s %.4f (normalised units), chosen on train (Dice %.2f%%)\n",
+              b.brighter ? ">" : "<", b.threshold, 100 * b.train_dice);
+  std::printf("val Dice %.2f%%  IoU %.2f%%  precision %.2f%%  recall %.2f%%\n", 100 * b.val.dice,
+              100 * b.val.iou, 100 * b.val.precision, 100 * b.val.recall);
+}
+
+}  // namespace
+
+void add_config_args(CLI::App* sub, ConfigArgs& args) {
+  sub->add_option("config", args.path, "experiment YAML")->required();
+  sub->add_option("--set", args.overrides, "override a config key: key=value (repeat)");
+}
+
+void add_training_commands(CLI::App& app) {
+  static ConfigArgs train, eval, baseline;
+  static PredictArgs predict;
+  auto* t = app.add_subcommand("train", "train (or resume) an experiment");
+  add_config_args(t, train);
+  t->callback([] { run_train(train); });
+
+  auto* e = app.add_subcommand("eval", "evaluate the trained model on the validation split");
+  add_config_args(e, eval);
+  e->callback([] { run_eval(eval); });
+
+  auto* p = app.add_subcommand("predict", "write probability maps and overlay PNGs");
+  add_config_args(p, predict.config);
+  p->add_option("--engine", predict.engine, "float (the simulation) or int (the integer engine)")
+      ->check(CLI::IsMember({"float", "int"}));
+  p->add_option("--int-model", predict.int_model,
+                "integer model for --engine int (default: export the trained model)");
+  p->callback([] { run_predict(predict); });
+
+  auto* b = app.add_subcommand("baseline",
+                               "Dice of the best single intensity threshold (the floor to beat)");
+  add_config_args(b, baseline);
+  b->callback([] { run_baseline(baseline); });
+}
+
+}  // namespace qat
