@@ -5,6 +5,7 @@
 #pragma once
 #include <vector>
 
+#include "autograd/cross_sum.h"
 #include "autograd/rng.h"
 #include "autograd/tensor.h"
 
@@ -64,23 +65,26 @@ Tensor upsample_cat(const Tensor& x, const Tensor& skip);
 // Eval: normalise with the running statistics.
 Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                     Tensor& running_mean, Tensor& running_var, bool training,
-                    float momentum, float eps);
+                    float momentum, float eps, const CrossSum* across = nullptr);
 // batch_norm2d(relu(x)) in one op, for the U-Net's "activation before
 // BatchNorm". IN PLACE: x's values are replaced by relu(x) (as PyTorch's
 // ReLU(inplace=True)), so pass a tensor nothing else reads, such as a conv's
 // output: the ReLU output is all its backward needs.
 Tensor relu_batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                          Tensor& running_mean, Tensor& running_var, bool training,
-                         float momentum, float eps);
+                         float momentum, float eps, const CrossSum* across = nullptr);
 // Zero each element (dropout) or each (n, c) channel map (dropout2d) with
 // probability p, scale the rest by 1/(1-p). Identity when !training.
 Tensor dropout(const Tensor& x, float p, bool training, Rng& rng);
 Tensor dropout2d(const Tensor& x, float p, bool training, Rng& rng);
 
 // ---- losses (mean over all elements; targets in [0, 1])
-Tensor bce_with_logits(const Tensor& logits, const Tensor& target);
+// `across` (cross_sum.h): the batch is split across processes; the
+// training-mode statistics and the losses' sums are then over all of it.
+Tensor bce_with_logits(const Tensor& logits, const Tensor& target,
+                       const CrossSum* across = nullptr);
 // 1 - (2*sum(p*t) + eps) / (sum(p) + sum(t) + eps), over the whole batch.
 Tensor soft_dice_loss(const Tensor& prob, const Tensor& target,
-                      float eps = 1e-4f);
+                      float eps = 1e-4f, const CrossSum* across = nullptr);
 
 }  // namespace qat

@@ -14,7 +14,7 @@ void check_same_shape(const Tensor& a, const Tensor& b, const char* op) {
 
 // mean( max(x,0) - x*t + log(1 + exp(-|x|)) ): the stable form of
 // -[t log sigmoid(x) + (1-t) log(1 - sigmoid(x))], finite for any x.
-Tensor bce_with_logits(const Tensor& logits, const Tensor& target) {
+Tensor bce_with_logits(const Tensor& logits, const Tensor& target, const CrossSum* across) {
   check_same_shape(logits, target, "bce_with_logits");
   const float *x = logits.data(), *t = target.data();
   const int64_t n = logits.numel();
@@ -22,14 +22,20 @@ Tensor bce_with_logits(const Tensor& logits, const Tensor& target) {
 #pragma omp parallel for reduction(+ : total) if (n > 65536)
   for (int64_t i = 0; i < n; ++i)
     total += std::max(x[i], 0.0f) - x[i] * t[i] + std::log1p(std::exp(-std::abs(x[i])));
-  Tensor out = Tensor::scalar(float(total / double(n)));
+  double count = double(n);  // of the whole batch, over every process
+  if (across) {
+    double sums[2] = {total, count};
+    (*across)(sums, 2);
+    total = sums[0], count = sums[1];
+  }
+  Tensor out = Tensor::scalar(float(total / count));
   if (needs_grad({logits, target})) {
     QAT_CHECK(!target.requires_grad(), "bce_with_logits: no gradient to target");
-    record(out, "bce_with_logits", {logits}, [logits, target](const Tensor& dout) {
+    record(out, "bce_with_logits", {logits}, [logits, target, count](const Tensor& dout) {
       const float *x = logits.data(), *t = target.data();
       float* dx = grad_buffer(logits);
       const int64_t n = logits.numel();
-      const float k = dout.item() / float(n);
+      const float k = dout.item() / float(count);
 #pragma omp parallel for if (n > 65536)
       for (int64_t i = 0; i < n; ++i)
         dx[i] += k * (1.0f / (1.0f + std::exp(-x[i])) - t[i]);
@@ -38,7 +44,8 @@ Tensor bce_with_logits(const Tensor& logits, const Tensor& target) {
   return out;
 }
 
-Tensor soft_dice_loss(const Tensor& prob, const Tensor& target, float eps) {
+Tensor soft_dice_loss(const Tensor& prob, const Tensor& target, float eps,
+                      const CrossSum* across) {
   check_same_shape(prob, target, "soft_dice_loss");
   const float *p = prob.data(), *t = target.data();
   const int64_t n = prob.numel();
@@ -48,6 +55,11 @@ Tensor soft_dice_loss(const Tensor& prob, const Tensor& target, float eps) {
     inter += double(p[i]) * t[i];
     sum_p += p[i];
     sum_t += t[i];
+  }
+  if (across) {  // the Dice of the whole batch needs its sums, not each part's
+    double sums[3] = {inter, sum_p, sum_t};
+    (*across)(sums, 3);
+    inter = sums[0], sum_p = sums[1], sum_t = sums[2];
   }
   const double num = 2.0 * inter + eps, den = sum_p + sum_t + eps;
   Tensor out = Tensor::scalar(float(1.0 - num / den));

@@ -11,11 +11,13 @@ namespace qat {
 
 namespace {
 // Per-channel mean and biased variance of x, two passes (the one-pass
-// E[x^2] - E[x]^2 cancels badly when the mean is large).
-void channel_stats(const float* x, int64_t N, int64_t C, int64_t HW,
-                   std::vector<double>& mean, std::vector<double>& var) {
-  mean.assign(size_t(C), 0.0);
-  var.assign(size_t(C), 0.0);
+// E[x^2] - E[x]^2 cancels badly when the mean is large). With `across`, x is
+// this process's part of the batch: each pass's sums (and the count) are
+// totalled over every process, so the statistics are the whole batch's.
+// count: values per channel in the whole batch.
+void channel_stats(const float* x, int64_t N, int64_t C, int64_t HW, const CrossSum* across,
+                   std::vector<double>& mean, std::vector<double>& var, double& count) {
+  std::vector<double> sum(size_t(C) + 1, 0.0);  // per channel, then the count
 #pragma omp parallel for
   for (int64_t c = 0; c < C; ++c) {
     double s = 0.0;
@@ -23,7 +25,16 @@ void channel_stats(const float* x, int64_t N, int64_t C, int64_t HW,
       const float* p = x + (n * C + c) * HW;
       s += lane_sum(HW, [p](int64_t i) { return p[i]; });
     }
-    const double m = s / double(N * HW);
+    sum[size_t(c)] = s;
+  }
+  sum[size_t(C)] = double(N * HW);
+  if (across) (*across)(sum.data(), C + 1);
+  count = sum[size_t(C)];
+  mean.assign(size_t(C), 0.0);
+  var.assign(size_t(C), 0.0);
+#pragma omp parallel for
+  for (int64_t c = 0; c < C; ++c) {
+    const double m = sum[size_t(c)] / count;
     const float mf = float(m);
     double v = 0.0;
     for (int64_t n = 0; n < N; ++n) {
@@ -31,14 +42,16 @@ void channel_stats(const float* x, int64_t N, int64_t C, int64_t HW,
       v += lane_sum(HW, [p, mf](int64_t i) { return (p[i] - mf) * (p[i] - mf); });
     }
     mean[size_t(c)] = m;
-    var[size_t(c)] = v / double(N * HW);
+    var[size_t(c)] = v;
   }
+  if (across) (*across)(var.data(), C);
+  for (auto& v : var) v /= count;
 }
 
 // Shared by batch_norm2d and relu_batch_norm2d.
 Tensor batch_norm(const Tensor& x, bool relu, const Tensor& gamma,
                   const Tensor& beta, Tensor& running_mean, Tensor& running_var,
-                  bool training, float momentum, float eps) {
+                  bool training, float momentum, float eps, const CrossSum* across) {
   const char* op = relu ? "relu_batch_norm2d" : "batch_norm2d";
   QAT_CHECK(x.dim() == 4, op, ": input must be (N,C,H,W), got ",
             to_string(x.shape()));
@@ -62,17 +75,18 @@ Tensor batch_norm(const Tensor& x, bool relu, const Tensor& gamma,
   // mean and 1/sqrt(var + eps) used to normalise, per channel
   auto mean = std::make_shared<std::vector<float>>(size_t(C));
   auto invstd = std::make_shared<std::vector<float>>(size_t(C));
+  double count = double(M);  // values per channel in the whole batch
   if (training) {
     QAT_CHECK(M > 1, op, ": training needs more than one value per "
                      "channel, input is ", to_string(x.shape()));
     std::vector<double> m, v;
-    channel_stats(x.data(), N, C, HW, m, v);
+    channel_stats(x.data(), N, C, HW, across, m, v, count);
     float* rm = running_mean.data();
     float* rv = running_var.data();
     for (int64_t c = 0; c < C; ++c) {
       (*mean)[size_t(c)] = float(m[size_t(c)]);
       (*invstd)[size_t(c)] = float(1.0 / std::sqrt(v[size_t(c)] + eps));
-      const double unbiased = v[size_t(c)] * double(M) / double(M - 1);
+      const double unbiased = v[size_t(c)] * count / (count - 1.0);
       rm[c] = float((1.0 - momentum) * rm[c] + momentum * m[size_t(c)]);
       rv[c] = float((1.0 - momentum) * rv[c] + momentum * unbiased);
     }
@@ -97,32 +111,34 @@ Tensor batch_norm(const Tensor& x, bool relu, const Tensor& gamma,
 
   if (needs_grad({x, gamma, beta})) {
     record(out, op, {x, gamma, beta},
-           [x, relu, gamma, beta, mean, invstd, training](const Tensor& dout) {
+           [x, relu, gamma, beta, mean, invstd, training, count, across](const Tensor& dout) {
       const int64_t N = x.size(0), C = x.size(1), HW = x.size(2) * x.size(3);
-      const double M = double(N * HW);
       const float *px = x.data(), *gy = dout.data(), *g = gamma.data();
       bool fresh = false;
       float* dx = x.requires_grad() ? grad_buffer_for_write(x, fresh) : nullptr;
       float* dg = gamma.requires_grad() ? grad_buffer(gamma) : nullptr;
       float* db = beta.requires_grad() ? grad_buffer(beta) : nullptr;
-#pragma omp parallel for
-      for (int64_t c = 0; c < C; ++c) {
+      // sum(dy) and sum(dy * xhat) of channel c over this process's batch
+      auto sums_of = [&](int64_t c, double& sum_dy, double& sum_dy_xhat) {
         const float m = (*mean)[size_t(c)], s = (*invstd)[size_t(c)];
-        double sum_dy = 0.0, sum_dy_xhat = 0.0;
+        sum_dy = sum_dy_xhat = 0.0;
         for (int64_t n = 0; n < N; ++n) {
           const float* p = px + (n * C + c) * HW;
           const float* d = gy + (n * C + c) * HW;
           sum_dy += lane_sum(HW, [d](int64_t i) { return d[i]; });
           sum_dy_xhat += lane_sum(HW, [p, d, m, s](int64_t i) { return d[i] * ((p[i] - m) * s); });
         }
+        // this process's share: the gradients are summed over processes later
         if (dg) dg[c] += float(sum_dy_xhat);
         if (db) db[c] += float(sum_dy);
-        if (!dx) continue;
-        // Training: the batch statistics depend on x too, which subtracts
-        // the mean of dy and its projection on xhat.
+      };
+      // Training: the batch statistics depend on x too, which subtracts
+      // the mean of dy and its projection on xhat (over the whole batch).
+      auto write_dx = [&](int64_t c, double sum_dy, double sum_dy_xhat) {
+        const float m = (*mean)[size_t(c)], s = (*invstd)[size_t(c)];
         const float k = g[c] * s;
-        const float mean_dy = training ? float(sum_dy / M) : 0.0f;
-        const float mean_dy_xhat = training ? float(sum_dy_xhat / M) : 0.0f;
+        const float mean_dy = training ? float(sum_dy / count) : 0.0f;
+        const float mean_dy_xhat = training ? float(sum_dy_xhat / count) : 0.0f;
         for (int64_t n = 0; n < N; ++n) {
           const float* p = px + (n * C + c) * HW;
           const float* d = gy + (n * C + c) * HW;
@@ -135,7 +151,23 @@ Tensor batch_norm(const Tensor& x, bool relu, const Tensor& gamma,
             q[i] = fresh ? v : q[i] + v;
           }
         }
+      };
+      if (!across || !training) {  // one pass per channel while it is in cache
+#pragma omp parallel for
+        for (int64_t c = 0; c < C; ++c) {
+          double sum_dy, sum_dy_xhat;
+          sums_of(c, sum_dy, sum_dy_xhat);
+          if (dx) write_dx(c, sum_dy, sum_dy_xhat);
+        }
+        return;
       }
+      std::vector<double> sums(size_t(2 * C));  // sum_dy of every channel, then sum_dy_xhat
+#pragma omp parallel for
+      for (int64_t c = 0; c < C; ++c) sums_of(c, sums[size_t(c)], sums[size_t(C + c)]);
+      if (!dx) return;
+      (*across)(sums.data(), 2 * C);
+#pragma omp parallel for
+      for (int64_t c = 0; c < C; ++c) write_dx(c, sums[size_t(c)], sums[size_t(C + c)]);
     });
   }
   return out;
@@ -144,16 +176,16 @@ Tensor batch_norm(const Tensor& x, bool relu, const Tensor& gamma,
 
 Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                     Tensor& running_mean, Tensor& running_var, bool training,
-                    float momentum, float eps) {
+                    float momentum, float eps, const CrossSum* across) {
   return batch_norm(x, /*relu=*/false, gamma, beta, running_mean, running_var,
-                    training, momentum, eps);
+                    training, momentum, eps, across);
 }
 
 Tensor relu_batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                          Tensor& running_mean, Tensor& running_var, bool training,
-                         float momentum, float eps) {
+                         float momentum, float eps, const CrossSum* across) {
   return batch_norm(x, /*relu=*/true, gamma, beta, running_mean, running_var,
-                    training, momentum, eps);
+                    training, momentum, eps, across);
 }
 
 namespace {

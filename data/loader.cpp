@@ -28,6 +28,8 @@ Loader::Loader(const SampleSource& source, Pipeline pipeline, LoaderOptions opti
   if (opt_.batch_size < 1)
     throw Error(concat("Loader: batch_size is ", opt_.batch_size, ", expected >= 1"));
   if (source_->size() < 1) throw Error("Loader: the split has no samples, expected at least one");
+  if (opt_.shards < 1 || opt_.shard < 0 || opt_.shard >= opt_.shards)
+    throw Error(concat("Loader: shard ", opt_.shard, " of ", opt_.shards, " does not exist"));
 }
 
 Loader::Loader(const Split& split, Pipeline pipeline, LoaderOptions options)
@@ -89,8 +91,10 @@ bool Loader::next(Batch& out) {
 }
 
 Batch Loader::make_batch(int64_t k) const {
-  const int64_t begin = k * opt_.batch_size;
-  const int64_t end = std::min<int64_t>(begin + opt_.batch_size, int64_t(order_.size()));
+  const int64_t first = k * opt_.batch_size;
+  const int64_t size = std::min<int64_t>(opt_.batch_size, int64_t(order_.size()) - first);
+  const int64_t begin = first + size * opt_.shard / opt_.shards;  // this shard's part
+  const int64_t end = first + size * (opt_.shard + 1) / opt_.shards;
   Batch batch;
   Sample raw;
   for (int64_t pos = begin; pos < end; ++pos) {

@@ -23,6 +23,9 @@ struct LoaderOptions {
   bool augment = true;     // Pipeline::train; false: Pipeline::eval
   bool drop_last = false;  // drop the last incomplete batch
   bool prefetch = true;    // build the next batch on a worker thread
+  // Data-parallel training: this process builds only part `shard` of
+  // `shards` consecutive parts of each batch (the order stays the global one).
+  int64_t shard = 0, shards = 1;
 };
 
 // images (B,C,H,W), masks (B,1,H,W) as 0.f / 1.f; indices: the source

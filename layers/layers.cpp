@@ -33,12 +33,12 @@ BatchNorm2d::BatchNorm2d(int64_t channels, float momentum, float eps)
 
 Tensor BatchNorm2d::forward(const Tensor& x) {
   return batch_norm2d(x, weight, bias, running_mean, running_var, training(),
-                      momentum, eps);
+                      momentum, eps, across);
 }
 
 Tensor BatchNorm2d::forward_relu(const Tensor& x) {
   return relu_batch_norm2d(x, weight, bias, running_mean, running_var,
-                           training(), momentum, eps);
+                           training(), momentum, eps, across);
 }
 
 namespace {

@@ -38,6 +38,9 @@ class BatchNorm2d : public Module {
 
   Tensor weight, bias, running_mean, running_var;
   float momentum, eps;
+  // Training on a batch split across processes: the statistics are summed
+  // through this (autograd/cross_sum.h); nullptr: this process has it all.
+  const CrossSum* across = nullptr;
 };
 
 class Dropout2d : public Module {

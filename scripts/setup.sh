@@ -17,6 +17,7 @@ packages=(
   libnifti2-dev               # NIfTI volumes
   mricron-data                # Colin27 T1 + AAL atlas: the quickstart dataset
   gnuplot-nox                 # plots
+  libopenmpi-dev openmpi-bin  # data-parallel training and sweeps across machines (mpirun)
 )
 if [[ "${1:-}" == "--reference" ]]; then
   packages+=(python3-torch python3-h5py python3-numpy)

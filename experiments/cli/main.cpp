@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "experiments/cli/commands.h"
+#include "experiments/distributed/comm.h"
 
 using namespace qat;
 
@@ -20,6 +21,7 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "qat: error: %s\n", e.what());
+    distributed::abort_job(1);  // under mpirun: the other ranks would wait for this one
     return 1;
   }
   return 0;

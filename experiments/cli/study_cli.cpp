@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "experiments/cli/commands.h"
+#include "experiments/cli/sweep_ranks.h"
 #include "experiments/studies/plots.h"
 #include "experiments/studies/report.h"
 #include "experiments/studies/sweep.h"
@@ -31,9 +32,8 @@ void run_sweep_command(const SweepArgs& a) {
   }
   SweepOptions o;
   o.jobs = a.jobs;
-  const SweepSummary r = run_sweep(s, o);
-  if (!r.failed.empty())
-    throw Error(a.path + ": " + std::to_string(r.failed.size()) + " cells failed");
+  const int64_t failed = run_sweep_on_ranks(s, o);  // all of it without mpirun
+  if (failed) throw Error(a.path + ": " + std::to_string(failed) + " cells failed");
 }
 
 struct TableArgs {

@@ -318,6 +318,7 @@ SweepSummary run_sweep(const Sweep& s, const SweepOptions& o) {
   SweepSummary summary;
   std::deque<size_t> todo;
   for (size_t i = 0; i < cells.size(); ++i) {
+    if (int(i % size_t(o.ranks)) != o.rank) continue;  // another rank's cell
     if (cell_state(cells[i], configs[i].num_epochs) == CellState::Finished)
       summary.skipped.push_back(cells[i].id);
     else

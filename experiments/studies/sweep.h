@@ -79,6 +79,8 @@ struct SweepOptions {
   int cores = 0;       // 0: the machine's
   std::string binary;  // the qat executable ("": /proc/self/exe)
   bool quiet = false;  // no progress lines on stdout
+  // Under mpirun: this rank runs the cells whose plan index % ranks == rank.
+  int rank = 0, ranks = 1;
 };
 
 struct SweepSummary {  // cell ids, in the plan's order

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "data/png.h"
+#include "experiments/distributed/data_parallel.h"
 #include "experiments/training/checkpoint.h"
 #include "experiments/training/progress.h"
 #include "experiments/training/telemetry.h"
@@ -56,11 +57,12 @@ Tensor masks_tensor(const data::Batch& b) {
   return t;
 }
 
-Tensor loss_of(const Config& c, const Tensor& logits, const Tensor& target) {
-  if (c.loss == "bce") return bce_with_logits(logits, target);
-  Tensor dice = soft_dice_loss(sigmoid(logits), target);
+Tensor loss_of(const Config& c, const Tensor& logits, const Tensor& target,
+               const CrossSum* across) {
+  if (c.loss == "bce") return bce_with_logits(logits, target, across);
+  Tensor dice = soft_dice_loss(sigmoid(logits), target, /*eps=*/1e-4f, across);
   if (c.loss == "dice") return dice;
-  return bce_with_logits(logits, target) * 0.5f + dice * 0.5f;  // the EM code's loss
+  return bce_with_logits(logits, target, across) * 0.5f + dice * 0.5f;  // the EM code's loss
 }
 
 namespace {
@@ -219,7 +221,8 @@ TrainResult train(const Config& c) {
   set_threads(c.threads);
   const std::string dir = c.run_dir();
   fs::create_directories(dir);
-  const auto train_data = load_split(c, "train"), val_data = load_split(c, "val");
+  const auto train_data = load_split(c, "train", distributed::DataParallel::split_max_bytes()),
+             val_data = load_split(c, "val");
   const data::SampleSource& train_split = train_data->source();
   const data::SampleSource& val_split = val_data->source();
 
@@ -232,6 +235,9 @@ TrainResult train(const Config& c) {
   const std::string ckpt = dir + "/checkpoint.h5", best = trained_model_path(c);
   TrainState state;
   state.config_yaml = yaml_text(c);
+  // A job of one rank unless started by mpirun (experiments/distributed/).
+  distributed::DataParallel dp(*m.net, state.config_yaml, c.batch_size, train_split.size(),
+                               c.dropout);
   if (fs::exists(ckpt)) {
     state = load_checkpoint(ckpt, *m.net, optimizer.get());
     std::printf("resuming %s from its checkpoint after epoch %lld\n", dir.c_str(),
@@ -241,7 +247,7 @@ TrainResult train(const Config& c) {
     load_checkpoint(c.trained_model, *m.net, nullptr);
     std::printf("retraining from %s\n", c.trained_model.c_str());
   }
-  write_file_atomic(dir + "/config.yaml", state.config_yaml);
+  if (dp.writer()) write_file_atomic(dir + "/config.yaml", state.config_yaml);
 
   // Rows of epochs the checkpoint has; later ones (a run killed after
   // logging but before its checkpoint) are dropped and redone.
@@ -253,6 +259,7 @@ TrainResult train(const Config& c) {
   lo.seed = c.seed;
   lo.augment = c.augment;
   lo.drop_last = train_split.size() > c.batch_size;  // BatchNorm needs > 1 sample
+  dp.shard(lo);
   data::Loader loader(train_split, make_pipeline(c), lo);
   int64_t steps = loader.batches_per_epoch();
   if (c.steps_per_epoch > 0) steps = std::min(steps, c.steps_per_epoch);
@@ -265,6 +272,8 @@ TrainResult train(const Config& c) {
   TrainResult result;
   result.run_dir = dir;
   Progress progress(c.num_epochs, steps, state.epoch);
+  double step_seconds = 0;  // training steps only, for dp.timing
+  const int64_t first_epoch = state.epoch;
   for (int64_t epoch = state.epoch; epoch < c.num_epochs; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
     const float lr = schedule.lr(epoch), beta = beta_for_epoch(c, epoch);
@@ -275,13 +284,14 @@ TrainResult train(const Config& c) {
     double loss_sum = 0;
     data::Batch b;
     for (int64_t s = 0; s < steps && loader.next(b); ++s) {
-      Tensor loss = loss_of(c, m.net->forward(images_tensor(b)), masks_tensor(b));
+      Tensor loss = loss_of(c, m.net->forward(images_tensor(b)), masks_tensor(b), dp.across());
       const float value = loss.item();
       if (!std::isfinite(value))
         throw Error(dir + ": training stopped at step " + std::to_string(state.step + 1) +
                     " (epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(s + 1) +
                     "): the loss is " + std::to_string(value));
       loss.backward();
+      dp.sum_gradients();
       const std::string bad = non_finite_grad(*m.net);
       if (!bad.empty())
         throw Error(dir + ": training stopped at step " + std::to_string(state.step + 1) +
@@ -293,7 +303,12 @@ TrainResult train(const Config& c) {
       loss_sum += value;
       progress.update(epoch, s + 1, value);
     }
+    step_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double train_loss = loss_sum / double(std::max<int64_t>(steps, 1));
+    if (!dp.writer()) {  // rank 0 alone validates and writes
+      state.epoch = epoch + 1;
+      continue;
+    }
 
     if (c.telemetry) {  // one validation batch through the quantizers
       telemetry.begin(epoch);
@@ -324,7 +339,9 @@ TrainResult train(const Config& c) {
     progress.finish_epoch(summary);
     result.last = v;
   }
-  if (result.last.images == 0) result.last = evaluate(m, val_split, c);  // nothing left to train
+  std::printf("%s", dp.timing(steps * (state.epoch - first_epoch), step_seconds).c_str());
+  if (result.last.images == 0 && dp.writer())
+    result.last = evaluate(m, val_split, c);  // nothing left to train
   result.epochs_done = state.epoch;
   result.best_dice = state.best_score;
   result.best_epoch = state.best_epoch;

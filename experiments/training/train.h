@@ -67,7 +67,9 @@ std::unique_ptr<SplitSource> load_split(const Config& c, const std::string& name
 data::Pipeline make_pipeline(const Config& c);
 Tensor images_tensor(const data::Batch& b);
 Tensor masks_tensor(const data::Batch& b);
-Tensor loss_of(const Config& c, const Tensor& logits, const Tensor& target);
+// across: the batch is split over ranks (autograd/cross_sum.h)
+Tensor loss_of(const Config& c, const Tensor& logits, const Tensor& target,
+               const CrossSum* across = nullptr);
 EvalResult evaluate(Model& m, const data::SampleSource& split, const Config& c);
 std::string trained_model_path(const Config& c);
 void set_threads(int threads);
