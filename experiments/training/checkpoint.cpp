@@ -111,6 +111,7 @@ TrainState read_state(hid_t f, const std::string& path) {
   s.best_score = get_attr<double>(f, path, "best_score", H5T_NATIVE_DOUBLE);
   s.best_epoch = get_attr<int64_t>(f, path, "best_epoch", H5T_NATIVE_INT64);
   s.config_yaml = get_string_attr(f, path, "config");
+  if (H5Aexists(f, "provenance") > 0) s.provenance_yaml = get_string_attr(f, path, "provenance");
   return s;
 }
 
@@ -128,6 +129,7 @@ void save_checkpoint(const std::string& path, const UNet& net, const Optimizer* 
     set_attr<double>(f, "best_score", state.best_score, H5T_NATIVE_DOUBLE);
     set_attr<int64_t>(f, "best_epoch", state.best_epoch, H5T_NATIVE_INT64);
     set_string_attr(f, "config", state.config_yaml);
+    if (!state.provenance_yaml.empty()) set_string_attr(f, "provenance", state.provenance_yaml);
     for (const auto& [name, t] : net.named_parameters()) write_tensor(f, "params/" + name, t);
     for (const auto& [name, t] : net.named_buffers()) write_tensor(f, "buffers/" + name, t);
     const auto& rng = net.rng.state();
