@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "experiments/export/int_export.h"
 #include "experiments/runtime/int_engine.h"
 #include "experiments/training/train.h"
 #include "quant/int_kernels/int_gemm.h"

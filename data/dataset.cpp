@@ -6,6 +6,7 @@
 
 #include "autograd/check.h"
 #include "data/h5.h"
+#include "data/h5_io.h"
 
 namespace qat::data {
 
@@ -133,52 +134,6 @@ void check_values(const std::string& where, const float* images, const uint8_t* 
                          int(masks[i]), ", expected 0 or 1"));
 }
 
-void write_array(hid_t group, const char* name, hid_t type, const std::vector<hsize_t>& dims,
-                 const void* data, const std::string& where) {
-  H5Handle space = h5_space(H5Screate_simple(int(dims.size()), dims.data(), nullptr),
-                            "create dataspace for " + where);
-  // One chunk per sample, so SplitReader reads touch one chunk each.
-  std::vector<hsize_t> chunk = dims;
-  chunk[0] = 1;
-  H5Handle plist = h5_plist(H5Pcreate(H5P_DATASET_CREATE), "create plist");
-  h5_check(H5Pset_chunk(plist, int(chunk.size()), chunk.data()), "chunk " + where);
-  h5_check(H5Pset_deflate(plist, 4), "compress " + where);
-  // No timestamps: the same data gives the same bytes (reproducible files).
-  h5_check(H5Pset_obj_track_times(plist, false), "untime " + where);
-  H5Handle dset = h5_dataset(
-      H5Dcreate2(group, name, type, space, H5P_DEFAULT, plist, H5P_DEFAULT), "create " + where);
-  h5_check(H5Dwrite(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "write " + where);
-}
-
-void write_string_attr(hid_t root, const std::string& key, const std::string& value) {
-  H5Handle type = h5_type(H5Tcopy(H5T_C_S1), "copy string type");
-  h5_check(H5Tset_size(type, value.size() + 1), "size string type");
-  h5_check(H5Tset_strpad(type, H5T_STR_NULLTERM), "pad string type");
-  H5Handle space = h5_space(H5Screate(H5S_SCALAR), "create scalar space");
-  H5Handle attr = h5_attr(H5Acreate2(root, key.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT),
-                          "create attribute " + key);
-  h5_check(H5Awrite(attr, type, value.c_str()), "write attribute " + key);
-}
-
-std::string read_string_attr(hid_t attr, const std::string& where) {
-  H5Handle type = h5_type(H5Aget_type(attr), "get type of " + where);
-  if (H5Tget_class(type) != H5T_STRING)
-    throw Error(concat(where, ": attribute is not a string, expected a string"));
-  if (H5Tis_variable_str(type) > 0) {  // what h5py writes for a Python str
-    H5Handle mem = h5_type(H5Tcopy(H5T_C_S1), "copy string type");
-    h5_check(H5Tset_size(mem, H5T_VARIABLE), "size string type");
-    h5_check(H5Tset_cset(mem, H5Tget_cset(type)), "set charset");
-    char* value = nullptr;
-    h5_check(H5Aread(attr, mem, &value), "read " + where);
-    std::string out = value ? value : "";
-    H5free_memory(value);
-    return out;
-  }
-  std::string buf(H5Tget_size(type), '\0');
-  h5_check(H5Aread(attr, type, buf.data()), "read " + where);
-  return buf.substr(0, buf.find('\0'));
-}
-
 }  // namespace
 
 void write_dataset(const std::string& path, const std::map<std::string, Split>& splits,
@@ -200,11 +155,15 @@ void write_dataset(const std::string& path, const std::map<std::string, Split>& 
     // One channel is written N x H x W, the way most people pack gray images.
     const std::vector<hsize_t> idims = s.c == 1 ? std::vector<hsize_t>{n, h, w}
                                                 : std::vector<hsize_t>{n, c, h, w};
-    write_array(group, "images", H5T_NATIVE_FLOAT, idims, s.images.data(), where + "/images");
-    write_array(group, "masks", H5T_NATIVE_UINT8, {n, h, w}, s.masks.data(), where + "/masks");
+    // One chunk per sample, so SplitReader reads touch one chunk each; no
+    // timestamps, so that the same data gives the same bytes.
+    const DatasetLayout layout{/*chunk_per_sample=*/true, /*deflate=*/4,
+                               /*make_parents=*/false, /*track_times=*/false};
+    write_h5_dataset(group.get(), "images", s.images.data(), idims, layout);
+    write_h5_dataset(group.get(), "masks", s.masks.data(), {n, h, w}, layout);
   }
   H5Handle root = h5_group(H5Gopen2(file, "/", H5P_DEFAULT), "open / of " + path);
-  for (const auto& [key, value] : attrs) write_string_attr(root, key, value);
+  for (const auto& [key, value] : attrs) write_h5_string_attr(root, key, value);
 }
 
 Split read_split(const std::string& path, const std::string& split, int64_t max_bytes) {
@@ -245,7 +204,7 @@ std::map<std::string, std::string> read_attrs(const std::string& path) {
     std::string name(size_t(len) + 1, '\0');
     H5Aget_name(attr, name.size(), name.data());
     name.resize(size_t(len));
-    out[name] = read_string_attr(attr, path + ": attribute " + name);
+    out[name] = read_h5_string_attr(root, name, path);
   }
   return out;
 }

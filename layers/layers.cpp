@@ -32,13 +32,11 @@ BatchNorm2d::BatchNorm2d(int64_t channels, float momentum, float eps)
 }
 
 Tensor BatchNorm2d::forward(const Tensor& x) {
-  if (folded) return x;
   return batch_norm2d(x, weight, bias, running_mean, running_var, training(),
                       momentum, eps);
 }
 
 Tensor BatchNorm2d::forward_relu(const Tensor& x) {
-  if (folded) return relu(x);
   return relu_batch_norm2d(x, weight, bias, running_mean, running_var,
                            training(), momentum, eps);
 }

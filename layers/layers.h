@@ -4,7 +4,8 @@
 // Where quantizers plug in: a Conv2d passes its weight through
 // `weight_quant` before using it, and a DownConv (unet.h) passes each
 // activation through its `act_quant` after BatchNorm. Both are empty (full
-// precision) until quant/ fills them.
+// precision) until experiments/training/model.cpp fills them with the
+// quantizers of quant/quantizers/.
 #pragma once
 #include <functional>
 
@@ -37,7 +38,6 @@ class BatchNorm2d : public Module {
 
   Tensor weight, bias, running_mean, running_var;
   float momentum, eps;
-  bool folded = false;  // its affine moved into the convs that read it (fold.h)
 };
 
 class Dropout2d : public Module {

@@ -1,22 +1,20 @@
-// The paper's U-Net (SPEC.md "The network"), base width w (64 in the paper):
-//
-//   conv1 = DownConv(1, w)      maxpool 2x2
-//   conv2 = DownConv(w, 2w)     maxpool 2x2
-//   conv3 = DownConv(2w, 4w)    maxpool 2x2
-//   conv4 = DownConv(4w, 4w)                      (bottom)
-//   up1 = UpConv(8w, 4w) with skip of conv3
-//   up2 = UpConv(6w, 2w) with skip of conv2
-//   up3 = UpConv(3w, w)  with skip of conv1
-//   conv9 = conv3x3 w -> 1: logits; sigmoid gives the probability
+// The paper's U-Net (SPEC.md "The network"), base width w (64 in the paper),
+// built from the table in layers/topology/unet_topology.h: seven blocks
+// (conv1 .. conv4 down, up1 .. up3 up, joined by 2x2 max-pools and
+// [bilinear x2, skip] concatenations) and conv9, a conv3x3 w -> 1 giving the
+// logits (sigmoid gives the probability).
 //
 // DownConv: conv3x3 -> act -> BatchNorm -> [dropout2d] -> act_quant, twice.
 // The activation comes BEFORE BatchNorm, as in the paper's code.
 // Input (N,1,H,W) with H and W divisible by 8 -> logits (N,1,H,W).
 #pragma once
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "layers/layers.h"
+#include "layers/topology/unet_topology.h"
 
 namespace qat {
 
@@ -50,15 +48,6 @@ class DownConv : public Module {
   Tensor activate_normalise(const Tensor& conv_out, BatchNorm2d& bn) const;
 };
 
-class UpConv : public Module {
- public:
-  UpConv(int64_t in, int64_t out, Activation act, float dropout, Rng& rng);
-  // Upsample x, concatenate [up(x), skip] on channels, then DownConv.
-  Tensor forward(const Tensor& x, const Tensor& skip);
-
-  DownConv conv;
-};
-
 class UNet : public Module {
  public:
   explicit UNet(const UNetOptions& options);
@@ -68,13 +57,18 @@ class UNet : public Module {
   // "conv9"), and every DownConv ("conv1", ..., "up3.conv").
   std::vector<std::pair<std::string, Conv2d*>> convs();
   std::vector<std::pair<std::string, DownConv*>> blocks();
+  // The block called name (a topology::kBlocks name); qat::Error if none.
+  DownConv& block(std::string_view name);
   void set_beta(float beta);  // ternary tanh sharpness for every block
 
   const UNetOptions options;
   Rng rng;  // dropout masks; declared before the blocks that point at it
-  DownConv conv1, conv2, conv3, conv4;
-  UpConv up1, up2, up3;
-  Conv2d conv9;
+
+ private:
+  std::vector<std::unique_ptr<DownConv>> blocks_;  // topology::kBlocks order
+
+ public:
+  Conv2d conv9;  // topology::kHead
 };
 
 }  // namespace qat

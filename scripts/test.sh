@@ -10,6 +10,9 @@ sudo_if_needed bash scripts/setup.sh
 
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 
+echo "== include directions"
+bash scripts/check_includes.sh
+
 [[ -f build/build.ninja ]] || meson setup build
 ninja -C build
 echo "== tests (release build)"
@@ -18,7 +21,7 @@ echo "== tests (release build)"
 [[ -f build-asan/build.ninja ]] ||
   meson setup build-asan --buildtype=debugoptimized -Db_sanitize=address,undefined \
     -Db_lundef=false
-ninja -C build-asan tests/qat_tests experiments/cli/qat  # the tests run qat too
+ninja -C build-asan tests/qat_tests experiments/cli/qat experiments/cli/qat-int  # the tests run qat too
 echo "== tests (AddressSanitizer + UndefinedBehaviorSanitizer)"
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 ASAN_OPTIONS=detect_leaks=1 \

@@ -10,7 +10,9 @@
 
 #include "data/png.h"
 #include "experiments/training/checkpoint.h"
+#include "experiments/export/integer_eval.h"
 #include "experiments/runtime/int_engine.h"
+#include "experiments/runtime/int_predict.h"
 #include "experiments/training/train.h"
 
 namespace qat {
@@ -76,10 +78,9 @@ VerifyResult verify_int(const IntModel& im, const Config& c, const std::string& 
   set_threads(c.threads);
   Model m = load_model(c, checkpoint);
   std::map<std::string, Tensor> sim;
-  enable_integer_eval(m, [&sim](const std::string& n, const Tensor& t) { sim[n] = t; });
   // The input quantizer is conv1's second act_quant: catch its output too.
-  TensorFn input_quant = m.net->conv1.act_quant2;
-  m.net->conv1.act_quant2 = [&sim, input_quant](const Tensor& a) {
+  TensorFn input_quant = m.net->block("conv1").act_quant2;
+  m.net->block("conv1").act_quant2 = [&sim, input_quant](const Tensor& a) {
     Tensor q = input_quant ? input_quant(a) : a;
     sim["conv1.conv2"] = q;
     return q;
@@ -102,7 +103,9 @@ VerifyResult verify_int(const IntModel& im, const Config& c, const std::string& 
   for (int64_t i = 0; i < split.n; ++i) {
     const data::Sample s = pipeline.eval(split.sample(i));
     const Tensor x = image_tensor(s);
-    const Tensor ls = m.net->forward(x), li = engine.logits(x);
+    const Tensor ls = integer_eval_forward(
+        m, x, [&sim](const std::string& n, const Tensor& t) { sim[n] = t; });
+    const Tensor li = engine.logits(x);
     std::string earlier;  // the first layer that differed on this image
     for (LayerDiff& d : r.layers) {
       const Tensor& a = sim.at(d.name);
@@ -171,28 +174,10 @@ std::string format_verify(const VerifyResult& r) {
 std::string predict_int(const Config& c, const IntModel& im) {
   set_threads(c.threads);
   IntEngine engine(im);
-  const data::Split split = data::read_split(c.data, c.predict_split);
-  const data::Pipeline pipeline = make_pipeline(c);
-  const std::string out = c.run_dir() + "/predictions_int";
-  fs::create_directories(out);
-  const int64_t count = std::min(c.predict_count, split.n);
-  for (int64_t i = 0; i < count; ++i) {
-    // The images `qat predict` picks: evenly spread over the split.
-    const int64_t index = count > 1 ? i * (split.n - 1) / (count - 1) : 0;
-    const data::Sample s = pipeline.eval(split.sample(index));
-    const Tensor l = engine.logits(image_tensor(s));
-    std::vector<uint8_t> prob(size_t(l.numel())), mask(size_t(l.numel()));
-    for (int64_t p = 0; p < l.numel(); ++p) {
-      const float q = 1.0f / (1.0f + std::exp(-l.data()[p]));
-      prob[size_t(p)] = uint8_t(std::lround(255.0f * q));
-      mask[size_t(p)] = q >= c.threshold ? 255 : 0;
-    }
-    char name[64];
-    std::snprintf(name, sizeof name, "%s_%04lld", c.predict_split.c_str(), (long long)index);
-    data::write_png_gray(out + "/" + name + "_prob.png", prob.data(), s.h, s.w);
-    data::write_png_gray(out + "/" + name + "_mask.png", mask.data(), s.h, s.w);
-  }
-  return out;
+  IntPredictOptions o;
+  o.data = c.data, o.split = c.predict_split, o.count = c.predict_count;
+  o.crop = c.crop, o.threshold = c.threshold, o.out = c.run_dir() + "/predictions_int";
+  return predict_int(engine, o);
 }
 
 }  // namespace qat

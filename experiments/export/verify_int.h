@@ -1,11 +1,12 @@
 // `qat verify-int` and `qat predict --engine int`: the eval-mode simulation
-// (int_model.h enable_integer_eval) and the integer engine (int_engine.h)
+// (integer_eval.h) and the integer engine (int_engine.h)
 // run on the same images, and their codes are compared layer by layer.
 #pragma once
 #include <string>
 #include <vector>
 
 #include "experiments/training/config.h"
+#include "experiments/export/int_export.h"
 #include "experiments/runtime/int_model.h"
 
 namespace qat {

@@ -35,33 +35,21 @@
 // false (written to the file). Saturation [lo, hi] is the output format's
 // code range (quant/int_kernels/int_bound.h code_range).
 //
-// ## The eval-mode simulation computes the same function
-// In training, the simulation is float: float bias, float BatchNorm, the
-// fixed_twos quantizer rounding a float. Its float sums and the float BN
-// affine round differently from the integer arithmetic above (a bias is
-// not on the accumulator's grid, a*z+b in float is rounded before the
-// quantizer rounds it again), so the training-time forward CANNOT equal the
-// engine bit for bit. enable_integer_eval() therefore gives every integer
-// layer an eval-mode path (DownConv::eval_step1/2, layers/unet.h) that
-// computes the function above from the float tensors: the conv of the
-// input values with the weight codes, without bias, in double (im2col +
-// dgemm: exact, every partial sum is an integer multiple of 2^-f_in below
-// 2^53 of them, checked at export), the accumulator read back as an integer,
-// then the guard shift, bias code, ReLU and requantisation above. The floating-point ops (conv in double, max-pool,
-// bilinear x2 and concat in float32, all exact on these grids) and the
-// integer kernels are independent implementations; the requantisation
-// constants and rounding are shared by definition (layer_requant below).
-// The path is opt-in: verify-int turns it on; `qat eval` and `qat predict`
-// (train.cpp) still run the training-time float forward, whose codes differ
-// from these by rounding (within one code mostly, tests/experiments/
-// test_int_engine.cpp).
+// The eval-mode simulation computes the same function from float tensors
+// (experiments/export/integer_eval.h), so that verify-int can check the
+// engine code by code.
+//
+// This file and the engine are the integer runtime: they need the integer
+// kernels, the quantizer formats and autograd's float ops for the first
+// block and conv9, and nothing from training, layers/ or the config.
 #pragma once
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
-#include "experiments/training/model.h"
+#include "autograd/tensor.h"
+#include "layers/topology/unet_topology.h"
 #include "quant/int_kernels/int_requant.h"
 #include "quant/quantizers/spec.h"
 
@@ -106,17 +94,21 @@ struct IntModel {
   std::string config_yaml, source_checkpoint;
 };
 
-// The integer layers' names in forward order.
+// The integer layers' names in forward order: every conv of the U-Net's
+// blocks but the first block's (topology::kBlocks).
 std::vector<std::string> integer_layer_names();
 
-// The requantisation of one layer, as the file header says: channel c's
-// accumulator unit is weight_scale[c] * 2^-shift_bits (fixed weights: scale
-// 2^-f_w; binary H, ternary alpha_c, int 1, with shift_bits = f_in + g).
-std::vector<quant::Requant> layer_requant(const BatchNorm2d& bn,
-                                          const std::vector<float>& weight_scale,
-                                          int shift_bits, int out_frac);
-// The same with every scale 1: the accumulator at acc_frac fraction bits.
-std::vector<quant::Requant> layer_requant(const BatchNorm2d& bn, int acc_frac, int out_frac);
+// What integer layer i reads, from the topology: previous (and skip) are
+// integer layer indices, -1 for the integer part's input (the first
+// block's output codes); join is Pooled or UpConcat for a block's first
+// conv, Image (meaning: as it is) for its second.
+struct IntLayerInputs {
+  int previous;
+  topology::Join join;
+  int skip;
+};
+std::vector<IntLayerInputs> integer_layer_inputs();
+
 // One code of the output format out: two's complement or sign-magnitude
 // rounding of (acc * M + O) / 2^S, or its sign for binary (acc after the
 // ReLU; int64 for a widened layer).
@@ -125,23 +117,6 @@ int32_t requantise_code(int64_t acc, const quant::Requant& r, const quant::Quant
 // The fraction bits of a format's codes: f for fixed*, 0 for binary,
 // ternary and int (their codes are +-1, 0 or the integer itself).
 int frac_bits_of(const quant::QuantSpec& s);
-
-// Checks that the engine can run this model: throws qat::Error naming the
-// layer and why (a float-only run, fixed_pow2, ternary activations, codes
-// beyond 2^20, an activation other than ReLU, an accumulator bound beyond
-// 2^53, int activations on a layer past int32). Returns each integer
-// layer's f_in, in forward order.
-std::vector<int> check_integer_plan(const Model& m);
-
-// Builds the integer model from a trained model (its BatchNorms' running
-// statistics are used: eval mode).
-IntModel export_int_model(Model& m);
-
-// Gives every integer layer its eval-mode path (file header). Training mode
-// is unchanged. observe, if set, sees each integer layer's output (values
-// code * 2^-f) by name, for verify-int.
-void enable_integer_eval(
-    Model& m, const std::function<void(const std::string&, const Tensor&)>& observe = {});
 
 // HDF5. The checksum is FNV-1a 64 over every dataset's path and bytes, in
 // the order written; read_int_model recomputes it and refuses a file whose

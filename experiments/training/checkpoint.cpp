@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "data/h5.h"
+#include "data/h5_io.h"
 
 namespace qat {
 namespace {
@@ -12,28 +13,9 @@ using data::H5Handle;
 
 constexpr const char* kFormat = "qat-checkpoint-1";
 
-H5Handle create_plist_with_parents() {
-  H5Handle p = data::h5_plist(H5Pcreate(H5P_LINK_CREATE), "create a property list");
-  h5_check(H5Pset_create_intermediate_group(p, 1), "set intermediate groups");
-  return p;
-}
-
-template <class T>
-void write_array(hid_t file, const std::string& path, const T* values,
-                 const std::vector<hsize_t>& dims, hid_t type) {
-  H5Handle lcpl = create_plist_with_parents();
-  H5Handle space = data::h5_space(
-      H5Screate_simple(int(dims.size()), dims.empty() ? nullptr : dims.data(), nullptr),
-      "make a dataspace for " + path);
-  H5Handle ds = data::h5_dataset(
-      H5Dcreate2(file, path.c_str(), type, space, lcpl, H5P_DEFAULT, H5P_DEFAULT),
-      "create " + path);
-  h5_check(H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values), "write " + path);
-}
-
 void write_tensor(hid_t file, const std::string& path, const Tensor& t) {
   std::vector<hsize_t> dims(t.shape().begin(), t.shape().end());
-  write_array(file, path, t.data(), dims, H5T_NATIVE_FLOAT);
+  data::write_h5_dataset(file, path, t.data(), dims);
 }
 
 // Reads dataset `path` into `out`, whose size and shape must match.
@@ -55,43 +37,14 @@ void read_into(hid_t file, const std::string& file_name, const std::string& path
   h5_check(H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out), "read " + path);
 }
 
+// A checkpoint's attributes: missing ones name the file and say what it
+// probably is not.
 template <class T>
-void set_attr(hid_t obj, const char* name, T value, hid_t type) {
-  H5Handle space = data::h5_space(H5Screate(H5S_SCALAR), "make a scalar space");
-  H5Handle a = data::h5_attr(H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT),
-                             std::string("create attribute ") + name);
-  h5_check(H5Awrite(a, type, &value), std::string("write attribute ") + name);
+T get_attr(hid_t obj, const std::string& file_name, const char* name) {
+  return data::read_h5_scalar_attr<T>(obj, name, file_name + " (not a qat checkpoint?)");
 }
-
-void set_string_attr(hid_t obj, const char* name, const std::string& value) {
-  H5Handle type = data::h5_type(H5Tcopy(H5T_C_S1), "copy the string type");
-  h5_check(H5Tset_size(type, std::max<size_t>(value.size(), 1)), "size a string type");
-  H5Handle space = data::h5_space(H5Screate(H5S_SCALAR), "make a scalar space");
-  H5Handle a = data::h5_attr(H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT),
-                             std::string("create attribute ") + name);
-  h5_check(H5Awrite(a, type, value.c_str()), std::string("write attribute ") + name);
-}
-
-template <class T>
-T get_attr(hid_t obj, const std::string& file_name, const char* name, hid_t type) {
-  if (H5Aexists(obj, name) <= 0)
-    throw Error(file_name + ": attribute '" + name + "' is missing: not a qat checkpoint?");
-  H5Handle a = data::h5_attr(H5Aopen(obj, name, H5P_DEFAULT), std::string("open attribute ") + name);
-  T value{};
-  h5_check(H5Aread(a, type, &value), std::string("read attribute ") + name);
-  return value;
-}
-
 std::string get_string_attr(hid_t obj, const std::string& file_name, const char* name) {
-  if (H5Aexists(obj, name) <= 0)
-    throw Error(file_name + ": attribute '" + name + "' is missing: not a qat checkpoint?");
-  H5Handle a = data::h5_attr(H5Aopen(obj, name, H5P_DEFAULT), std::string("open attribute ") + name);
-  H5Handle type = data::h5_type(H5Aget_type(a), "read an attribute type");
-  std::string value(H5Tget_size(type), '\0');
-  H5Handle mem = data::h5_type(H5Tcopy(H5T_C_S1), "copy the string type");
-  h5_check(H5Tset_size(mem, value.size()), "size a string type");
-  h5_check(H5Aread(a, mem, value.data()), std::string("read attribute ") + name);
-  return value.substr(0, value.find('\0'));
+  return data::read_h5_string_attr(obj, name, file_name + " (not a qat checkpoint?)");
 }
 
 H5Handle open_checkpoint(const std::string& path) {
@@ -106,10 +59,10 @@ H5Handle open_checkpoint(const std::string& path) {
 
 TrainState read_state(hid_t f, const std::string& path) {
   TrainState s;
-  s.epoch = get_attr<int64_t>(f, path, "epoch", H5T_NATIVE_INT64);
-  s.step = get_attr<int64_t>(f, path, "step", H5T_NATIVE_INT64);
-  s.best_score = get_attr<double>(f, path, "best_score", H5T_NATIVE_DOUBLE);
-  s.best_epoch = get_attr<int64_t>(f, path, "best_epoch", H5T_NATIVE_INT64);
+  s.epoch = get_attr<int64_t>(f, path, "epoch");
+  s.step = get_attr<int64_t>(f, path, "step");
+  s.best_score = get_attr<double>(f, path, "best_score");
+  s.best_epoch = get_attr<int64_t>(f, path, "best_epoch");
   s.config_yaml = get_string_attr(f, path, "config");
   if (H5Aexists(f, "provenance") > 0) s.provenance_yaml = get_string_attr(f, path, "provenance");
   return s;
@@ -123,30 +76,29 @@ void save_checkpoint(const std::string& path, const UNet& net, const Optimizer* 
   {
     H5Handle f = data::h5_file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
                                "create " + tmp);
-    set_string_attr(f, "format", kFormat);
-    set_attr<int64_t>(f, "epoch", state.epoch, H5T_NATIVE_INT64);
-    set_attr<int64_t>(f, "step", state.step, H5T_NATIVE_INT64);
-    set_attr<double>(f, "best_score", state.best_score, H5T_NATIVE_DOUBLE);
-    set_attr<int64_t>(f, "best_epoch", state.best_epoch, H5T_NATIVE_INT64);
-    set_string_attr(f, "config", state.config_yaml);
-    if (!state.provenance_yaml.empty()) set_string_attr(f, "provenance", state.provenance_yaml);
+    data::write_h5_string_attr(f, "format", kFormat);
+    data::write_h5_scalar_attr<int64_t>(f, "epoch", state.epoch);
+    data::write_h5_scalar_attr<int64_t>(f, "step", state.step);
+    data::write_h5_scalar_attr<double>(f, "best_score", state.best_score);
+    data::write_h5_scalar_attr<int64_t>(f, "best_epoch", state.best_epoch);
+    data::write_h5_string_attr(f, "config", state.config_yaml);
+    if (!state.provenance_yaml.empty())
+      data::write_h5_string_attr(f, "provenance", state.provenance_yaml);
     for (const auto& [name, t] : net.named_parameters()) write_tensor(f, "params/" + name, t);
     for (const auto& [name, t] : net.named_buffers()) write_tensor(f, "buffers/" + name, t);
     const auto& rng = net.rng.state();
-    write_array(f, "rng", rng.data(), {hsize_t(rng.size())}, H5T_NATIVE_UINT64);
+    data::write_h5_dataset(f, "rng", rng.data(), {hsize_t(rng.size())});
     if (optimizer) {
       const OptimizerState s = optimizer->state();
-      H5Handle lcpl = create_plist_with_parents();
-      H5Handle g = data::h5_group(H5Gcreate2(f, "optimizer", lcpl, H5P_DEFAULT, H5P_DEFAULT),
+      H5Handle g = data::h5_group(H5Gcreate2(f, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
                                   "create group optimizer");
-      set_string_attr(g, "kind", s.kind);
-      set_attr<float>(g, "lr", s.lr, H5T_NATIVE_FLOAT);
-      set_attr<int64_t>(g, "steps", s.steps, H5T_NATIVE_INT64);
-      write_array(f, "optimizer/param_steps", s.param_steps.data(),
-                  {hsize_t(s.param_steps.size())}, H5T_NATIVE_INT64);
+      data::write_h5_string_attr(g, "kind", s.kind);
+      data::write_h5_scalar_attr<float>(g, "lr", s.lr);
+      data::write_h5_scalar_attr<int64_t>(g, "steps", s.steps);
+      data::write_h5_dataset(f, "optimizer/param_steps", s.param_steps.data(),
+                  {hsize_t(s.param_steps.size())});
       for (const auto& [name, values] : s.buffers)
-        write_array(f, "optimizer/" + name, values.data(), {hsize_t(values.size())},
-                    H5T_NATIVE_FLOAT);
+        data::write_h5_dataset(f, "optimizer/" + name, values.data(), {hsize_t(values.size())});
     }
     h5_check(H5Fflush(f, H5F_SCOPE_GLOBAL), "flush " + tmp);
   }
@@ -178,8 +130,8 @@ TrainState load_checkpoint(const std::string& path, UNet& net, Optimizer* optimi
     H5Handle g = data::h5_group(H5Gopen2(f, "optimizer", H5P_DEFAULT), "open optimizer");
     OptimizerState s;
     s.kind = get_string_attr(g, path, "kind");
-    s.lr = get_attr<float>(g, path, "lr", H5T_NATIVE_FLOAT);
-    s.steps = get_attr<int64_t>(g, path, "steps", H5T_NATIVE_INT64);
+    s.lr = get_attr<float>(g, path, "lr");
+    s.steps = get_attr<int64_t>(g, path, "steps");
     s.param_steps.resize(optimizer->params().size());
     {
       H5Handle ds = data::h5_dataset(H5Dopen2(f, "optimizer/param_steps", H5P_DEFAULT),

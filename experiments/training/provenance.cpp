@@ -12,7 +12,7 @@
 #include "experiments/training/checkpoint.h"
 #include "experiments/training/model.h"
 #include "experiments/training/train.h"
-#include "qat_version.h"
+#include "experiments/training/qat_version.h"  // generated (meson.build)
 
 namespace qat {
 namespace fs = std::filesystem;

@@ -51,8 +51,8 @@ TEST_CASE("the same seed gives the same weights, another seed others") {
   UNet a(o), b(o);
   o.seed = 6;
   UNet c(o);
-  CHECK(a.conv2.conv1.weight.to_vector() == b.conv2.conv1.weight.to_vector());
-  CHECK(a.conv2.conv1.weight.to_vector() != c.conv2.conv1.weight.to_vector());
+  CHECK(a.block("conv2").conv1.weight.to_vector() == b.block("conv2").conv1.weight.to_vector());
+  CHECK(a.block("conv2").conv1.weight.to_vector() != c.block("conv2").conv1.weight.to_vector());
 }
 
 TEST_CASE("Glorot bounds: standard and BinaryConnect") {
@@ -63,9 +63,9 @@ TEST_CASE("Glorot bounds: standard and BinaryConnect") {
   UNetOptions o;
   o.width = 4;
   UNet net(o);
-  const float a = init_bound(Init::Glorot, net.conv3.conv2.weight.shape());
+  const float a = init_bound(Init::Glorot, net.block("conv3").conv2.weight.shape());
   float largest = 0;
-  for (float v : net.conv3.conv2.weight.to_vector()) largest = std::max(largest, std::abs(v));
+  for (float v : net.block("conv3").conv2.weight.to_vector()) largest = std::max(largest, std::abs(v));
   CHECK(largest <= a);
   CHECK(largest > 0.9f * a);
 }
@@ -76,11 +76,11 @@ TEST_CASE("train/eval reaches every block, dropout included") {
   o.dropout = 0.5f;
   UNet net(o);
   net.eval();
-  CHECK_FALSE(net.up2.conv.drop.training());
+  CHECK_FALSE(net.block("up2.conv").drop.training());
   Tensor x = Tensor::full({1, 1, 8, 8}, 1.0f);
   CHECK(net.forward(x).to_vector() == net.forward(x).to_vector());
   net.train();
-  CHECK(net.up2.conv.bn1.training());
+  CHECK(net.block("up2.conv").bn1.training());
 }
 
 TEST_CASE("ternary tanh: a smooth step to {-1, 0, 1} and its gradient") {

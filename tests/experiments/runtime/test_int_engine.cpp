@@ -14,6 +14,8 @@
 
 #include "data/h5.h"
 #include "experiments/training/checkpoint.h"
+#include "experiments/export/int_export.h"
+#include "experiments/export/integer_eval.h"
 #include "experiments/runtime/int_engine.h"
 #include "experiments/runtime/int_model.h"
 #include "experiments/training/train.h"
@@ -105,9 +107,7 @@ void check_close_to_float(const Config& c, const std::string& ckpt) {
       const auto v = t.to_vector();
       out.insert(out.end(), v.begin(), v.end());
     };
-    if (integer) {
-      enable_integer_eval(m, [&](const std::string&, const Tensor& t) { keep(t); });
-    } else {
+    if (!integer) {
       for (auto& [name, b] : m.net->blocks()) {
         if (name == "conv1") continue;
         for (TensorFn* f : {&b->act_quant1, &b->act_quant2}) {
@@ -121,7 +121,10 @@ void check_close_to_float(const Config& c, const std::string& ckpt) {
     Tensor x = Tensor::empty({1, s.c, s.h, s.w});
     std::copy(s.image.begin(), s.image.end(), x.data());
     NoGrad no_grad;
-    m.net->forward(x);
+    if (integer)
+      integer_eval_forward(m, x, [&](const std::string&, const Tensor& t) { keep(t); });
+    else
+      m.net->forward(x);
     return out;
   };
   const std::vector<float> a = codes_of(true), b = codes_of(false);
@@ -293,6 +296,17 @@ TEST_CASE("int engine: qat export, verify-int and predict --engine int on the co
   const std::string cfg = (dir / "q6" / "config.yaml").string();
   REQUIRE(run("predict " + cfg + " --engine int --int-model " + model) == 0);
   CHECK(fs::exists(dir / "q6" / "predictions_int" / "val_0000_mask.png"));
+  // The runtime alone (qat-int links no training code) writes the same masks.
+  const fs::path alone = dir / "q6" / "predictions_qat_int";
+  REQUIRE(std::system((std::string(QAT_INT_BINARY) + " predict " + model + " " + c.data +
+                       " --out " + alone.string() + " --crop " + std::to_string(c.crop) +
+                       " --count " + std::to_string(c.predict_count) + " > " + log + " 2>&1")
+                          .c_str()) == 0);
+  for (const char* f : {"val_0000_mask.png", "val_0000_prob.png"}) {
+    std::ifstream a(dir / "q6" / "predictions_int" / f, std::ios::binary), b(alone / f, std::ios::binary);
+    CHECK(std::string(std::istreambuf_iterator<char>(a), {}) ==
+          std::string(std::istreambuf_iterator<char>(b), {}));
+  }
   // a float-only checkpoint: refused with the reason
   CHECK(run("export " + float_checkpoint() + " --out " + (dir / "f.int.h5").string()) != 0);
   CHECK(log_text().find("float-only") != std::string::npos);
