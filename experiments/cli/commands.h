@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "autograd/check.h"
+
 namespace CLI {
 class App;
 }
@@ -19,6 +21,19 @@ void add_study_commands(CLI::App& app);
 void add_deploy_commands(CLI::App& app);
 // data colin27|synthetic-em|nifti|tiff|png (data_cli.cpp)
 void add_data_commands(CLI::App& app);
+
+// Exit codes (also in `qat --help` and README): 0 done, 1 error, 2 usage.
+constexpr int kExitError = 1, kExitUsage = 2;
+constexpr int kExitVerifyDiffers = 3;  // verify-int: the engine and the simulation differ
+constexpr int kExitCellsFailed = 4;    // sweep: some cells failed, the others ran
+// An error with its own exit code; main prints it like any other.
+struct ExitError : Error {
+  ExitError(int exit_code, const std::string& what) : Error(what), code(exit_code) {}
+  int code;
+};
+
+// predict (predict_cli.cpp); `qat predict CONFIG` stays in train_cli.cpp
+void add_predict_command(CLI::App& app);
 
 // A config file and its --set overrides, the arguments most commands share.
 struct ConfigArgs {

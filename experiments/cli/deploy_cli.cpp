@@ -50,7 +50,9 @@ void run_verify(const VerifyArgs& a) {
   std::printf("%s", format_verify(r).c_str());
   int64_t total = 0;
   for (const LayerDiff& d : r.layers) total += d.differing;
-  if (total) throw Error("verify-int: " + std::to_string(total) + " codes differ");
+  if (total)
+    throw ExitError(kExitVerifyDiffers, a.model + ": verify-int found " + std::to_string(total) +
+                                            " differing codes, expected 0");
 }
 
 }  // namespace

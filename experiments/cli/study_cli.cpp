@@ -18,7 +18,7 @@ namespace {
 
 struct SweepArgs {
   std::string path;
-  bool plan = false;
+  bool plan = false, restart_stale = false;
   int jobs = 1;
 };
 
@@ -32,13 +32,16 @@ void run_sweep_command(const SweepArgs& a) {
   }
   SweepOptions o;
   o.jobs = a.jobs;
+  o.restart_stale = a.restart_stale;
   const int64_t failed = run_sweep_on_ranks(s, o);  // all of it without mpirun
-  if (failed) throw Error(a.path + ": " + std::to_string(failed) + " cells failed");
+  if (failed)
+    throw ExitError(kExitCellsFailed, a.path + ": " + std::to_string(failed) +
+                                          " cells failed (see their failed.txt)");
 }
 
 struct TableArgs {
   std::string path, out, metrics = "dice";
-  bool overlays = false, no_plots = false;
+  bool overlays = false, no_plots = false, allow_stale = false;
 };
 
 std::vector<std::string> split_commas(const std::string& text) {
@@ -70,7 +73,7 @@ std::string write_figures(const Table& t, const TableArgs& a) {
 }
 
 void run_table(const TableArgs& a) {
-  const Table t = make_table(a.path, split_commas(a.metrics));
+  const Table t = make_table(a.path, split_commas(a.metrics), a.allow_stale);
   std::string md = table_markdown(t);
   if (!a.out.empty()) {
     std::filesystem::create_directories(a.out);
@@ -93,6 +96,9 @@ void add_study_commands(CLI::App& app) {
   sweep->add_option("sweep", sw.path, "sweep YAML (experiments/studies/sweep.h)")->required();
   sweep->add_flag("--plan", sw.plan, "print the cells and their commands, run nothing");
   sweep->add_option("--jobs", sw.jobs, "cells at once (threads per cell = cores / jobs)");
+  sweep->add_flag("--restart-stale", sw.restart_stale,
+                  "run stale cells (trained with other settings) again, their old folders moved "
+                  "aside; without it a sweep with stale cells is refused");
   sweep->callback([] { run_sweep_command(sw); });
 
   static TableArgs ta;
@@ -104,6 +110,8 @@ void add_study_commands(CLI::App& app) {
   table->add_option("--out", ta.out, "folder for table.md, table.csv, plots (default: print only)");
   table->add_flag("--overlays", ta.overlays, "tile prediction overlays per column (runs qat predict)");
   table->add_flag("--no-plots", ta.no_plots, "no gnuplot plots");
+  table->add_flag("--allow-stale", ta.allow_stale,
+                  "include stale cells (trained with other settings than the sweep's now), marked");
   table->callback([] { run_table(ta); });
 
   static ConfigArgs rep;

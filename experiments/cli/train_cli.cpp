@@ -2,12 +2,15 @@
 // model, trained and applied.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
 
 #include "experiments/cli/commands.h"
 #include "experiments/export/verify_int.h"
 #include "experiments/runtime/int_model.h"
+#include "experiments/studies/curves.h"
 #include "experiments/studies/histogram.h"
 #include "experiments/training/baseline.h"
+#include "experiments/training/provenance.h"
 #include "experiments/training/train.h"
 
 namespace qat {
@@ -24,7 +27,7 @@ void print_metrics(const char* what, const EvalResult& r, float threshold) {
 }
 
 // operation_mode picks what `qat train` does, as the paper's main.py.
-void run_train(const ConfigArgs& a) {
+void run_train(const ConfigArgs& a, bool restart) {
   const Config c = load_config(a.path, a.overrides);
   if (c.operation_mode == "inference") {
     print_metrics("trained model", evaluate_trained(c), c.threshold);
@@ -35,37 +38,18 @@ void run_train(const ConfigArgs& a) {
                 write_weight_histograms(c).c_str());
     return;
   }
+  if (restart && std::filesystem::exists(c.run_dir()))
+    std::printf("moved the old run aside to %s\n", move_run_aside(c.run_dir()).c_str());
   const TrainResult r = train(c);
   print_metrics("final model", r.last, c.threshold);
   std::printf("best val Dice %.2f%% at epoch %lld; run folder %s\n", 100 * r.best_dice,
               (long long)r.best_epoch + 1, r.run_dir.c_str());
+  std::printf("%s\n", write_curves(r.run_dir).c_str());
 }
 
 void run_eval(const ConfigArgs& a) {
   const Config c = load_config(a.path, a.overrides);
   print_metrics("trained model", evaluate_trained(c), c.threshold);
-}
-
-struct PredictArgs {
-  ConfigArgs config;
-  std::string engine = "float", int_model;
-};
-
-void run_predict(const PredictArgs& a) {
-  const Config c = load_config(a.config.path, a.config.overrides);
-  if (a.engine == "float") {
-    std::printf("overlays (green: true positive, red: false positive, blue: false negative) in %s\n",
-                predict(c).c_str());
-    return;
-  }
-  IntModel im;
-  if (!a.int_model.empty()) {
-    im = read_int_model(a.int_model);
-  } else {
-    Model m = load_model(c, trained_checkpoint(c));
-    im = export_int_model(m);
-  }
-  std::printf("integer engine: probability maps and masks in %s\n", predict_int(c, im).c_str());
 }
 
 void run_baseline(const ConfigArgs& a) {
@@ -86,22 +70,17 @@ void add_config_args(CLI::App* sub, ConfigArgs& args) {
 
 void add_training_commands(CLI::App& app) {
   static ConfigArgs train, eval, baseline;
-  static PredictArgs predict;
+  static bool restart = false;
   auto* t = app.add_subcommand("train", "train (or resume) an experiment");
   add_config_args(t, train);
-  t->callback([] { run_train(train); });
+  t->add_flag("--restart", restart,
+              "start afresh: move an existing run folder aside to <dir>.old-<time> (a run "
+              "resumes only with the config and data it was trained with)");
+  t->callback([] { run_train(train, restart); });
 
   auto* e = app.add_subcommand("eval", "evaluate the trained model on the validation split");
   add_config_args(e, eval);
   e->callback([] { run_eval(eval); });
-
-  auto* p = app.add_subcommand("predict", "write probability maps and overlay PNGs");
-  add_config_args(p, predict.config);
-  p->add_option("--engine", predict.engine, "float (the simulation) or int (the integer engine)")
-      ->check(CLI::IsMember({"float", "int"}));
-  p->add_option("--int-model", predict.int_model,
-                "integer model for --engine int (default: export the trained model)");
-  p->callback([] { run_predict(predict); });
 
   auto* b = app.add_subcommand("baseline",
                                "Dice of the best single intensity threshold (the floor to beat)");

@@ -16,6 +16,7 @@
 
 #include "autograd/check.h"
 #include "experiments/training/checkpoint.h"
+#include "experiments/training/provenance.h"
 #include "experiments/training/train.h"
 
 extern char** environ;
@@ -282,12 +283,19 @@ CellState cell_state(const SweepCell& cell, int64_t num_epochs) {
   return CellState::NotStarted;
 }
 
+CellState cell_state(const SweepCell& cell, const Config& config) {
+  const std::string ckpt = cell.dir() + "/checkpoint.h5";
+  if (fs::exists(ckpt) && !run_changes(ckpt, config).empty()) return CellState::Stale;
+  return cell_state(cell, config.num_epochs);
+}
+
 const char* to_string(CellState s) {
   switch (s) {
     case CellState::NotStarted: return "not started";
     case CellState::Stopped: return "stopped";
     case CellState::Finished: return "finished";
     case CellState::Failed: return "failed";
+    case CellState::Stale: return "stale";
   }
   return "?";
 }
@@ -298,7 +306,7 @@ std::string format_plan(const Sweep& s, const std::vector<SweepCell>& cells,
                     " cells into " + s.output + "\n";
   for (size_t i = 0; i < cells.size(); ++i) {
     const SweepCell& c = cells[i];
-    out += "  " + c.id + " [" + to_string(cell_state(c, configs[i].num_epochs)) + "]: qat train " +
+    out += "  " + c.id + " [" + to_string(cell_state(c, configs[i])) + "]: qat train " +
            c.config;
     for (const auto& o : c.overrides) out += " --set " + shell_word(o);
     out += "\n";
@@ -317,13 +325,22 @@ SweepSummary run_sweep(const Sweep& s, const SweepOptions& o) {
 
   SweepSummary summary;
   std::deque<size_t> todo;
+  std::vector<bool> stale(cells.size(), false);
+  std::string stale_list;
   for (size_t i = 0; i < cells.size(); ++i) {
+    const CellState state = cell_state(cells[i], configs[i]);
+    stale[i] = state == CellState::Stale;
+    if (stale[i])
+      stale_list += (stale_list.empty() ? "" : ", ") + cells[i].id + " (" +
+                    format_changes(run_changes(cells[i].dir() + "/checkpoint.h5", configs[i])) + ")";
     if (int(i % size_t(o.ranks)) != o.rank) continue;  // another rank's cell
-    if (cell_state(cells[i], configs[i].num_epochs) == CellState::Finished)
-      summary.skipped.push_back(cells[i].id);
-    else
-      todo.push_back(i);
+    if (state == CellState::Finished) summary.skipped.push_back(cells[i].id);
+    else todo.push_back(i);
   }
+  if (!stale_list.empty() && !o.restart_stale)
+    throw Error(s.source + ": stale cells, trained with other settings than the sweep's now, "
+                "nothing was run: " + stale_list + "; run them again with `qat sweep " + s.source +
+                " --restart-stale` (their old folders are moved aside, not deleted)");
   if (!o.quiet)
     std::printf("sweep %s: %zu cells, %zu finished already, %zu to run (%d at once, %d threads "
                 "each)\n",
@@ -341,6 +358,11 @@ SweepSummary run_sweep(const Sweep& s, const SweepOptions& o) {
     while (!todo.empty() && int(running.size()) < jobs) {
       const size_t i = todo.front();
       todo.pop_front();
+      if (stale[i] && !o.quiet)  // here, not in the child: its stdout.txt lives in the folder
+        std::printf("moved stale %s aside to %s\n", cells[i].id.c_str(),
+                    move_run_aside(cells[i].dir()).c_str());
+      else if (stale[i])
+        move_run_aside(cells[i].dir());
       fs::create_directories(cells[i].dir());
       write_cell_yaml(s, cells[i]);
       running[spawn_cell(binary, cells[i])] = {i, Clock::now()};

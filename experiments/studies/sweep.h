@@ -68,10 +68,14 @@ std::vector<SweepCell> plan_sweep(const Sweep& s, int threads = 0);
 // not load throws, naming the sweep file and the cell.
 std::vector<Config> load_cell_configs(const Sweep& s, const std::vector<SweepCell>& cells);
 
-enum class CellState { NotStarted, Stopped, Finished, Failed };
+enum class CellState { NotStarted, Stopped, Finished, Failed, Stale };
 // From the cell's folder: Finished when its checkpoint's epoch reached
 // num_epochs, Failed when failed.txt is there (and it did not finish since).
 CellState cell_state(const SweepCell& cell, int64_t num_epochs);
+// The same, and Stale when the cell's checkpoint was trained with another
+// config or other data than `config` (provenance.h run_changes): an edited
+// row keeps its old folder, and that folder is not this cell's result.
+CellState cell_state(const SweepCell& cell, const Config& config);
 const char* to_string(CellState s);
 
 struct SweepOptions {
@@ -81,6 +85,11 @@ struct SweepOptions {
   bool quiet = false;  // no progress lines on stdout
   // Under mpirun: this rank runs the cells whose plan index % ranks == rank.
   int rank = 0, ranks = 1;
+  // Stale cells (see cell_state): false refuses the sweep before it runs
+  // anything, naming them; true moves their folders aside (`qat train
+  // --restart`) and runs them again. Never silently: a stale cell holds
+  // hours of work a user may still want.
+  bool restart_stale = false;
 };
 
 struct SweepSummary {  // cell ids, in the plan's order
@@ -88,7 +97,8 @@ struct SweepSummary {  // cell ids, in the plan's order
 };
 
 // Validates, then runs every cell that has not finished; a failing cell is
-// recorded and the others go on.
+// recorded and the others go on. Throws naming the stale cells unless
+// o.restart_stale.
 SweepSummary run_sweep(const Sweep& s, const SweepOptions& o);
 // One line per cell: its id, its state and the command that runs it.
 std::string format_plan(const Sweep& s, const std::vector<SweepCell>& cells,

@@ -12,6 +12,7 @@
 
 #include "autograd/check.h"
 #include "experiments/studies/report.h"
+#include "experiments/training/provenance.h"
 
 namespace qat {
 namespace {
@@ -84,7 +85,8 @@ std::vector<std::map<std::string, double>> read_log(const std::string& path) {
                   std::to_string(cells.size()) + " fields, expected " +
                   std::to_string(header.size()) + " as in its header");
     std::map<std::string, double> row;
-    for (size_t i = 0; i < cells.size(); ++i) row[header[i]] = std::stod(cells[i]);
+    for (size_t i = 0; i < cells.size(); ++i)
+      if (header[i] != "qat_version") row[header[i]] = std::stod(cells[i]);  // text, not a metric
     rows.push_back(row);
   }
   return rows;
@@ -247,9 +249,21 @@ double spearman(const std::vector<double>& a, const std::vector<double>& b) {
   return sab / std::sqrt(saa * sbb);
 }
 
-Table make_table(const std::string& path, std::vector<std::string> metrics) {
+// "0.1.0 (commit 0695d07)" from a run's provenance.yaml, or why not.
+std::string run_version(const std::string& dir) {
+  std::ifstream f(dir + "/provenance.yaml");
+  if (!f) return "unknown (no provenance.yaml)";
+  std::stringstream text;
+  text << f.rdbuf();
+  const Provenance p = parse_provenance(text.str(), dir + "/provenance.yaml");
+  return p.version + " (commit " + p.commit + ")";
+}
+
+Table make_table(const std::string& path, std::vector<std::string> metrics, bool allow_stale) {
   Table t;
   t.source = path;
+  t.made_by = qat_version_line();
+  std::string refused;
   if (std::find(metrics.begin(), metrics.end(), "dice") == metrics.end())
     metrics.insert(metrics.begin(), "dice");
   t.metrics = metrics;
@@ -278,15 +292,21 @@ Table make_table(const std::string& path, std::vector<std::string> metrics) {
       groups.push_back(fresh);
       g = groups.end() - 1;
     }
-    Config config;
+    Config config, asked;  // what the run wrote; what the sweep asks of it now
     try {
       config = cell_config(c);
+      asked = load_config(c.config, c.overrides);
     } catch (const Error& e) {
       t.unfinished.push_back({c.id, "unreadable", e.what()});
       continue;
     }
-    const CellState state = cell_state(c, config.num_epochs);
-    if (state != CellState::Finished) {
+    const CellState state = cell_state(c, asked);
+    if (state == CellState::Stale && !allow_stale) {
+      refused += (refused.empty() ? "" : ", ") + c.id;
+      continue;
+    }
+    if (state == CellState::Stale) t.stale.push_back(c.id);
+    if (state != CellState::Finished && state != CellState::Stale) {
       std::string detail;
       if (state == CellState::Failed) {  // its exit status and its last word
         std::ifstream failed(c.dir() + "/failed.txt");
@@ -321,9 +341,16 @@ Table make_table(const std::string& path, std::vector<std::string> metrics) {
     }
     g->logs.push_back(log);
     g->row.seeds.push_back(c.seed);
+    const std::string v = run_version(c.dir());
+    if (std::find(t.run_versions.begin(), t.run_versions.end(), v) == t.run_versions.end())
+      t.run_versions.push_back(v);
     t.epochs = std::max<int64_t>(t.epochs, int64_t(log.size()));
   }
 
+  if (!refused.empty())
+    throw Error(path + ": stale cells, trained with other settings than the sweep's now: " +
+                refused + "; run them again (`qat sweep SWEEP.yaml --restart-stale`) or pass "
+                "--allow-stale to tabulate them anyway, marked");
   for (auto& g : groups) {
     TableRow& r = g.row;
     for (const auto& m : metrics) {
@@ -377,6 +404,14 @@ std::string table_markdown(const Table& t) {
   for (const auto& [col, rho] : t.spearman)
     o << "Spearman's rho between our ranking of the rows and the paper's"
       << (col.empty() ? "" : " in column " + col) << ": " << fmt(rho) << "\n";
+  o << "\nMade by " << t.made_by << " from runs trained by qat ";
+  for (size_t i = 0; i < t.run_versions.size(); ++i) o << (i ? ", " : "") << t.run_versions[i];
+  o << (t.run_versions.empty() ? "(none)" : "") << ".\n";
+  if (!t.stale.empty()) {
+    o << "\nSTALE, included by --allow-stale (trained with other settings than the sweep's now):";
+    for (const auto& id : t.stale) o << " " << id;
+    o << "\n";
+  }
   if (!t.unfinished.empty()) {
     o << "\nNot in the table (" << t.unfinished.size() << " cells):\n\n";
     for (const auto& u : t.unfinished)

@@ -63,10 +63,16 @@ struct Table {
   std::vector<TableRow> rows;
   std::vector<UnfinishedCell> unfinished;
   std::map<std::string, double> spearman;  // per column
+  std::string made_by;                      // qat_version_line() of `qat table`
+  std::vector<std::string> run_versions;    // the versions that trained its runs
+  std::vector<std::string> stale;           // cells included under allow_stale
 };
 
 // From a sweep file or a sweep's output folder (it finds the cell.yaml files).
-Table make_table(const std::string& sweep_or_folder, std::vector<std::string> metrics = {"dice"});
+// Stale cells (sweep.h cell_state) are refused, naming them, unless
+// allow_stale, which includes them and lists them under the table.
+Table make_table(const std::string& sweep_or_folder, std::vector<std::string> metrics = {"dice"},
+                 bool allow_stale = false);
 std::string table_markdown(const Table& t);
 std::string table_csv(const Table& t);
 

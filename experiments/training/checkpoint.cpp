@@ -64,6 +64,7 @@ TrainState read_state(hid_t f, const std::string& path) {
   s.best_score = get_attr<double>(f, path, "best_score");
   s.best_epoch = get_attr<int64_t>(f, path, "best_epoch");
   s.config_yaml = get_string_attr(f, path, "config");
+  if (H5Aexists(f, "provenance") > 0) s.provenance_yaml = get_string_attr(f, path, "provenance");
   return s;
 }
 
@@ -81,6 +82,8 @@ void save_checkpoint(const std::string& path, const UNet& net, const Optimizer* 
     data::write_h5_scalar_attr<double>(f, "best_score", state.best_score);
     data::write_h5_scalar_attr<int64_t>(f, "best_epoch", state.best_epoch);
     data::write_h5_string_attr(f, "config", state.config_yaml);
+    if (!state.provenance_yaml.empty())
+      data::write_h5_string_attr(f, "provenance", state.provenance_yaml);
     for (const auto& [name, t] : net.named_parameters()) write_tensor(f, "params/" + name, t);
     for (const auto& [name, t] : net.named_buffers()) write_tensor(f, "buffers/" + name, t);
     const auto& rng = net.rng.state();

@@ -6,7 +6,8 @@
 // Layout: /params/<name>, /buffers/<name> (float32, the tensor's shape);
 // /optimizer/<slot>/<index> (float32) with attributes kind, lr, steps and
 // dataset /optimizer/param_steps (int64); /rng (uint64[4]); root attributes
-// format, epoch, step, best_score, best_epoch, config.
+// format, epoch, step, best_score, best_epoch, config and provenance
+// (version, commit, data fingerprint: provenance.h).
 //
 // A checkpoint is written to <path>.tmp and renamed over <path>, so a run
 // killed while writing leaves the previous checkpoint intact.
@@ -24,6 +25,7 @@ struct TrainState {
   double best_score = -1.0;  // best validation Dice so far
   int64_t best_epoch = -1;
   std::string config_yaml;
+  std::string provenance_yaml;  // provenance.h; "" in checkpoints older than it
 };
 
 void save_checkpoint(const std::string& path, const UNet& net,

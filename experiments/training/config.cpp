@@ -265,10 +265,34 @@ const std::map<std::string, Field>& fields() {
   return f;
 }
 
-std::string known_keys() {
-  std::string s;
-  for (const auto& [k, f] : fields()) s += (s.empty() ? "" : ", ") + k;
-  return s;
+// Levenshtein distance: how many single-letter edits turn a into b.
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// The message for an unknown key: the nearest known key when one is close
+// (a typo), else where the keys are listed. Fifty keys would hide the one
+// that was meant.
+std::string unknown_key_hint(const std::string& key) {
+  std::string best;
+  size_t best_d = std::string::npos;
+  for (const auto& [k, f] : fields()) {
+    const size_t d = edit_distance(lower(key), k);
+    if (d < best_d) best_d = d, best = k;
+  }
+  if (best_d <= std::max<size_t>(2, best.size() / 3)) return "did you mean " + best + "?";
+  return "the keys are listed in experiments/training/config.h";
 }
 
 // Copies every key of `over` into `base` (a later file wins).
@@ -358,7 +382,7 @@ Config parse_config(const YAML::Node& root, const std::string& source) {
     const std::string key = kv.first.as<std::string>();
     auto it = fields().find(key);
     if (it == fields().end())
-      throw Error(source + ": unknown key '" + key + "' (known keys: " + known_keys() + ")");
+      throw Error(source + ": unknown key '" + key + "' (" + unknown_key_hint(key) + ")");
     it->second.set(c, kv.second, Where{source, key});
   }
   if (c.beta_end < c.beta_start)

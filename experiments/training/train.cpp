@@ -16,6 +16,7 @@
 #include "experiments/distributed/data_parallel.h"
 #include "experiments/training/checkpoint.h"
 #include "experiments/training/progress.h"
+#include "experiments/training/provenance.h"
 #include "experiments/training/telemetry.h"
 #include "optim/optimizer.h"
 #include "optim/schedule.h"
@@ -142,7 +143,7 @@ std::string non_finite_grad(const UNet& net) {
 
 std::string log_header() {
   return "epoch,train_loss,val_loss,dice,iou,precision,recall,specificity,accuracy,rand_index,"
-         "hausdorff,dice_per_image,lr,beta,seconds";
+         "hausdorff,dice_per_image,lr,beta,qat_version,seconds";
 }
 
 std::string log_line(int64_t epoch, double train_loss, const EvalResult& v, float lr, float beta,
@@ -150,10 +151,18 @@ std::string log_line(int64_t epoch, double train_loss, const EvalResult& v, floa
   char buf[512];
   const Metrics& m = v.global;
   std::snprintf(buf, sizeof buf,
-                "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.4f,%.6f,%.6g,%.4f,%.2f",
+                "%lld,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.4f,%.6f,%.6g,%.4f,%s+%s,%.2f",
                 (long long)epoch, train_loss, v.loss, m.dice, m.iou, m.precision, m.recall,
                 m.specificity, m.accuracy, m.rand_index, v.hausdorff, v.per_image.dice, lr, beta,
-                seconds);
+                qat_version(), qat_commit(), seconds);
+  return buf;
+}
+
+// steps.csv: one row per optimizer step (step counts from 1).
+std::string step_line(int64_t step, int64_t epoch, int64_t batch, float loss, float lr) {
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "%lld,%lld,%lld,%.6f,%.6g", (long long)step, (long long)epoch,
+                (long long)batch, loss, lr);
   return buf;
 }
 
@@ -213,138 +222,200 @@ EvalResult evaluate(Model& m, const data::SampleSource& split, const Config& c) 
   return r;
 }
 
+float lr_for_epoch(const Config& c, int64_t epoch) { return make_schedule(c).lr(epoch); }
+
 std::string trained_model_path(const Config& c) {
   return c.trained_model.empty() ? c.run_dir() + "/best.h5" : c.trained_model;
 }
 
-TrainResult train(const Config& c) {
-  set_threads(c.threads);
-  const std::string dir = c.run_dir();
-  fs::create_directories(dir);
-  const auto train_data = load_split(c, "train", distributed::DataParallel::split_max_bytes()),
-             val_data = load_split(c, "val");
-  const data::SampleSource& train_split = train_data->source();
-  const data::SampleSource& val_split = val_data->source();
+namespace {
 
+// Everything one training run holds from its start to its last epoch.
+struct Run {
+  explicit Run(const Config& config)
+      : c(config), dir(config.run_dir()), ckpt(dir + "/checkpoint.h5"),
+        best(trained_model_path(config)), schedule(make_schedule(config)) {}
+  const Config& c;
+  std::string dir, ckpt, best;
+  std::unique_ptr<SplitSource> train_data, val_data;
   Telemetry telemetry;
-  Model m = build_model(c, c.telemetry ? &telemetry : nullptr);
-  auto optimizer = make_optimizer(c, m.net->parameters());
-  const Schedule schedule = make_schedule(c);
-  schedule.validate();
-
-  const std::string ckpt = dir + "/checkpoint.h5", best = trained_model_path(c);
+  Model m;
+  std::unique_ptr<Optimizer> optimizer;
+  Schedule schedule;
   TrainState state;
-  state.config_yaml = yaml_text(c);
+  std::vector<std::string> rows, telemetry_rows, step_rows;  // log, telemetry, steps.csv
   // A job of one rank unless started by mpirun (experiments/distributed/).
-  distributed::DataParallel dp(*m.net, state.config_yaml, c.batch_size, train_split.size(),
-                               c.dropout);
-  if (fs::exists(ckpt)) {
-    state = load_checkpoint(ckpt, *m.net, optimizer.get());
-    std::printf("resuming %s from its checkpoint after epoch %lld\n", dir.c_str(),
-                (long long)state.epoch);
-    state.config_yaml = yaml_text(c);
+  std::unique_ptr<distributed::DataParallel> dp;
+};
+
+// A checkpoint made by another config or from other data is not this run:
+// resuming it would mix two experiments under one name.
+void refuse_changed_run(const Run& r) {
+  const std::vector<ConfigChange> changes = run_changes(r.ckpt, r.c);
+  if (changes.empty()) return;
+  throw Error(r.dir + ": its checkpoint was trained with other settings, refusing to resume (" +
+              format_changes(changes) + "); start afresh with `qat train " + r.c.source +
+              " ... --restart`, which moves the old folder aside to " + r.dir +
+              ".old-<time>, or choose another experiment_name");
+}
+
+// Builds the model, resumes it from the checkpoint (or starts it), and
+// writes the run's config.yaml and provenance.yaml.
+void open_run(Run& r) {
+  const Config& c = r.c;
+  fs::create_directories(r.dir);
+  r.train_data = load_split(c, "train", distributed::DataParallel::split_max_bytes());
+  r.val_data = load_split(c, "val");
+  r.m = build_model(c, c.telemetry ? &r.telemetry : nullptr);
+  r.optimizer = make_optimizer(c, r.m.net->parameters());
+  r.schedule.validate();
+  r.dp = std::make_unique<distributed::DataParallel>(
+      *r.m.net, yaml_text(c), c.batch_size, r.train_data->source().size(), c.dropout);
+  if (fs::exists(r.ckpt)) {
+    refuse_changed_run(r);
+    r.state = load_checkpoint(r.ckpt, *r.m.net, r.optimizer.get());
+    std::printf("resuming %s from its checkpoint after epoch %lld\n", r.dir.c_str(),
+                (long long)r.state.epoch);
   } else if (c.operation_mode == "retrain") {
-    load_checkpoint(c.trained_model, *m.net, nullptr);
+    load_checkpoint(c.trained_model, *r.m.net, nullptr);
     std::printf("retraining from %s\n", c.trained_model.c_str());
   }
-  if (dp.writer()) write_file_atomic(dir + "/config.yaml", state.config_yaml);
-
+  // The record of what this binary and this config make; threads and paths
+  // may differ from the checkpoint's (ignored_for_resume), so write ours.
+  r.state.config_yaml = yaml_text(c);
+  r.state.provenance_yaml = provenance_yaml(make_provenance(c));
+  if (r.dp->writer()) {  // rank 0 alone writes
+    write_file_atomic(r.dir + "/config.yaml", r.state.config_yaml);
+    write_file_atomic(r.dir + "/provenance.yaml", r.state.provenance_yaml);
+  }
   // Rows of epochs the checkpoint has; later ones (a run killed after
   // logging but before its checkpoint) are dropped and redone.
-  std::vector<std::string> rows = kept_rows(dir + "/log.csv", state.epoch);
-  std::vector<std::string> telemetry_rows = kept_rows(dir + "/telemetry.csv", state.epoch);
+  r.rows = kept_rows(r.dir + "/log.csv", r.state.epoch);
+  r.telemetry_rows = kept_rows(r.dir + "/telemetry.csv", r.state.epoch);
+  r.step_rows = kept_rows(r.dir + "/steps.csv", r.state.step + 1);
+}
 
+data::Loader make_train_loader(const Run& r) {
   data::LoaderOptions lo;
-  lo.batch_size = c.batch_size;
-  lo.seed = c.seed;
-  lo.augment = c.augment;
-  lo.drop_last = train_split.size() > c.batch_size;  // BatchNorm needs > 1 sample
-  dp.shard(lo);
-  data::Loader loader(train_split, make_pipeline(c), lo);
+  lo.batch_size = r.c.batch_size;
+  lo.seed = r.c.seed;
+  lo.augment = r.c.augment;
+  lo.drop_last = r.train_data->source().size() > r.c.batch_size;  // BatchNorm needs > 1 sample
+  r.dp->shard(lo);
+  return data::Loader(r.train_data->source(), make_pipeline(r.c), lo);
+}
+
+// One optimizer step; throws naming the step when the loss or a gradient
+// is not finite. Returns the loss.
+float train_step(Run& r, const data::Batch& b, int64_t epoch, int64_t batch) {
+  Tensor loss = loss_of(r.c, r.m.net->forward(images_tensor(b)), masks_tensor(b), r.dp->across());
+  const float value = loss.item();
+  const std::string where = r.dir + ": training stopped at step " +
+                            std::to_string(r.state.step + 1) + " (epoch " +
+                            std::to_string(epoch + 1) + ", batch " + std::to_string(batch + 1) + ")";
+  if (!std::isfinite(value)) throw Error(where + ": the loss is " + std::to_string(value));
+  loss.backward();
+  r.dp->sum_gradients();
+  const std::string bad = non_finite_grad(*r.m.net);
+  if (!bad.empty()) throw Error(where + ": the gradient of '" + bad + "' is not finite");
+  r.optimizer->step();
+  r.optimizer->zero_grad();
+  return value;
+}
+
+// Validation (and telemetry) after an epoch, then its log rows and
+// checkpoints, each written to a temporary name and renamed.
+EvalResult finish_epoch(Run& r, int64_t epoch, double train_loss, float lr, float beta,
+                        std::chrono::steady_clock::time_point t0) {
+  const Config& c = r.c;
+  const data::SampleSource& val = r.val_data->source();
+  if (c.telemetry) {  // one validation batch through the quantizers
+    r.telemetry.begin(epoch);
+    Config one = c;
+    one.val_batches = 1;
+    evaluate(r.m, val, one);
+    for (const auto& t : r.telemetry.end()) r.telemetry_rows.push_back(Telemetry::csv_line(t));
+  }
+  const EvalResult v = evaluate(r.m, val, c);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.rows.push_back(log_line(epoch, train_loss, v, lr, beta, seconds));
+  r.state.epoch = epoch + 1;
+  if (v.global.dice > r.state.best_score) {
+    r.state.best_score = v.global.dice;
+    r.state.best_epoch = epoch;
+    save_checkpoint(r.best, *r.m.net, nullptr, r.state);
+  }
+  write_file_atomic(r.dir + "/log.csv", join_csv(log_header(), r.rows));
+  write_file_atomic(r.dir + "/steps.csv", join_csv("step,epoch,batch,loss,lr", r.step_rows));
+  if (c.telemetry)
+    write_file_atomic(r.dir + "/telemetry.csv", join_csv(Telemetry::csv_header(), r.telemetry_rows));
+  save_checkpoint(r.ckpt, *r.m.net, r.optimizer.get(), r.state);
+  return v;
+}
+
+std::string epoch_summary(const Config& c, int64_t epoch, double train_loss, const EvalResult& v,
+                          float lr, double seconds) {
+  char s[256];
+  std::snprintf(s, sizeof s,
+                "epoch %lld/%lld  train loss %.4f  val loss %.4f  val Dice %.2f%%  lr %.3g  %s",
+                (long long)epoch + 1, (long long)c.num_epochs, train_loss, v.loss,
+                100.0 * v.global.dice, lr, format_duration(seconds).c_str());
+  return s;
+}
+
+}  // namespace
+
+TrainResult train(const Config& c) {
+  set_threads(c.threads);
+  Run r(c);
+  open_run(r);
+  data::Loader loader = make_train_loader(r);
   int64_t steps = loader.batches_per_epoch();
   if (c.steps_per_epoch > 0) steps = std::min(steps, c.steps_per_epoch);
-
   // Fault injection for the resume test: the process kills itself (as an
   // out-of-memory killer or a stopped session would) at this global step.
   const char* kill_env = std::getenv("QAT_FAULT_KILL_AT_STEP");
   const int64_t kill_at = kill_env ? std::atoll(kill_env) : -1;
 
   TrainResult result;
-  result.run_dir = dir;
-  Progress progress(c.num_epochs, steps, state.epoch);
-  double step_seconds = 0;  // training steps only, for dp.timing
-  const int64_t first_epoch = state.epoch;
-  for (int64_t epoch = state.epoch; epoch < c.num_epochs; ++epoch) {
+  result.run_dir = r.dir;
+  Progress progress(c.num_epochs, steps, r.state.epoch);
+  double step_seconds = 0;  // training steps only, for dp->timing
+  const int64_t first_epoch = r.state.epoch;
+  for (int64_t epoch = r.state.epoch; epoch < c.num_epochs; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
-    const float lr = schedule.lr(epoch), beta = beta_for_epoch(c, epoch);
-    optimizer->set_lr(lr);
-    m.net->set_beta(beta);
-    m.net->train();
+    const float lr = r.schedule.lr(epoch), beta = beta_for_epoch(c, epoch);
+    r.optimizer->set_lr(lr);
+    r.m.net->set_beta(beta);
+    r.m.net->train();
     loader.start_epoch(epoch);
     double loss_sum = 0;
     data::Batch b;
     for (int64_t s = 0; s < steps && loader.next(b); ++s) {
-      Tensor loss = loss_of(c, m.net->forward(images_tensor(b)), masks_tensor(b), dp.across());
-      const float value = loss.item();
-      if (!std::isfinite(value))
-        throw Error(dir + ": training stopped at step " + std::to_string(state.step + 1) +
-                    " (epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(s + 1) +
-                    "): the loss is " + std::to_string(value));
-      loss.backward();
-      dp.sum_gradients();
-      const std::string bad = non_finite_grad(*m.net);
-      if (!bad.empty())
-        throw Error(dir + ": training stopped at step " + std::to_string(state.step + 1) +
-                    " (epoch " + std::to_string(epoch + 1) + "): the gradient of '" + bad +
-                    "' is not finite");
-      optimizer->step();
-      optimizer->zero_grad();
-      if (++state.step == kill_at) std::raise(SIGKILL);
+      const float value = train_step(r, b, epoch, s);
+      if (++r.state.step == kill_at) std::raise(SIGKILL);
+      r.step_rows.push_back(step_line(r.state.step, epoch, s, value, lr));
       loss_sum += value;
       progress.update(epoch, s + 1, value);
     }
     step_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double train_loss = loss_sum / double(std::max<int64_t>(steps, 1));
-    if (!dp.writer()) {  // rank 0 alone validates and writes
-      state.epoch = epoch + 1;
+    if (!r.dp->writer()) {  // rank 0 alone validates and writes
+      r.state.epoch = epoch + 1;
       continue;
     }
-
-    if (c.telemetry) {  // one validation batch through the quantizers
-      telemetry.begin(epoch);
-      Config one = c;
-      one.val_batches = 1;
-      evaluate(m, val_split, one);
-      for (const auto& r : telemetry.end()) telemetry_rows.push_back(Telemetry::csv_line(r));
-    }
-    const EvalResult v = evaluate(m, val_split, c);
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    rows.push_back(log_line(epoch, train_loss, v, lr, beta, seconds));
-    state.epoch = epoch + 1;
-    if (v.global.dice > state.best_score) {
-      state.best_score = v.global.dice;
-      state.best_epoch = epoch;
-      save_checkpoint(best, *m.net, nullptr, state);
-    }
-    write_file_atomic(dir + "/log.csv", join_csv(log_header(), rows));
-    if (c.telemetry)
-      write_file_atomic(dir + "/telemetry.csv", join_csv(Telemetry::csv_header(), telemetry_rows));
-    save_checkpoint(ckpt, *m.net, optimizer.get(), state);
-    char summary[256];
-    std::snprintf(summary, sizeof summary,
-                  "epoch %lld/%lld  train loss %.4f  val loss %.4f  val Dice %.2f%%  lr %.3g  %s",
-                  (long long)epoch + 1, (long long)c.num_epochs, train_loss, v.loss,
-                  100.0 * v.global.dice, lr, format_duration(seconds).c_str());
-    progress.finish_epoch(summary);
-    result.last = v;
+    result.last = finish_epoch(r, epoch, train_loss, lr, beta, t0);
+    progress.finish_epoch(epoch_summary(c, epoch, train_loss, result.last, lr,
+                                        std::chrono::duration<double>(
+                                            std::chrono::steady_clock::now() - t0).count()));
   }
-  std::printf("%s", dp.timing(steps * (state.epoch - first_epoch), step_seconds).c_str());
-  if (result.last.images == 0 && dp.writer())
-    result.last = evaluate(m, val_split, c);  // nothing left to train
-  result.epochs_done = state.epoch;
-  result.best_dice = state.best_score;
-  result.best_epoch = state.best_epoch;
+  std::printf("%s", r.dp->timing(steps * (r.state.epoch - first_epoch), step_seconds).c_str());
+  if (result.last.images == 0 && r.dp->writer())  // nothing left to train
+    result.last = evaluate(r.m, r.val_data->source(), c);
+  result.epochs_done = r.state.epoch;
+  result.best_dice = r.state.best_score;
+  result.best_epoch = r.state.best_epoch;
   return result;
 }
 

@@ -72,6 +72,7 @@ Tensor loss_of(const Config& c, const Tensor& logits, const Tensor& target,
                const CrossSum* across = nullptr);
 EvalResult evaluate(Model& m, const data::SampleSource& split, const Config& c);
 std::string trained_model_path(const Config& c);
+float lr_for_epoch(const Config& c, int64_t epoch);  // the schedule's
 void set_threads(int threads);
 void write_file_atomic(const std::string& path, const std::string& content);
 

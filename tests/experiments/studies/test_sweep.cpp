@@ -221,7 +221,7 @@ TEST_CASE("sweep: a stopped cell is resumed from its checkpoint, not restarted")
   const std::string out = (dir / "out").string();
   auto grid = [&](int epochs) {
     return write(dir / "grid.yaml", "base: " + kTiny + "\noutput: " + out +
-                                        "\nseeds: [4]\nset: {telemetry: false, data: " +
+                                        "\nseeds: [4]\nset: {telemetry: false, schedule: constant, data: " +
                                         em_dataset() + "}\nrows:\n  - {name: a, set: "
                                         "{num_epochs: " + std::to_string(epochs) + "}}\n");
   };
@@ -234,7 +234,8 @@ TEST_CASE("sweep: a stopped cell is resumed from its checkpoint, not restarted")
   std::ifstream first(log);
   const std::string epoch1((std::istreambuf_iterator<char>(first)), {});
   // The same cell asked for 3 epochs: its checkpoint is behind, so it is
-  // stopped; the sweep continues it and the first epoch's row stays as it was.
+  // stopped; the sweep continues it and the first epoch's row stays as it was
+  // (a constant schedule: the epoch done had the lr it has in a 3-epoch run).
   const Sweep s = load_sweep(grid(3));
   CHECK(cell_state(plan_sweep(s)[0], 3) == CellState::Stopped);
   CHECK(run_sweep(s, o).finished.size() == 1);

@@ -100,7 +100,16 @@ TEST_CASE("an override naming no layer is an error listing the layers") {
 TEST_CASE("unknown keys, wrong types and out-of-range values name the file and key") {
   const std::string unknown = write_yaml("unknown.yaml", "lr: 0.1\nlearning_rate: 0.1\n");
   CHECK_THROWS_WITH_AS(load_config(unknown),
-                       doctest::Contains("unknown.yaml: unknown key 'learning_rate' (known keys:"),
+                       doctest::Contains("unknown.yaml: unknown key 'learning_rate' (the keys are "
+                                         "listed in experiments/training/config.h)"),
+                       Error);
+  // a typo is answered with the key that was meant, not the list of fifty
+  const std::string typo = write_yaml("typo.yaml", "num_epoch: 3\n");
+  CHECK_THROWS_WITH_AS(load_config(typo),
+                       doctest::Contains("unknown key 'num_epoch' (did you mean num_epochs?)"),
+                       Error);
+  CHECK_THROWS_WITH_AS(load_config(write_yaml("typo_set.yaml", "lr: 0.1\n"), {"Batch_sise=2"}),
+                       doctest::Contains("unknown key 'Batch_sise' (did you mean batch_size?)"),
                        Error);
   const std::string type = write_yaml("type.yaml", "lr: fast\n");
   CHECK_THROWS_WITH_AS(load_config(type),
