@@ -7,6 +7,7 @@
 #include "experiments/export/verify_int.h"
 #include "experiments/runtime/int_model.h"
 #include "experiments/training/checkpoint.h"
+#include "experiments/training/train.h"
 #include "quant/int_kernels/int_bound.h"
 
 namespace qat {

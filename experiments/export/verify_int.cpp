@@ -20,12 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-Tensor image_tensor(const data::Sample& s) {
-  Tensor x = Tensor::empty({1, s.c, s.h, s.w});
-  std::copy(s.image.begin(), s.image.end(), x.data());
-  return x;
-}
-
 // Why the first difference of a layer is there, from what is known.
 std::string cause(int32_t sim, int32_t eng, const IntLayer* l, const std::string& earlier) {
   if (!earlier.empty()) return "propagated: layer " + earlier + " already differed on this image";
@@ -56,22 +50,6 @@ Config config_of(const IntModel& im, const std::string& path) {
     throw Error(path + ": its stored config is not valid YAML: " + e.what());
   }
   return parse_config(root, path + " (stored config)");
-}
-
-std::string trained_checkpoint(const Config& c) {
-  std::string path = trained_model_path(c);
-  if (!fs::exists(path) && c.trained_model.empty()) path = c.run_dir() + "/checkpoint.h5";
-  if (!fs::exists(path))
-    throw Error(c.source + ": no trained model: neither trained_model nor " + c.run_dir() +
-                "/best.h5 or checkpoint.h5 exists (run `qat train` first)");
-  return path;
-}
-
-Model load_model(const Config& c, const std::string& checkpoint) {
-  Model m = build_model(c);
-  load_checkpoint(checkpoint, *m.net, nullptr);
-  m.net->eval();
-  return m;
 }
 
 VerifyResult verify_int(const IntModel& im, const Config& c, const std::string& checkpoint) {

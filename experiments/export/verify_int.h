@@ -32,11 +32,6 @@ std::string format_verify(const VerifyResult& r);
 
 // The config stored in an integer model (qat::Error if it has none).
 Config config_of(const IntModel& im, const std::string& path);
-// The trained model's path as `qat eval` finds it (trained_model, best.h5,
-// checkpoint.h5); qat::Error if none exists.
-std::string trained_checkpoint(const Config& c);
-// Loads a checkpoint into a model built from c.
-Model load_model(const Config& c, const std::string& checkpoint);
 
 // The engine's probability maps and masks of predict_count validation
 // images (PNG) in <run dir>/predictions_int; returns the folder.

@@ -314,18 +314,21 @@ std::string format_plan(const Sweep& s, const std::vector<SweepCell>& cells,
   return out;
 }
 
-SweepSummary run_sweep(const Sweep& s, const SweepOptions& o) {
-  const int cores = o.cores > 0 ? o.cores : std::max(1, int(std::thread::hardware_concurrency()));
-  const int jobs = std::clamp(o.jobs, 1, cores);
-  const int threads = std::max(1, cores / jobs);  // jobs * threads <= cores
-  const std::vector<SweepCell> cells = plan_sweep(s, threads);
-  const std::vector<Config> configs = load_cell_configs(s, cells);
-  const std::string binary =
-      o.binary.empty() ? fs::read_symlink("/proc/self/exe").string() : o.binary;
+namespace {
 
-  SweepSummary summary;
+using Clock = std::chrono::steady_clock;
+struct Running {
+  size_t cell;
+  Clock::time_point start;
+};
+
+// The cells this rank runs, stale ones marked; refuses stale cells unless
+// o.restart_stale. Finished cells go to summary.skipped.
+std::deque<size_t> cells_to_run(const Sweep& s, const SweepOptions& o,
+                                const std::vector<SweepCell>& cells,
+                                const std::vector<Config>& configs, std::vector<bool>& stale,
+                                SweepSummary& summary) {
   std::deque<size_t> todo;
-  std::vector<bool> stale(cells.size(), false);
   std::string stale_list;
   for (size_t i = 0; i < cells.size(); ++i) {
     const CellState state = cell_state(cells[i], configs[i]);
@@ -341,16 +344,64 @@ SweepSummary run_sweep(const Sweep& s, const SweepOptions& o) {
     throw Error(s.source + ": stale cells, trained with other settings than the sweep's now, "
                 "nothing was run: " + stale_list + "; run them again with `qat sweep " + s.source +
                 " --restart-stale` (their old folders are moved aside, not deleted)");
+  return todo;
+}
+
+// Waits for one of our own children (waitpid(-1) would also reap a child
+// that some other part of the process is waiting for).
+std::map<pid_t, Running>::iterator wait_one(std::map<pid_t, Running>& running, int& status) {
+  while (true) {
+    for (auto r = running.begin(); r != running.end(); ++r)
+      if (waitpid(r->first, &status, WNOHANG) == r->first) return r;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+// Records how cell c ended: failed.txt with its last words, or removes it.
+void record_end(const SweepCell& c, int status, double seconds, size_t done, size_t total,
+                bool quiet, SweepSummary& summary) {
+  const std::string failed = c.dir() + "/failed.txt";
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    fs::remove(failed);
+    summary.finished.push_back(c.id);
+    if (!quiet) std::printf("[%zu/%zu] finished %s in %.0f s\n", done, total, c.id.c_str(), seconds);
+  } else {
+    const std::string why = describe_status(status);
+    write_file_atomic(failed, "cell " + c.id + ": " + why + "\nlast lines of stderr.txt:\n" +
+                                  tail(c.dir() + "/stderr.txt", 20));
+    summary.failed.push_back(c.id);
+    if (!quiet)
+      std::printf("[%zu/%zu] FAILED %s (%s): %s", done, total, c.id.c_str(), why.c_str(),
+                  tail(c.dir() + "/stderr.txt", 1).c_str());
+  }
+  std::fflush(stdout);
+}
+
+// Cells finish in any order when several run at once: report them in the plan's.
+void plan_order(const std::vector<SweepCell>& cells, std::vector<std::string>& ids) {
+  std::vector<std::string> sorted;
+  for (const auto& c : cells)
+    if (std::find(ids.begin(), ids.end(), c.id) != ids.end()) sorted.push_back(c.id);
+  ids = sorted;
+}
+
+}  // namespace
+
+SweepSummary run_sweep(const Sweep& s, const SweepOptions& o) {
+  const int cores = o.cores > 0 ? o.cores : std::max(1, int(std::thread::hardware_concurrency()));
+  const int jobs = std::clamp(o.jobs, 1, cores);
+  const int threads = std::max(1, cores / jobs);  // jobs * threads <= cores
+  const std::vector<SweepCell> cells = plan_sweep(s, threads);
+  const std::vector<Config> configs = load_cell_configs(s, cells);
+  const std::string binary =
+      o.binary.empty() ? fs::read_symlink("/proc/self/exe").string() : o.binary;
+  SweepSummary summary;
+  std::vector<bool> stale(cells.size(), false);
+  std::deque<size_t> todo = cells_to_run(s, o, cells, configs, stale, summary);
   if (!o.quiet)
     std::printf("sweep %s: %zu cells, %zu finished already, %zu to run (%d at once, %d threads "
                 "each)\n",
                 s.name.c_str(), cells.size(), summary.skipped.size(), todo.size(), jobs, threads);
-
-  using Clock = std::chrono::steady_clock;
-  struct Running {
-    size_t cell;
-    Clock::time_point start;
-  };
   std::map<pid_t, Running> running;
   size_t done = 0;
   const size_t total = todo.size();
@@ -358,57 +409,24 @@ SweepSummary run_sweep(const Sweep& s, const SweepOptions& o) {
     while (!todo.empty() && int(running.size()) < jobs) {
       const size_t i = todo.front();
       todo.pop_front();
-      if (stale[i] && !o.quiet)  // here, not in the child: its stdout.txt lives in the folder
-        std::printf("moved stale %s aside to %s\n", cells[i].id.c_str(),
-                    move_run_aside(cells[i].dir()).c_str());
-      else if (stale[i])
-        move_run_aside(cells[i].dir());
+      if (stale[i]) {  // here, not in the child: its stdout.txt lives in the folder
+        const std::string aside = move_run_aside(cells[i].dir());
+        if (!o.quiet) std::printf("moved stale %s aside to %s\n", cells[i].id.c_str(), aside.c_str());
+      }
       fs::create_directories(cells[i].dir());
       write_cell_yaml(s, cells[i]);
       running[spawn_cell(binary, cells[i])] = {i, Clock::now()};
     }
-    // Poll our own children only: waitpid(-1) would also reap a child that
-    // some other part of the process is waiting for.
     int status = 0;
-    auto it = running.end();
-    while (it == running.end()) {
-      for (auto r = running.begin(); r != running.end(); ++r)
-        if (waitpid(r->first, &status, WNOHANG) == r->first) {
-          it = r;
-          break;
-        }
-      if (it == running.end()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    const SweepCell& c = cells[it->second.cell];
-    const double seconds = std::chrono::duration<double>(Clock::now() - it->second.start).count();
+    const auto it = wait_one(running, status);
+    const Running r = it->second;
     running.erase(it);
-    ++done;
-    const std::string failed = c.dir() + "/failed.txt";
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-      fs::remove(failed);
-      summary.finished.push_back(c.id);
-      if (!o.quiet)
-        std::printf("[%zu/%zu] finished %s in %.0f s\n", done, total, c.id.c_str(), seconds);
-    } else {
-      const std::string why = describe_status(status);
-      write_file_atomic(failed, "cell " + c.id + ": " + why + "\nlast lines of stderr.txt:\n" +
-                                    tail(c.dir() + "/stderr.txt", 20));
-      summary.failed.push_back(c.id);
-      if (!o.quiet)
-        std::printf("[%zu/%zu] FAILED %s (%s): %s", done, total, c.id.c_str(), why.c_str(),
-                    tail(c.dir() + "/stderr.txt", 1).c_str());
-    }
-    std::fflush(stdout);
+    record_end(cells[r.cell], status,
+               std::chrono::duration<double>(Clock::now() - r.start).count(), ++done, total,
+               o.quiet, summary);
   }
-  // Cells finish in any order when several run at once: report them in the plan's.
-  auto plan_order = [&](std::vector<std::string>& ids) {
-    std::vector<std::string> sorted;
-    for (const auto& c : cells)
-      if (std::find(ids.begin(), ids.end(), c.id) != ids.end()) sorted.push_back(c.id);
-    ids = sorted;
-  };
-  plan_order(summary.finished);
-  plan_order(summary.failed);
+  plan_order(cells, summary.finished);
+  plan_order(cells, summary.failed);
   if (!o.quiet) {
     std::printf("sweep %s: %zu finished, %zu failed, %zu skipped (finished before)\n",
                 s.name.c_str(), summary.finished.size(), summary.failed.size(),

@@ -259,117 +259,140 @@ std::string run_version(const std::string& dir) {
   return p.version + " (commit " + p.commit + ")";
 }
 
+namespace {
+
+// One row x column of the table while it is read: its runs' logs.
+struct Group {
+  TableRow row;
+  std::vector<std::vector<std::map<std::string, double>>> logs;
+  Config config;
+  std::string config_source;
+};
+
+// The group of cell c, made with its paper numbers if it is the first.
+Group& group_of(std::vector<Group>& groups, const FoundCell& f) {
+  const SweepCell& c = f.cell;
+  auto g = std::find_if(groups.begin(), groups.end(), [&](const Group& x) {
+    return x.row.row == c.row && x.row.column == c.column;
+  });
+  if (g != groups.end()) return *g;
+  Group fresh;
+  fresh.row.row = c.row, fresh.row.column = c.column;
+  fresh.row.row_paper = c.row_paper, fresh.row.column_paper = c.column_paper;
+  const std::string paper_column =
+      f.paper_column + (c.column_paper.empty() ? "" : " " + c.column_paper);
+  fresh.row.paper = paper_dice(c.row_paper, paper_column);
+  fresh.row.paper_size = paper_size_mb(c.row_paper);
+  groups.push_back(fresh);
+  return groups.back();
+}
+
+// Why a cell that is neither finished nor stale is not in the table.
+std::string unfinished_detail(const SweepCell& c, CellState state) {
+  if (state == CellState::Stopped) return "stopped; resume it with `qat sweep`";
+  if (state != CellState::Failed) return "";
+  std::ifstream failed(c.dir() + "/failed.txt");  // its exit status and its last word
+  std::string status, line, last;
+  std::getline(failed, status);
+  std::getline(failed, line);  // "last lines of stderr.txt:"
+  while (std::getline(failed, line))
+    if (!line.empty()) last = line;
+  return status.substr(status.find(": ") + 2) + (last.empty() ? "" : ": " + last);
+}
+
+void check_metrics(const std::map<std::string, double>& last, const std::vector<std::string>& metrics,
+                   const SweepCell& c) {
+  for (const auto& m : metrics)
+    if (!last.count(m)) {
+      std::string known;
+      for (const auto& [k, v] : last) known += (known.empty() ? "" : ", ") + k;
+      throw Error("--metrics: '" + m + "' is not a column of " + c.dir() +
+                  "/log.csv (it has: " + known + ")");
+    }
+}
+
+// Reads cell c into its group, or lists it as unfinished (or refused, if
+// stale and not allowed). Returns false when it is not in the table.
+bool read_cell(Table& t, std::vector<Group>& groups, const FoundCell& f, bool allow_stale,
+               std::string& refused) {
+  const SweepCell& c = f.cell;
+  Group& g = group_of(groups, f);
+  Config config, asked;  // what the run wrote; what the sweep asks of it now
+  try {
+    config = cell_config(c);
+    asked = load_config(c.config, c.overrides);
+  } catch (const Error& e) {
+    t.unfinished.push_back({c.id, "unreadable", e.what()});
+    return false;
+  }
+  const CellState state = cell_state(c, asked);
+  if (state == CellState::Stale && !allow_stale) {
+    refused += (refused.empty() ? "" : ", ") + c.id;
+    return false;
+  }
+  if (state == CellState::Stale) t.stale.push_back(c.id);
+  if (state != CellState::Finished && state != CellState::Stale) {
+    t.unfinished.push_back({c.id, to_string(state), unfinished_detail(c, state)});
+    return false;
+  }
+  const auto log = read_log(c.dir() + "/log.csv");
+  if (log.empty()) {
+    t.unfinished.push_back({c.id, "no log", c.dir() + "/log.csv has no epochs"});
+    return false;
+  }
+  check_metrics(log.back(), t.metrics, c);
+  if (g.logs.empty()) {
+    g.config = config;
+    g.config_source = c.dir();
+    g.row.first_run = c.dir();
+  }
+  g.logs.push_back(log);
+  g.row.seeds.push_back(c.seed);
+  const std::string v = run_version(c.dir());
+  if (std::find(t.run_versions.begin(), t.run_versions.end(), v) == t.run_versions.end())
+    t.run_versions.push_back(v);
+  t.epochs = std::max<int64_t>(t.epochs, int64_t(log.size()));
+  return true;
+}
+
+// Mean and std over seeds of the last epoch, the mean Dice curve, sizes.
+TableRow summarise(Group& g, const std::vector<std::string>& metrics) {
+  TableRow& r = g.row;
+  for (const auto& m : metrics) {
+    std::vector<double> v;
+    for (const auto& log : g.logs)  // the last epoch of each run
+      v.push_back(log.back().at(m) * (percent_metric(m) ? 100.0 : 1.0));
+    r.metrics[m] = mean_std(v);
+  }
+  size_t epochs = 0;
+  for (const auto& log : g.logs) epochs = std::max(epochs, log.size());
+  for (size_t e = 0; e < epochs; ++e) {
+    std::vector<double> v;
+    for (const auto& log : g.logs)
+      if (e < log.size()) v.push_back(100.0 * log[e].at("dice"));
+    r.dice_curve.push_back(mean_std(v).mean);
+  }
+  if (!g.logs.empty()) add_sizes(r, g.config_source, g.config);
+  return r;
+}
+
+}  // namespace
+
 Table make_table(const std::string& path, std::vector<std::string> metrics, bool allow_stale) {
   Table t;
   t.source = path;
   t.made_by = qat_version_line();
-  std::string refused;
   if (std::find(metrics.begin(), metrics.end(), "dice") == metrics.end())
     metrics.insert(metrics.begin(), "dice");
   t.metrics = metrics;
-  const std::vector<FoundCell> cells = find_cells(path, t);
-
-  struct Group {
-    TableRow row;
-    std::vector<std::vector<std::map<std::string, double>>> logs;
-    Config config;
-    std::string config_source;
-  };
   std::vector<Group> groups;
-  for (const auto& f : cells) {
-    const SweepCell& c = f.cell;
-    auto g = std::find_if(groups.begin(), groups.end(), [&](const Group& x) {
-      return x.row.row == c.row && x.row.column == c.column;
-    });
-    if (g == groups.end()) {
-      Group fresh;
-      fresh.row.row = c.row, fresh.row.column = c.column;
-      fresh.row.row_paper = c.row_paper, fresh.row.column_paper = c.column_paper;
-      const std::string paper_column =
-          f.paper_column + (c.column_paper.empty() ? "" : " " + c.column_paper);
-      fresh.row.paper = paper_dice(c.row_paper, paper_column);
-      fresh.row.paper_size = paper_size_mb(c.row_paper);
-      groups.push_back(fresh);
-      g = groups.end() - 1;
-    }
-    Config config, asked;  // what the run wrote; what the sweep asks of it now
-    try {
-      config = cell_config(c);
-      asked = load_config(c.config, c.overrides);
-    } catch (const Error& e) {
-      t.unfinished.push_back({c.id, "unreadable", e.what()});
-      continue;
-    }
-    const CellState state = cell_state(c, asked);
-    if (state == CellState::Stale && !allow_stale) {
-      refused += (refused.empty() ? "" : ", ") + c.id;
-      continue;
-    }
-    if (state == CellState::Stale) t.stale.push_back(c.id);
-    if (state != CellState::Finished && state != CellState::Stale) {
-      std::string detail;
-      if (state == CellState::Failed) {  // its exit status and its last word
-        std::ifstream failed(c.dir() + "/failed.txt");
-        std::string status, line, last;
-        std::getline(failed, status);
-        std::getline(failed, line);  // "last lines of stderr.txt:"
-        while (std::getline(failed, line))
-          if (!line.empty()) last = line;
-        detail = status.substr(status.find(": ") + 2) + (last.empty() ? "" : ": " + last);
-      } else if (state == CellState::Stopped) {
-        detail = "stopped; resume it with `qat sweep`";
-      }
-      t.unfinished.push_back({c.id, to_string(state), detail});
-      continue;
-    }
-    const auto log = read_log(c.dir() + "/log.csv");
-    if (log.empty()) {
-      t.unfinished.push_back({c.id, "no log", c.dir() + "/log.csv has no epochs"});
-      continue;
-    }
-    for (const auto& m : metrics)
-      if (!log.back().count(m)) {
-        std::string known;
-        for (const auto& [k, v] : log.back()) known += (known.empty() ? "" : ", ") + k;
-        throw Error("--metrics: '" + m + "' is not a column of " + c.dir() +
-                    "/log.csv (it has: " + known + ")");
-      }
-    if (g->logs.empty()) {
-      g->config = config;
-      g->config_source = c.dir();
-      g->row.first_run = c.dir();
-    }
-    g->logs.push_back(log);
-    g->row.seeds.push_back(c.seed);
-    const std::string v = run_version(c.dir());
-    if (std::find(t.run_versions.begin(), t.run_versions.end(), v) == t.run_versions.end())
-      t.run_versions.push_back(v);
-    t.epochs = std::max<int64_t>(t.epochs, int64_t(log.size()));
-  }
-
+  std::string refused;
+  for (const FoundCell& f : find_cells(path, t)) read_cell(t, groups, f, allow_stale, refused);
   if (!refused.empty())
     throw Error(path + ": stale cells, trained with other settings than the sweep's now: " +
                 refused + "; run them again (`qat sweep SWEEP.yaml --restart-stale`) or pass "
                 "--allow-stale to tabulate them anyway, marked");
-  for (auto& g : groups) {
-    TableRow& r = g.row;
-    for (const auto& m : metrics) {
-      std::vector<double> v;
-      for (const auto& log : g.logs)  // the last epoch of each run
-        v.push_back(log.back().at(m) * (percent_metric(m) ? 100.0 : 1.0));
-      r.metrics[m] = mean_std(v);
-    }
-    size_t epochs = 0;
-    for (const auto& log : g.logs) epochs = std::max(epochs, log.size());
-    for (size_t e = 0; e < epochs; ++e) {
-      std::vector<double> v;
-      for (const auto& log : g.logs)
-        if (e < log.size()) v.push_back(100.0 * log[e].at("dice"));
-      r.dice_curve.push_back(mean_std(v).mean);
-    }
-    if (!g.logs.empty()) add_sizes(r, g.config_source, g.config);
-    t.rows.push_back(r);
-  }
+  for (Group& g : groups) t.rows.push_back(summarise(g, metrics));
   rank_columns(t);
   return t;
 }

@@ -117,151 +117,148 @@ LayerOverride parse_override(const YAML::Node& n, const Where& w) {
   return o;
 }
 
-const std::map<std::string, Field>& fields() {
+// A key bound to one Config member: parse sets it, and the member is
+// written back as it is.
+template <class T, class Parse>
+Field member(T Config::*m, Parse parse) {
+  return {[m, parse](Config& c, const YAML::Node& n, const Where& w) { c.*m = parse(n, w); },
+          [m](const Config& c) { return node(c.*m); }};
+}
+
+// The paper's keys (SPEC.md), with its meanings.
+std::map<std::string, Field> paper_fields() {
   using C = Config;
   using N = const YAML::Node&;
   using W = const Where&;
-  static const std::map<std::string, Field> f = {
-      {"dataset", {[](C& c, N n, W w) { c.dataset = as<std::string>(n, w, "a string"); },
-                   [](const C& c) { return node(c.dataset); }}},
-      {"lr", {[](C& c, N n, W w) { c.lr = positive(n, w); }, [](const C& c) { return node(c.lr); }}},
-      {"num_epochs", {[](C& c, N n, W w) { c.num_epochs = at_least(n, w, 1); },
-                      [](const C& c) { return node(c.num_epochs); }}},
-      {"model_type", {[](C& c, N n, W w) { c.model_type = one_of(n, w, {"unet"}); },
-                      [](const C& c) { return node(c.model_type); }}},
-      {"init_type", {[](C& c, N n, W w) { c.init_type = one_of(n, w, {"glorot", "binaryconnect"}); },
-                     [](const C& c) { return node(c.init_type); }}},
-      {"quantization", {[](C& c, N n, W w) { c.quantization = one_of(n, w, kQuantNames); },
-                        [](const C& c) { return node(c.quantization); }}},
-      {"activation_i_width", {[](C& c, N n, W w) { c.activation_i_width = int(at_least(n, w, 0)); },
-                              [](const C& c) { return node(c.activation_i_width); }}},
-      {"activation_f_width", {[](C& c, N n, W w) { c.activation_f_width = int(at_least(n, w, 0)); },
-                              [](const C& c) { return node(c.activation_f_width); }}},
-      {"weight_i_width", {[](C& c, N n, W w) { c.weight_i_width = int(at_least(n, w, 0)); },
-                          [](const C& c) { return node(c.weight_i_width); }}},
-      {"weight_f_width", {[](C& c, N n, W w) { c.weight_f_width = int(at_least(n, w, 0)); },
-                          [](const C& c) { return node(c.weight_f_width); }}},
-      {"dropout", {[](C& c, N n, W w) { c.dropout = enable_disable(n, w); },
-                   [](const C& c) { return node(c.dropout ? "enable" : "disable"); }}},
-      {"trained_model", {[](C& c, N n, W w) { c.trained_model = as<std::string>(n, w, "a path"); },
-                         [](const C& c) { return node(c.trained_model); }}},
-      {"experiment_name", {[](C& c, N n, W w) { c.experiment_name = as<std::string>(n, w, "a name"); },
-                           [](const C& c) { return node(c.experiment_name); }}},
-      {"log_output_dir", {[](C& c, N n, W w) { c.log_output_dir = as<std::string>(n, w, "a path"); },
-                          [](const C& c) { return node(c.log_output_dir); }}},
-      {"operation_mode",
-       {[](C& c, N n, W w) {
-          c.operation_mode = one_of(n, w, {"normal", "retrain", "inference", "visualize"});
-        },
-        [](const C& c) { return node(c.operation_mode); }}},
-      // The paper's GPU index: there is no GPU here, so it is accepted and unused.
-      {"gpu_core_num", {[](C&, N n, W w) { at_least(n, w, 0); },
-                        [](const C&) { return YAML::Node(); }}},
-      {"data", {[](C& c, N n, W w) { c.data = as<std::string>(n, w, "a path"); },
-                [](const C& c) { return node(c.data); }}},
-      {"batch_size", {[](C& c, N n, W w) { c.batch_size = at_least(n, w, 1); },
-                      [](const C& c) { return node(c.batch_size); }}},
-      {"crop", {[](C& c, N n, W w) {
-                  c.crop = at_least(n, w, 8);
-                  if (c.crop % 8)
-                    throw Error(w.str() + ": expected a multiple of 8 (the U-Net pools three "
-                                          "times), found " + show(n));
-                },
-                [](const C& c) { return node(c.crop); }}},
-      {"width", {[](C& c, N n, W w) { c.width = at_least(n, w, 1); },
-                 [](const C& c) { return node(c.width); }}},
-      {"seed", {[](C& c, N n, W w) { c.seed = uint64_t(at_least(n, w, 0)); },
-                [](const C& c) { return node(c.seed); }}},
-      {"threads", {[](C& c, N n, W w) { c.threads = int(at_least(n, w, 1)); },
-                   [](const C& c) { return node(c.threads); }}},
-      {"optimizer", {[](C& c, N n, W w) { c.optimizer = one_of(n, w, {"adam", "sgd"}); },
-                     [](const C& c) { return node(c.optimizer); }}},
-      {"momentum", {[](C& c, N n, W w) { c.momentum = in_range(n, w, 0.0f, 1.0f); },
-                    [](const C& c) { return node(c.momentum); }}},
-      {"nesterov", {[](C& c, N n, W w) { c.nesterov = boolean(n, w); },
-                    [](const C& c) { return node(c.nesterov); }}},
-      {"weight_decay", {[](C& c, N n, W w) { c.weight_decay = in_range(n, w, 0.0f, 1.0f); },
-                        [](const C& c) { return node(c.weight_decay); }}},
-      {"schedule", {[](C& c, N n, W w) { c.schedule = one_of(n, w, {"cosine", "multistep", "constant"}); },
-                    [](const C& c) { return node(c.schedule); }}},
-      {"lr_min", {[](C& c, N n, W w) { c.lr_min = in_range(n, w, 0.0f, 1e3f); },
-                  [](const C& c) { return node(c.lr_min); }}},
-      {"warmup_epochs", {[](C& c, N n, W w) { c.warmup_epochs = at_least(n, w, 0); },
-                         [](const C& c) { return node(c.warmup_epochs); }}},
-      {"milestones",
-       {[](C& c, N n, W w) {
-          if (!n.IsSequence()) throw Error(w.str() + ": expected a list of epochs, found " + show(n));
-          c.milestones.clear();
-          for (const auto& e : n) c.milestones.push_back(at_least(e, w, 1));
-        },
-        [](const C& c) { return node(c.milestones); }}},
-      {"gamma", {[](C& c, N n, W w) { c.gamma = in_range(n, w, 0.0f, 1.0f); },
-                 [](const C& c) { return node(c.gamma); }}},
-      {"loss", {[](C& c, N n, W w) { c.loss = one_of(n, w, {"dice", "bce", "bce_dice"}); },
-                [](const C& c) { return node(c.loss); }}},
-      {"threshold", {[](C& c, N n, W w) { c.threshold = in_range(n, w, 0.0f, 1.0f); },
-                     [](const C& c) { return node(c.threshold); }}},
-      {"augment", {[](C& c, N n, W w) { c.augment = boolean(n, w); },
-                   [](const C& c) { return node(c.augment); }}},
-      {"dropout_rate", {[](C& c, N n, W w) { c.dropout_rate = in_range(n, w, 0.0f, 0.99f); },
-                        [](const C& c) { return node(c.dropout_rate); }}},
-      {"activation", {[](C& c, N n, W w) { c.activation = one_of(n, w, {"relu", "tanh", "ternary_tanh"}); },
-                      [](const C& c) { return node(c.activation); }}},
-      {"beta_start", {[](C& c, N n, W w) { c.beta_start = positive(n, w); },
-                      [](const C& c) { return node(c.beta_start); }}},
-      {"beta_end", {[](C& c, N n, W w) { c.beta_end = positive(n, w); },
-                    [](const C& c) { return node(c.beta_end); }}},
-      {"ste", {[](C& c, N n, W w) { c.ste = one_of(n, w, {"default", "identity", "clipped"}); },
-               [](const C& c) { return node(c.ste); }}},
-      {"weight_quant",
-       {[](C& c, N n, W w) {
-          c.weight_quant = parse_quant_choice(as<std::string>(n, w, "a quantizer"), w.str()).text();
-        },
-        [](const C& c) { return c.weight_quant.empty() ? YAML::Node() : node(c.weight_quant); }}},
-      {"activation_quant",
-       {[](C& c, N n, W w) {
-          c.activation_quant =
-              parse_quant_choice(as<std::string>(n, w, "a quantizer"), w.str()).text();
-        },
-        [](const C& c) {
-          return c.activation_quant.empty() ? YAML::Node() : node(c.activation_quant);
-        }}},
-      {"first_layer", {[](C& c, N n, W w) { c.first_layer = one_of(n, w, {"full", "quantized"}); },
-                       [](const C& c) { return node(c.first_layer); }}},
-      {"last_layer",
-       {[](C& c, N n, W w) {
-          const std::string v = as<std::string>(n, w, "full, quantized or a quantizer");
-          c.last_layer = (v == "full" || v == "quantized") ? v : parse_quant_choice(v, w.str()).text();
-        },
-        [](const C& c) { return node(c.last_layer); }}},
-      {"layers",
-       {[](C& c, N n, W w) {
-          if (!n.IsMap()) throw Error(w.str() + ": expected a map from layer name to overrides, found " + show(n));
-          for (const auto& kv : n) {
-            const std::string name = kv.first.as<std::string>();
-            const std::string key = w.key + "." + name;
-            c.layers[name] = parse_override(kv.second, Where{w.file, key});
-          }
-        },
-        [](const C& c) {
-          YAML::Node out(YAML::NodeType::Map);
-          for (const auto& [name, o] : c.layers) {
-            if (o.has_weight) out[name]["weight"] = o.weight.text();
-            if (o.has_activation) out[name]["activation"] = o.activation.text();
-          }
-          return out;
-        }}},
-      {"steps_per_epoch", {[](C& c, N n, W w) { c.steps_per_epoch = at_least(n, w, 0); },
-                           [](const C& c) { return node(c.steps_per_epoch); }}},
-      {"val_batches", {[](C& c, N n, W w) { c.val_batches = at_least(n, w, 0); },
-                       [](const C& c) { return node(c.val_batches); }}},
-      {"telemetry", {[](C& c, N n, W w) { c.telemetry = boolean(n, w); },
-                     [](const C& c) { return node(c.telemetry); }}},
-      {"predict_split", {[](C& c, N n, W w) { c.predict_split = one_of(n, w, {"train", "val", "test"}); },
-                         [](const C& c) { return node(c.predict_split); }}},
-      {"predict_count", {[](C& c, N n, W w) { c.predict_count = at_least(n, w, 0); },
-                         [](const C& c) { return node(c.predict_count); }}},
+  return {
+    {"dataset", member(&C::dataset, [](N n, W w) { return as<std::string>(n, w, "a string"); })},
+    {"lr", member(&C::lr, [](N n, W w) { return positive(n, w); })},
+    {"num_epochs", member(&C::num_epochs, [](N n, W w) { return at_least(n, w, 1); })},
+    {"model_type", member(&C::model_type, [](N n, W w) { return one_of(n, w, {"unet"}); })},
+    {"init_type", member(&C::init_type, [](N n, W w) { return one_of(n, w, {"glorot", "binaryconnect"}); })},
+    {"quantization", member(&C::quantization, [](N n, W w) { return one_of(n, w, kQuantNames); })},
+    {"activation_i_width", member(&C::activation_i_width, [](N n, W w) { return int(at_least(n, w, 0)); })},
+    {"activation_f_width", member(&C::activation_f_width, [](N n, W w) { return int(at_least(n, w, 0)); })},
+    {"weight_i_width", member(&C::weight_i_width, [](N n, W w) { return int(at_least(n, w, 0)); })},
+    {"weight_f_width", member(&C::weight_f_width, [](N n, W w) { return int(at_least(n, w, 0)); })},
+    {"dropout", {[](C& c, N n, W w) { c.dropout = enable_disable(n, w); },
+                 [](const C& c) { return node(c.dropout ? "enable" : "disable"); }}},
+    {"trained_model", member(&C::trained_model, [](N n, W w) { return as<std::string>(n, w, "a path"); })},
+    {"experiment_name", member(&C::experiment_name, [](N n, W w) { return as<std::string>(n, w, "a name"); })},
+    {"log_output_dir", member(&C::log_output_dir, [](N n, W w) { return as<std::string>(n, w, "a path"); })},
+    {"operation_mode",
+     {[](C& c, N n, W w) {
+        c.operation_mode = one_of(n, w, {"normal", "retrain", "inference", "visualize"});
+      },
+      [](const C& c) { return node(c.operation_mode); }}},
+    // The paper's GPU index: there is no GPU here, so it is accepted and unused.
+    {"gpu_core_num", {[](C&, N n, W w) { at_least(n, w, 0); },
+                      [](const C&) { return YAML::Node(); }}},
   };
+}
+
+// qat's keys for the data, the optimizer, the schedule and the run.
+std::map<std::string, Field> training_fields() {
+  using C = Config;
+  using N = const YAML::Node&;
+  using W = const Where&;
+  return {
+    {"data", member(&C::data, [](N n, W w) { return as<std::string>(n, w, "a path"); })},
+    {"batch_size", member(&C::batch_size, [](N n, W w) { return at_least(n, w, 1); })},
+    {"crop", {[](C& c, N n, W w) {
+                c.crop = at_least(n, w, 8);
+                if (c.crop % 8)
+                  throw Error(w.str() + ": expected a multiple of 8 (the U-Net pools three "
+                                        "times), found " + show(n));
+              },
+              [](const C& c) { return node(c.crop); }}},
+    {"width", member(&C::width, [](N n, W w) { return at_least(n, w, 1); })},
+    {"seed", member(&C::seed, [](N n, W w) { return uint64_t(at_least(n, w, 0)); })},
+    {"threads", member(&C::threads, [](N n, W w) { return int(at_least(n, w, 1)); })},
+    {"optimizer", member(&C::optimizer, [](N n, W w) { return one_of(n, w, {"adam", "sgd"}); })},
+    {"momentum", member(&C::momentum, [](N n, W w) { return in_range(n, w, 0.0f, 1.0f); })},
+    {"nesterov", member(&C::nesterov, [](N n, W w) { return boolean(n, w); })},
+    {"weight_decay", member(&C::weight_decay, [](N n, W w) { return in_range(n, w, 0.0f, 1.0f); })},
+    {"schedule", member(&C::schedule, [](N n, W w) { return one_of(n, w, {"cosine", "multistep", "constant"}); })},
+    {"lr_min", member(&C::lr_min, [](N n, W w) { return in_range(n, w, 0.0f, 1e3f); })},
+    {"warmup_epochs", member(&C::warmup_epochs, [](N n, W w) { return at_least(n, w, 0); })},
+    {"milestones",
+     {[](C& c, N n, W w) {
+        if (!n.IsSequence()) throw Error(w.str() + ": expected a list of epochs, found " + show(n));
+        c.milestones.clear();
+        for (const auto& e : n) c.milestones.push_back(at_least(e, w, 1));
+      },
+      [](const C& c) { return node(c.milestones); }}},
+    {"gamma", member(&C::gamma, [](N n, W w) { return in_range(n, w, 0.0f, 1.0f); })},
+    {"loss", member(&C::loss, [](N n, W w) { return one_of(n, w, {"dice", "bce", "bce_dice"}); })},
+    {"threshold", member(&C::threshold, [](N n, W w) { return in_range(n, w, 0.0f, 1.0f); })},
+    {"augment", member(&C::augment, [](N n, W w) { return boolean(n, w); })},
+    {"dropout_rate", member(&C::dropout_rate, [](N n, W w) { return in_range(n, w, 0.0f, 0.99f); })},
+    {"steps_per_epoch", member(&C::steps_per_epoch, [](N n, W w) { return at_least(n, w, 0); })},
+    {"val_batches", member(&C::val_batches, [](N n, W w) { return at_least(n, w, 0); })},
+    {"telemetry", member(&C::telemetry, [](N n, W w) { return boolean(n, w); })},
+    {"predict_split", member(&C::predict_split, [](N n, W w) { return one_of(n, w, {"train", "val", "test"}); })},
+    {"predict_count", member(&C::predict_count, [](N n, W w) { return at_least(n, w, 0); })},
+  };
+}
+
+// qat's keys for activations, quantizers and per-layer formats.
+std::map<std::string, Field> quantization_fields() {
+  using C = Config;
+  using N = const YAML::Node&;
+  using W = const Where&;
+  return {
+    {"activation", member(&C::activation, [](N n, W w) { return one_of(n, w, {"relu", "tanh", "ternary_tanh"}); })},
+    {"beta_start", member(&C::beta_start, [](N n, W w) { return positive(n, w); })},
+    {"beta_end", member(&C::beta_end, [](N n, W w) { return positive(n, w); })},
+    {"ste", member(&C::ste, [](N n, W w) { return one_of(n, w, {"default", "identity", "clipped"}); })},
+    {"weight_quant",
+     {[](C& c, N n, W w) {
+        c.weight_quant = parse_quant_choice(as<std::string>(n, w, "a quantizer"), w.str()).text();
+      },
+      [](const C& c) { return c.weight_quant.empty() ? YAML::Node() : node(c.weight_quant); }}},
+    {"activation_quant",
+     {[](C& c, N n, W w) {
+        c.activation_quant =
+            parse_quant_choice(as<std::string>(n, w, "a quantizer"), w.str()).text();
+      },
+      [](const C& c) {
+        return c.activation_quant.empty() ? YAML::Node() : node(c.activation_quant);
+      }}},
+    {"first_layer", member(&C::first_layer, [](N n, W w) { return one_of(n, w, {"full", "quantized"}); })},
+    {"last_layer",
+     {[](C& c, N n, W w) {
+        const std::string v = as<std::string>(n, w, "full, quantized or a quantizer");
+        c.last_layer = (v == "full" || v == "quantized") ? v : parse_quant_choice(v, w.str()).text();
+      },
+      [](const C& c) { return node(c.last_layer); }}},
+    {"layers",
+     {[](C& c, N n, W w) {
+        if (!n.IsMap()) throw Error(w.str() + ": expected a map from layer name to overrides, found " + show(n));
+        for (const auto& kv : n) {
+          const std::string name = kv.first.as<std::string>();
+          const std::string key = w.key + "." + name;
+          c.layers[name] = parse_override(kv.second, Where{w.file, key});
+        }
+      },
+      [](const C& c) {
+        YAML::Node out(YAML::NodeType::Map);
+        for (const auto& [name, o] : c.layers) {
+          if (o.has_weight) out[name]["weight"] = o.weight.text();
+          if (o.has_activation) out[name]["activation"] = o.activation.text();
+        }
+        return out;
+      }}},
+  };
+}
+
+const std::map<std::string, Field>& fields() {
+  static const std::map<std::string, Field> f = [] {
+    std::map<std::string, Field> all = paper_fields();
+    all.merge(training_fields());
+    all.merge(quantization_fields());
+    return all;
+  }();
   return f;
 }
 

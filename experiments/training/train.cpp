@@ -419,28 +419,37 @@ TrainResult train(const Config& c) {
   return result;
 }
 
-namespace {
-Model load_trained(const Config& c) {
-  Model m = build_model(c);
+std::string trained_checkpoint(const Config& c) {
   std::string path = trained_model_path(c);
   if (!fs::exists(path) && c.trained_model.empty()) path = c.run_dir() + "/checkpoint.h5";
   if (!fs::exists(path))
     throw Error(c.source + ": no trained model: neither trained_model nor " + c.run_dir() +
                 "/best.h5 or checkpoint.h5 exists (run `qat train` first)");
-  load_checkpoint(path, *m.net, nullptr);
+  return path;
+}
+
+Model load_model(const Config& c, const std::string& checkpoint) {
+  Model m = build_model(c);
+  load_checkpoint(checkpoint, *m.net, nullptr);
+  m.net->eval();
   return m;
 }
-}  // namespace
+
+Tensor image_tensor(const data::Sample& s) {
+  Tensor x = Tensor::empty({1, s.c, s.h, s.w});
+  std::copy(s.image.begin(), s.image.end(), x.data());
+  return x;
+}
 
 EvalResult evaluate_trained(const Config& c) {
   set_threads(c.threads);
-  Model m = load_trained(c);
+  Model m = load_model(c, trained_checkpoint(c));
   return evaluate(m, load_split(c, "val")->source(), c);
 }
 
 std::string predict(const Config& c) {
   set_threads(c.threads);
-  Model m = load_trained(c);
+  Model m = load_model(c, trained_checkpoint(c));
   const auto data = load_split(c, c.predict_split);
   const data::SampleSource& split = data->source();
   const std::string out = c.run_dir() + "/predictions";
@@ -455,9 +464,7 @@ std::string predict(const Config& c) {
     data::Sample raw;
     split.read(index, raw);
     const data::Sample s = pipeline.eval(raw);
-    Tensor x = Tensor::empty({1, s.c, s.h, s.w});
-    std::copy(s.image.begin(), s.image.end(), x.data());
-    Tensor prob = sigmoid(m.net->forward(x));
+    Tensor prob = sigmoid(m.net->forward(image_tensor(s)));
     const int64_t n = s.h * s.w;
     // Gray background from the (normalised) image, then the three classes.
     float lo = s.image[0], hi = s.image[0];

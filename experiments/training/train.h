@@ -72,6 +72,13 @@ Tensor loss_of(const Config& c, const Tensor& logits, const Tensor& target,
                const CrossSum* across = nullptr);
 EvalResult evaluate(Model& m, const data::SampleSource& split, const Config& c);
 std::string trained_model_path(const Config& c);
+// The trained model's path as `qat eval` finds it (trained_model, best.h5,
+// checkpoint.h5); qat::Error if none exists.
+std::string trained_checkpoint(const Config& c);
+// A model built from c with checkpoint's weights, in eval mode.
+Model load_model(const Config& c, const std::string& checkpoint);
+// One sample as a (1,C,H,W) tensor.
+Tensor image_tensor(const data::Sample& s);
 float lr_for_epoch(const Config& c, int64_t epoch);  // the schedule's
 void set_threads(int threads);
 void write_file_atomic(const std::string& path, const std::string& content);
