@@ -11,6 +11,7 @@
 #include "autograd/check.h"
 #include "data/png.h"
 #include "data/quiet_libs.h"
+#include "data/tiff_pages.h"
 
 namespace qat::data {
 namespace {
@@ -29,33 +30,8 @@ std::string why_tiff() {
 }
 
 GrayImage read_tiff_gray(const std::string& path) {
-  std::unique_ptr<TIFF, void (*)(TIFF*)> tif(TIFFOpen(path.c_str(), "r"), TIFFClose);
-  if (!tif) throw Error(path + ": could not read as TIFF" + why_tiff());
-  uint32_t w = 0, h = 0;
-  uint16_t bits = 0, spp = 1, format = SAMPLEFORMAT_UINT;
-  TIFFGetField(tif.get(), TIFFTAG_IMAGEWIDTH, &w);
-  TIFFGetField(tif.get(), TIFFTAG_IMAGELENGTH, &h);
-  TIFFGetFieldDefaulted(tif.get(), TIFFTAG_BITSPERSAMPLE, &bits);
-  TIFFGetFieldDefaulted(tif.get(), TIFFTAG_SAMPLESPERPIXEL, &spp);
-  TIFFGetFieldDefaulted(tif.get(), TIFFTAG_SAMPLEFORMAT, &format);
-  const bool is_float = format == SAMPLEFORMAT_IEEEFP && bits == 32;
-  const bool is_uint = format == SAMPLEFORMAT_UINT && (bits == 8 || bits == 16);
-  if (spp != 1 || !(is_float || is_uint))
-    throw Error(path + ": " + std::to_string(spp) + " samples of " + std::to_string(bits) +
-                " bits, expected one gray sample of 8/16-bit uint or 32-bit float");
-  GrayImage g{int64_t(h), int64_t(w), std::vector<float>(size_t(h) * w)};
-  std::vector<uint8_t> line(size_t(TIFFScanlineSize(tif.get())));
-  for (uint32_t y = 0; y < h; ++y) {
-    if (TIFFReadScanline(tif.get(), line.data(), y, 0) < 0)
-      throw Error(path + ": could not read row " + std::to_string(y) + why_tiff());
-    for (uint32_t x = 0; x < w; ++x) {
-      float& v = g.values[size_t(y) * w + x];
-      if (bits == 8) v = float(line[x]) / 255.f;
-      if (bits == 16 && is_uint) v = float(reinterpret_cast<const uint16_t*>(line.data())[x]) / 65535.f;
-      if (is_float) v = reinterpret_cast<const float*>(line.data())[x];
-    }
-  }
-  return g;
+  std::vector<TiffPage> pages = read_tiff_pages(path);  // a scan's mask: its first page
+  return {pages[0].h, pages[0].w, std::move(pages[0].values)};
 }
 
 void write_tiff_gray(const std::string& path, const std::vector<uint8_t>& pixels, int64_t h,

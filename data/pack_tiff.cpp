@@ -6,6 +6,7 @@
 #include "autograd/check.h"
 #include "data/pack_common.h"
 #include "data/packers.h"
+#include "data/tiff_pages.h"
 
 namespace qat::data {
 
@@ -13,61 +14,19 @@ using detail::concat;
 
 namespace {
 
-struct Page {
-  int64_t h = 0, w = 0;
-  std::vector<float> values;  // 8/16-bit scaled to [0, 1], float as stored
-  std::vector<uint16_t> raw;  // 8/16-bit integer values as stored
-};
-
-std::vector<Page> read_pages(const std::string& path) {
-  TIFFSetWarningHandler(nullptr);  // unknown tags in ImageJ stacks are harmless
-  std::unique_ptr<TIFF, void (*)(TIFF*)> tif(TIFFOpen(path.c_str(), "r"), TIFFClose);
-  if (!tif) throw Error(concat(path, ": could not open as TIFF"));
-  std::vector<Page> pages;
-  do {
-    uint32_t w = 0, h = 0;
-    uint16_t bits = 0, spp = 1, format = SAMPLEFORMAT_UINT;
-    TIFFGetField(tif.get(), TIFFTAG_IMAGEWIDTH, &w);
-    TIFFGetField(tif.get(), TIFFTAG_IMAGELENGTH, &h);
-    TIFFGetFieldDefaulted(tif.get(), TIFFTAG_BITSPERSAMPLE, &bits);
-    TIFFGetFieldDefaulted(tif.get(), TIFFTAG_SAMPLESPERPIXEL, &spp);
-    TIFFGetFieldDefaulted(tif.get(), TIFFTAG_SAMPLEFORMAT, &format);
-    const bool is_float = format == SAMPLEFORMAT_IEEEFP && bits == 32;
-    const bool is_uint = format == SAMPLEFORMAT_UINT && (bits == 8 || bits == 16);
-    if (spp != 1 || !(is_float || is_uint))
-      throw Error(concat(path, ": page ", pages.size(), " has ", spp, " samples of ", bits,
-                         " bits, expected one gray sample of 8/16-bit uint or 32-bit float"));
-    Page p{int64_t(h), int64_t(w), std::vector<float>(size_t(h) * w), {}};
-    if (is_uint) p.raw.resize(size_t(h) * w);
-    std::vector<uint8_t> line(size_t(TIFFScanlineSize(tif.get())));
-    for (uint32_t y = 0; y < h; ++y) {
-      if (TIFFReadScanline(tif.get(), line.data(), y, 0) < 0)
-        throw Error(concat(path, ": page ", pages.size(), ": could not read row ", y));
-      for (uint32_t x = 0; x < w; ++x) {
-        const size_t i = size_t(y) * w + x;
-        if (bits == 8) p.raw[i] = line[x];
-        if (bits == 16) p.raw[i] = reinterpret_cast<const uint16_t*>(line.data())[x];
-        if (is_float) p.values[i] = reinterpret_cast<const float*>(line.data())[x];
-        if (is_uint) p.values[i] = float(p.raw[i]) / (bits == 8 ? 255.f : 65535.f);
-      }
-    }
-    pages.push_back(std::move(p));
-  } while (TIFFReadDirectory(tif.get()));
-  return pages;
-}
-
 }  // namespace
 
 PackReport pack_tiff_stack(const std::string& out_path, const std::string& volume_tif,
                            const std::string& labels_tif, const TiffStackOptions& o) {
-  const std::vector<Page> images = read_pages(volume_tif), labels = read_pages(labels_tif);
+  const std::vector<TiffPage> images = read_tiff_pages(volume_tif),
+                              labels = read_tiff_pages(labels_tif);
   if (images.size() != labels.size())
     throw Error(concat(labels_tif, ": ", labels.size(), " pages, expected as many as ",
                        volume_tif, "'s ", images.size()));
   Split all;
   std::vector<int64_t> ids;
   for (size_t k = 0; k < images.size(); ++k) {
-    const Page &im = images[k], &lab = labels[k];
+    const TiffPage &im = images[k], &lab = labels[k];
     if (lab.h != im.h || lab.w != im.w || lab.raw.empty())
       throw Error(concat(labels_tif, ": page ", k, " is ", lab.h, "x", lab.w,
                          (lab.raw.empty() ? " float" : ""), ", expected ", im.h, "x", im.w,

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/run_qat.h"
 #include "data/nifti_io.h"
 #include "data/packers.h"
 #include "data/png.h"
@@ -23,34 +24,15 @@ namespace fs = std::filesystem;
 
 extern char** environ;
 
+using qat::testing::read_file;
+using qat::testing::run_qat;
+
 namespace {
 
 const fs::path kRoot = fs::temp_directory_path() / "qat_test_predict";
 const std::string kTiny = QAT_TESTS "/experiments/training/tiny.yaml";
 constexpr int64_t kZ0 = 40, kSlices = 6;  // axial slices kZ0.. of the 181x217x181 volume
 
-int run_qat(std::vector<std::string> args, const std::string& err_file) {
-  args.insert(args.begin(), QAT_BINARY);
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid;
-  REQUIRE(posix_spawn(&pid, QAT_BINARY, &actions, nullptr, argv.data(), environ) == 0);
-  posix_spawn_file_actions_destroy(&actions);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  REQUIRE(WIFEXITED(status));
-  return WEXITSTATUS(status);
-}
-
-std::string read(const std::string& path) {
-  std::ifstream f(path);
-  return std::string((std::istreambuf_iterator<char>(f)), {});
-}
 
 // Slices [kZ0, kZ0 + kSlices) of a mricron volume as a NIfTI file of their
 // own, its affine moved to where those voxels are.
@@ -161,7 +143,7 @@ TEST_CASE("predict: bad input is one line naming the file, exit 1, nothing at OU
                      const std::string& expected) {
     fs::remove(out);
     CHECK(run_qat({"predict", model, input, "--out", out}, err) == 1);
-    const std::string message = read(err);
+    const std::string message = read_file(err);
     INFO(message);
     CHECK(message.find(expected) != std::string::npos);
     CHECK(std::count(message.begin(), message.end(), '\n') == 1);
@@ -204,7 +186,7 @@ TEST_CASE("predict: bad input is one line naming the file, exit 1, nothing at OU
 TEST_CASE("cli: unknown command, --version, usage errors") {
   const std::string err = (fs::temp_directory_path() / "qat_cli_err.txt").string();
   CHECK(run_qat({"bogus"}, err) == 2);
-  CHECK(read(err) == "qat: error: unknown command 'bogus' (run `qat --help` for the list)\n");
+  CHECK(read_file(err) == "qat: error: unknown command 'bogus' (run `qat --help` for the list)\n");
   CHECK(run_qat({"train"}, err) == 2);  // CLI11's own codes become the usage code
   CHECK(run_qat({"--version"}, err) == 0);
 }

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/run_qat.h"
 #include "experiments/studies/sweep.h"
 #include "experiments/studies/table.h"
 #include "experiments/training/checkpoint.h"
@@ -21,6 +22,9 @@ using namespace qat;
 namespace fs = std::filesystem;
 
 extern char** environ;
+
+using qat::testing::read_file;
+using qat::testing::run_qat;
 
 namespace {
 
@@ -38,29 +42,6 @@ Config config(const std::string& run, std::vector<std::string> extra) {
   return load_config(kTiny, o);
 }
 
-// Runs the qat binary with stdout and stderr to files; returns the exit code.
-int run_qat(std::vector<std::string> args, const std::string& err_file) {
-  args.insert(args.begin(), QAT_BINARY);
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid;
-  REQUIRE(posix_spawn(&pid, QAT_BINARY, &actions, nullptr, argv.data(), environ) == 0);
-  posix_spawn_file_actions_destroy(&actions);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  REQUIRE(WIFEXITED(status));
-  return WEXITSTATUS(status);
-}
-
-std::string read(const std::string& path) {
-  std::ifstream f(path);
-  return std::string((std::istreambuf_iterator<char>(f)), {});
-}
 
 }  // namespace
 
@@ -68,7 +49,7 @@ TEST_CASE("provenance: a run folder records its version, commit and data") {
   fs::remove_all(kRoot / "record");
   const Config c = config("record", {"data=" + dataset(1), "num_epochs=1"});
   train(c);
-  const Provenance p = parse_provenance(read(c.run_dir() + "/provenance.yaml"), "provenance.yaml");
+  const Provenance p = parse_provenance(read_file(c.run_dir() + "/provenance.yaml"), "provenance.yaml");
   CHECK(p.version == qat_version());
   CHECK(p.commit == qat_commit());
   CHECK(p.data.checksum.size() == 16);
@@ -76,9 +57,9 @@ TEST_CASE("provenance: a run folder records its version, commit and data") {
   const TrainState s = read_checkpoint_state(c.run_dir() + "/best.h5");
   CHECK(parse_provenance(s.provenance_yaml, "best.h5").data == p.data);
   // the log's rows say which qat trained them
-  CHECK(read(c.run_dir() + "/log.csv").find(std::string(qat_version()) + "+" + qat_commit()) !=
+  CHECK(read_file(c.run_dir() + "/log.csv").find(std::string(qat_version()) + "+" + qat_commit()) !=
         std::string::npos);
-  CHECK(read(c.run_dir() + "/steps.csv").rfind("step,epoch,batch,loss,lr\n1,0,0,", 0) == 0);
+  CHECK(read_file(c.run_dir() + "/steps.csv").rfind("step,epoch,batch,loss,lr\n1,0,0,", 0) == 0);
   // other data with the same shapes: another checksum
   CHECK(!(data_fingerprint(dataset(2)) == p.data));
 }
@@ -111,7 +92,7 @@ TEST_CASE("provenance: resuming with another config or other data is refused, na
       "--set", "data=" + data, "--set", "quantization=BNN", "--set", "lr=0.5", "--set",
       "num_epochs=2"};
   CHECK(run_qat(args, err) == 1);
-  const std::string message = read(err);
+  const std::string message = read_file(err);
   CHECK(message.find("quantization: Normal -> BNN") != std::string::npos);
   CHECK(std::count(message.begin(), message.end(), '\n') == 1);
   std::vector<std::string> restart = args;
