@@ -1,7 +1,9 @@
-// `operation_mode: visualize`: per-layer weight histograms as PNG pictures,
-// the float weights as grey bars and, for quantized layers, the quantized
-// weights as red spikes at the levels they take (the paper's figure of
-// weight distributions).
+// `operation_mode: visualize`: per-layer weight histograms (the paper's
+// figure of weight distributions), drawn with gnuplot with axes: the float
+// weights as grey bars, for quantized layers the quantized weights as red
+// spikes on their own axis and the quantizer's level grid dotted. The data
+// and histograms.gp stay beside the PNGs. Without gnuplot the same bars are
+// drawn by hand (draw_histograms), without axes.
 #pragma once
 #include <string>
 #include <vector>
@@ -22,7 +24,7 @@ std::vector<uint8_t> draw_histograms(const Histogram& f, const Histogram* q, int
                                      int height);
 
 // Loads the trained model of c and writes <run dir>/histograms/<layer>.png
-// for every conv; returns the folder.
+// (and .dat) for every conv; returns the folder.
 std::string write_weight_histograms(const Config& c);
 
 }  // namespace qat
