@@ -124,6 +124,9 @@ PackReport pack_colin27(const std::string& out_path, const Colin27Options& o) {
                          {{"source", "Colin27 T1 (ch2.nii.gz) + AAL atlas (aal.nii.gz), "
                                      "Debian mricron-data"},
                           {"synthetic", "false"},
+                          // what `qat predict` needs to cut and scale a new scan alike
+                          {"slice_axis", "2"},
+                          {"intensity", "raw"},
                           {"description", "axial slices (z increasing upwards), train below val; "
                                           "mask = AAL label > 0; images raw T1 intensities"}});
 }
@@ -161,6 +164,7 @@ PackReport pack_nifti_pairs(const std::string& out_path, const std::vector<Nifti
     throw Error(concat(out_path, ": no train slices from the pairs given; expected at least one"));
   write_dataset(out_path, splits,
                 {{"source", "NIfTI image/label pairs"}, {"synthetic", "false"},
+                 {"slice_axis", std::to_string(o.axis)}, {"intensity", "raw"},
                  {"description", concat("2D slices along voxel axis ", o.axis,
                                         "; mask = label > 0")}});
   return report;

@@ -1,5 +1,4 @@
-// `qat train`, `qat eval`, `qat predict`, `qat baseline`: one experiment's
-// model, trained and applied.
+// `qat train`, `qat eval`, `qat baseline`: one experiment trained and measured
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>

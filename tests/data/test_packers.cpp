@@ -91,9 +91,12 @@ TEST_CASE("data: pack_nifti_pairs slices along the axis; label > 0 is 1") {
   CHECK(r[0].foreground == doctest::Approx(0.25));
   CHECK(r[1].foreground == doctest::Approx(1.0 / 3));
   CHECK(read_attrs(out).at("synthetic") == "false");
+  CHECK(read_attrs(out).at("slice_axis") == "2");  // what qat predict cuts a new scan along
+  CHECK(read_attrs(out).at("intensity") == "raw");
 
   SUBCASE("axis 0 gives (nz, ny) slices, one per x") {
     pack_nifti_pairs(out, {{a_img, a_lab, "train"}}, {.axis = 0});
+    CHECK(read_attrs(out).at("slice_axis") == "0");
     const Split s = read_split(out, "train");
     CHECK(s.n == 4);
     CHECK(s.h == 2);

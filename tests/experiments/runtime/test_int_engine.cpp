@@ -13,6 +13,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "data/h5.h"
+#include "data/png.h"
 #include "experiments/training/checkpoint.h"
 #include "experiments/export/int_export.h"
 #include "experiments/export/integer_eval.h"
@@ -296,6 +297,24 @@ TEST_CASE("int engine: qat export, verify-int and predict --engine int on the co
   const std::string cfg = (dir / "q6" / "config.yaml").string();
   REQUIRE(run("predict " + cfg + " --engine int --int-model " + model) == 0);
   CHECK(fs::exists(dir / "q6" / "predictions_int" / "val_0000_mask.png"));
+  // A new image (a PNG the size of a val image) through the integer engine:
+  // a mask of the input's size.
+  {
+    const data::Split val = data::read_split(c.data, "val");
+    std::vector<uint8_t> gray(size_t(val.h * val.w));
+    float lo = val.images[0], hi = val.images[0];
+    for (int64_t p = 0; p < val.h * val.w; ++p)
+      lo = std::min(lo, val.images[size_t(p)]), hi = std::max(hi, val.images[size_t(p)]);
+    for (int64_t p = 0; p < val.h * val.w; ++p)
+      gray[size_t(p)] = uint8_t(std::lround(255.0f * (val.images[size_t(p)] - lo) / (hi - lo)));
+    const std::string in = (dir / "scan.png").string(), out = (dir / "scan_mask.png").string();
+    data::write_png_gray(in, gray.data(), val.h, val.w);
+    REQUIRE(run("predict " + model + " " + in + " --out " + out + " --engine int") == 0);
+    const data::Image8 mask = data::read_png_gray(out);
+    CHECK(mask.h == val.h);
+    CHECK(mask.w == val.w);
+    for (uint8_t v : mask.pixels) CHECK((v == 0 || v == 255));
+  }
   // The runtime alone (qat-int links no training code) writes the same masks.
   const fs::path alone = dir / "q6" / "predictions_qat_int";
   REQUIRE(std::system((std::string(QAT_INT_BINARY) + " predict " + model + " " + c.data +
