@@ -39,10 +39,6 @@ class DownConv : public Module {
   Activation act;
   float beta = 3.0f;  // ternary tanh only
   TensorFn act_quant1, act_quant2;  // after bn1 and bn2
-  // Eval mode only, when set: replaces conv -> act -> BN -> dropout ->
-  // act_quant of conv1 (resp. conv2) with one function of the block's
-  // input: the integer-exact path of experiments/runtime/int_model.h.
-  TensorFn eval_step1, eval_step2;
 
  private:
   Tensor activate_normalise(const Tensor& conv_out, BatchNorm2d& bn) const;
