@@ -1,5 +1,7 @@
 #include "experiments/training/provenance.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -187,9 +189,28 @@ std::vector<ConfigChange> run_changes(const std::string& checkpoint, const Confi
   return changes;
 }
 
+namespace {
+
+// A float config value as a person wrote it: YAML stores 0.001f as
+// 0.00100000005; the shortest decimal that reads back as the same float.
+std::string readable(const std::string& value) {
+  char* end = nullptr;
+  const float f = std::strtof(value.c_str(), &end);
+  if (value.empty() || *end != '\0' || value.find('.') == std::string::npos) return value;
+  char buf[32];
+  for (int digits = 1; digits <= 9; ++digits) {
+    std::snprintf(buf, sizeof buf, "%.*g", digits, double(f));
+    if (std::strtof(buf, nullptr) == f) break;
+  }
+  return buf;
+}
+
+}  // namespace
+
 std::string format_changes(const std::vector<ConfigChange>& changes) {
   std::string s;
-  for (const auto& ch : changes) s += (s.empty() ? "" : "; ") + ch.key + ": " + ch.was + " -> " + ch.now;
+  for (const auto& ch : changes)
+    s += (s.empty() ? "" : "; ") + ch.key + ": " + readable(ch.was) + " -> " + readable(ch.now);
   return s;
 }
 
