@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "autograd/check.h"
+#include "data/fnv1a.h"
 
 namespace qat::distributed {
 
@@ -15,9 +16,9 @@ double since(Clock::time_point t0) {
 }  // namespace
 
 uint64_t text_hash(const std::string& text) {
-  uint64_t h = 14695981039346656037ull;
-  for (unsigned char ch : text) h = (h ^ ch) * 1099511628211ull;
-  return h;
+  data::Fnv1a h;
+  h.add(text);
+  return h.h;
 }
 
 DataParallel::DataParallel(UNet& net, const std::string& config_yaml, int64_t batch,

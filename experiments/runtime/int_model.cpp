@@ -3,6 +3,7 @@
 
 #include <filesystem>
 
+#include "data/fnv1a.h"
 #include "data/h5.h"
 #include "data/h5_io.h"
 #include "layers/topology/unet_topology.h"
@@ -12,15 +13,7 @@ namespace {
 
 using quant::Format;
 using quant::QuantSpec;
-
-
-struct Fnv {
-  uint64_t h = 14695981039346656037ull;
-  void add(const void* p, size_t n) {
-    const auto* b = static_cast<const unsigned char*>(p);
-    for (size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 1099511628211ull;
-  }
-};
+using Fnv = data::Fnv1a;
 
 // Writes (Writer) or reads (Reader) the datasets of the model in one fixed
 // order, hashing each one's path and bytes: the same walk does both, so

@@ -11,6 +11,7 @@
 
 #include "autograd/check.h"
 #include "data/dataset.h"
+#include "data/fnv1a.h"
 #include "experiments/training/checkpoint.h"
 #include "experiments/training/model.h"
 #include "experiments/training/train.h"
@@ -27,31 +28,24 @@ std::string qat_version_line() {
 
 namespace {
 
-constexpr uint64_t kFnvOffset = 14695981039346656037ull, kFnvPrime = 1099511628211ull;
-
-void fnv1a(uint64_t& h, const void* data, size_t n) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * kFnvPrime;
-}
-
 DataFingerprint compute_fingerprint(const std::string& path) {
   DataFingerprint f;
   f.bytes = int64_t(fs::file_size(path));
-  uint64_t h = kFnvOffset;
+  data::Fnv1a h;
   std::vector<float> image;
   std::vector<uint8_t> mask;
   for (const char* split : {"train", "val"}) {
     if (!data::has_split(path, split)) continue;
-    fnv1a(h, split, 5);  // a sample moved from train to val changes the sum
+    h.add(std::string(split));  // a sample moved from train to val changes the sum
     const data::SplitReader reader(path, split);
     for (int64_t i = 0; i < reader.size(); ++i) {
       reader.read(i, image, mask);
-      fnv1a(h, image.data(), image.size() * sizeof(float));
-      fnv1a(h, mask.data(), mask.size());
+      h.add(image.data(), image.size() * sizeof(float));
+      h.add(mask.data(), mask.size());
     }
   }
   char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
+  std::snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h.h);
   f.checksum = hex;
   return f;
 }
