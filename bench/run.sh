@@ -1,10 +1,12 @@
 #!/bin/bash
 # qat's training step beside PyTorch's, in one run, as a table.
 #
-#   bench/run.sh [build-dir] [steps]     (default: build-bench, 5 steps)
+#   bench/run.sh [build-dir] [steps] [sizes]   (default: build-bench, 5 steps, "small full")
 #
-# Each size runs in its own process (peak RSS is per process), qat first,
-# then PyTorch with glibc's default allocator, then PyTorch with memory kept
+# Each size and step kind runs in its own process (peak RSS is per process):
+# qat's float, Q6.0/Q0.4 (FIXED) and BNN steps, PyTorch's float and
+# fake-quant steps with glibc's default allocator, then PyTorch's float step
+# with memory kept
 # (MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=100000000000: no page faults
 # from returning freed blocks; set before Python starts, hence a subprocess).
 # The ratio that counts is qat / PyTorch with the default allocator. Timings
@@ -13,6 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build-bench}
 steps=${2:-5}
+sizes=${3:-small full}
 qat=$build/bench/bench_train_step
 [[ -x $qat ]] || { echo "no $qat: build it with ninja -C $build" >&2; exit 1; }
 export OMP_NUM_THREADS=2
@@ -30,30 +33,42 @@ ratio() { [[ $2 == - ]] && echo - || awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} OMP_NUM_THREADS=$OMP_NUM_THREADS, median of $steps steps after 1 warm-up"
 declare -A row
-for size in small full; do
-  out=$("$qat" --size $size --steps "$steps" --warmup 1)
-  echo "$out"
-  read -r q_s q_gf q_rss q_cpu <<<"$(result "$out")"
-  t_s=- t_gf=- t_rss=- t_cpu=- k_s=- k_rss=-
-  if (( have_torch )); then
-    out=$(/usr/bin/python3 bench/torch_train_step.py --size $size --steps "$steps" --warmup 1)
+for size in $sizes; do
+  # qat: float, the paper's Q6.0/Q0.4 (FIXED) and BNN
+  for q in float fixed bnn; do
+    out=$("$qat" --size $size --quant $q --steps "$steps" --warmup 1)
     echo "$out"
-    read -r t_s t_gf t_rss t_cpu <<<"$(result "$out")"
+    row[$size.qat.$q]=$(result "$out")
+  done
+  for q in float fixed bnn; do row[$size.torch.$q]="- - - -"; done
+  row[$size.kept]="- - - -"
+  if (( have_torch )); then
+    for q in float fixed bnn; do  # fixed and bnn: fake-quant with STE Functions
+      out=$(/usr/bin/python3 bench/torch_train_step.py --size $size --quant $q --steps "$steps" --warmup 1)
+      echo "$out"
+      row[$size.torch.$q]=$(result "$out")
+    done
     out=$(MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=100000000000 \
           /usr/bin/python3 bench/torch_train_step.py --size $size --steps "$steps" --warmup 1)
     echo "(kept memory) $out"
-    read -r k_s _ k_rss _ <<<"$(result "$out")"
+    row[$size.kept]=$(result "$out")
   fi
-  row[$size]="$q_s $q_gf $q_cpu $q_rss $t_s $t_gf $t_cpu $t_rss $k_s $k_rss"
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # s/step: wall-clock median; cpu: user+system seconds of the process per
 # step (steadier than wall time when other jobs share the cores).
 echo
-echo "| size | qat s/step | qat GFLOP/s | qat cpu s | torch s/step | torch GFLOP/s | torch cpu s | torch kept-memory s/step | qat/torch s/step | qat/torch cpu | qat peak RSS | torch peak RSS (kept) | RSS qat/torch |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-for size in small full; do
-  read -r q_s q_gf q_cpu q_rss t_s t_gf t_cpu t_rss k_s k_rss <<<"${row[$size]}"
-  echo "| $size | $q_s | $q_gf | $q_cpu | $t_s | $t_gf | $t_cpu | $k_s | $(ratio "$q_s" "$t_s") | $(ratio "$q_cpu" "$t_cpu") | $q_rss MiB | $t_rss MiB ($k_rss) | $(ratio "$q_rss" "$t_rss") |"
+echo "| size | step | qat s/step | qat GFLOP/s | qat cpu s | qat peak RSS | torch s/step | torch cpu s | torch peak RSS | qat/torch s/step | qat/torch cpu | qat / qat float |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+for size in $sizes; do
+  read -r f_s _ _ _ <<<"${row[$size.qat.float]}"
+  for q in float fixed bnn; do
+    read -r q_s q_gf q_rss q_cpu <<<"${row[$size.qat.$q]}"
+    read -r t_s _ t_rss t_cpu <<<"${row[$size.torch.$q]}"
+    echo "| $size | $q | $q_s | $q_gf | $q_cpu | $q_rss MiB | $t_s | $t_cpu | $t_rss MiB | $(ratio "$q_s" "$t_s") | $(ratio "$q_cpu" "$t_cpu") | $(ratio "$q_s" "$f_s") |"
+  done
+  read -r k_s _ k_rss _ <<<"${row[$size.kept]}"
+  read -r q_s _ _ _ <<<"${row[$size.qat.float]}"
+  echo "| $size | float, torch memory kept | | | | | $k_s | | $k_rss MiB | $(ratio "$q_s" "$k_s") | | |"
 done

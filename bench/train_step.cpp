@@ -3,6 +3,14 @@
 //
 //   bench_train_step [--size full|small|both] [--steps S] [--warmup W]
 //                    [--threads T]   (default 2, or OMP_NUM_THREADS if set)
+//                    [--quant float|fixed|bnn]   (default float)
+//
+// float: no quantizer. fixed: the paper's Q6.0/Q0.4 (quantization FIXED,
+// activations Q6.0 after every BatchNorm, weights Q0.4 in every conv but the
+// first block's and conv9, straight-through backward), built from a Config
+// by experiments/training/model.h as `qat train` builds it. bnn: quantization
+// BNN (binary weights with BinaryConnect's scale, binary activations,
+// clipped STE), the same way.
 //
 // full:  width 64, batch 5, 1x200x200 (the paper's EM setting)
 // small: width 16, batch 8, 1x128x128
@@ -11,6 +19,7 @@
 // inputs, OC outputs, KxK kernel and OHxOW outputs costs N*OC*C*K*K*OH*OW MACs
 // in the forward; training counts 3x the forward (forward, input gradient,
 // weight gradient), as the PyTorch script does. Full width: 229 GFLOP forward.
+#include <immintrin.h>
 #include <omp.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -24,13 +33,15 @@
 #include <string>
 #include <vector>
 
+#include "experiments/training/config.h"
+#include "experiments/training/model.h"
 #include "layers/unet.h"
 
 using namespace qat;
 
 namespace {
 
-struct Config {
+struct Size {
   const char* name;
   int64_t width, batch, size;
 };
@@ -53,6 +64,55 @@ double forward_flop(UNet& net, int64_t batch, int64_t size) {
   return flop;
 }
 
+// The machine's FMA peak: each thread runs 12 independent chains of vector
+// FMAs (enough to cover 2 ports x 4-5 cycles of latency), at the widest
+// width the CPU has. GFLOP/s over all threads, 2 FLOP per lane per FMA.
+// (Two copies: GCC compiles a function for its own target only.)
+__attribute__((target("avx2,fma"))) double fma_avx2(int64_t iters) {
+  __m256 acc[12];
+  for (int j = 0; j < 12; ++j) acc[j] = _mm256_set1_ps(float(j) * 1e-3f);
+  const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
+  for (int64_t i = 0; i < iters; ++i)
+    for (int j = 0; j < 12; ++j) acc[j] = _mm256_fmadd_ps(acc[j], a, b);
+  float sum = 0.0f;
+  for (int j = 0; j < 12; ++j) sum += _mm256_cvtss_f32(acc[j]);
+  return double(sum);
+}
+
+__attribute__((target("avx512f"))) double fma_avx512(int64_t iters) {
+  __m512 acc[12];
+  for (int j = 0; j < 12; ++j) acc[j] = _mm512_set1_ps(float(j) * 1e-3f);
+  const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+  for (int64_t i = 0; i < iters; ++i)
+    for (int j = 0; j < 12; ++j) acc[j] = _mm512_fmadd_ps(acc[j], a, b);
+  float sum = 0.0f;
+  for (int j = 0; j < 12; ++j) sum += _mm512_cvtss_f32(acc[j]);
+  return double(sum);
+}
+
+// -> GFLOP/s on all threads, and the instruction set used ("" without FMA)
+double fma_peak_gflops(const char** isa) {
+  const bool avx512 = __builtin_cpu_supports("avx512f");
+  if (!avx512 && !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) {
+    *isa = "";
+    return 0.0;
+  }
+  *isa = avx512 ? "avx512f" : "avx2+fma";
+  const int64_t iters = 20'000'000;
+  const int lanes = avx512 ? 16 : 8;
+  double sink = 0.0, best = 0.0;
+  for (int rep = 0; rep < 3; ++rep) {
+    const auto t0 = std::chrono::steady_clock::now();
+#pragma omp parallel reduction(+ : sink)
+    sink += avx512 ? fma_avx512(iters) : fma_avx2(iters);
+    const double sec =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    best = std::max(best, 2.0 * 12 * lanes * double(iters) * omp_get_max_threads() / sec / 1e9);
+  }
+  if (sink == 12345.0) std::printf(" ");  // keep the loop
+  return best;
+}
+
 double rss_mib() {  // resident set now, from /proc/self/statm
   std::ifstream f("/proc/self/statm");
   long pages = 0, resident = 0;
@@ -73,11 +133,24 @@ double peak_rss_mib() {
   return double(u.ru_maxrss) / 1024.0;  // kilobytes on Linux
 }
 
-void run(const Config& cfg, int warmup, int steps) {
-  UNetOptions o;
-  o.width = cfg.width;
-  o.seed = 1;
-  UNet net(o);
+// The model as `qat train` builds it for quantization `quant` (float: Normal).
+Model make_model(const Size& cfg, const std::string& quant) {
+  qat::Config c;
+  c.width = cfg.width;
+  c.seed = 1;
+  if (quant == "fixed") {
+    c.quantization = "FIXED";
+    c.activation_i_width = 6, c.activation_f_width = 0;
+    c.weight_i_width = 0, c.weight_f_width = 4;
+  } else if (quant == "bnn") {
+    c.quantization = "BNN";
+  }
+  return build_model(c, /*telemetry=*/nullptr);
+}
+
+void run(const Size& cfg, const std::string& quant, int warmup, int steps) {
+  Model model = make_model(cfg, quant);
+  UNet& net = *model.net;
   net.train();
 
   // A normalised image and a blob-like binary target.
@@ -89,10 +162,12 @@ void run(const Config& cfg, int warmup, int steps) {
     target.data()[i] = ((i / cfg.size) / 16 + (i % cfg.size) / 16) % 2 ? 1.0f : 0.0f;
 
   const double gflop_fwd = forward_flop(net, cfg.batch, cfg.size) / 1e9;
-  std::printf("%s: width %ld, batch %ld, 1x%ldx%ld, %d threads, forward %.1f GFLOP, "
-              "training 3x = %.1f GFLOP\n",
-              cfg.name, long(cfg.width), long(cfg.batch), long(cfg.size),
-              long(cfg.size), omp_get_max_threads(), gflop_fwd, 3 * gflop_fwd);
+  std::printf("%s %s: width %ld, batch %ld, 1x%ldx%ld, %d threads, forward %.1f GFLOP, "
+              "training 3x = %.1f GFLOP, OpenMP waits %s\n",
+              cfg.name, quant.c_str(), long(cfg.width), long(cfg.batch), long(cfg.size),
+              long(cfg.size), omp_get_max_threads(), gflop_fwd, 3 * gflop_fwd,
+              std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY")
+                                             : "libgomp default (spin, then sleep)");
 
   std::vector<double> times, cpus;
   for (int s = 0; s < warmup + steps; ++s) {
@@ -114,8 +189,14 @@ void run(const Config& cfg, int warmup, int steps) {
   std::sort(times.begin(), times.end());
   std::sort(cpus.begin(), cpus.end());
   const double median = times[times.size() / 2];
-  std::printf("RESULT %s qat s/step %.3f GFLOP/s %.1f peak_rss_MiB %.0f cpu_s/step %.2f\n",
-              cfg.name, median, 3 * gflop_fwd / median, peak_rss_mib(),
+  const char* isa = "";
+  const double peak = fma_peak_gflops(&isa);
+  std::printf("FMA peak %.1f GFLOP/s (%s, %d threads, best of 3); the step's "
+              "direct-convolution-equivalent rate is %.0f%% of it (not the GEMMs' own share: "
+              "Winograd does fewer FLOPs)\n",
+              peak, isa, omp_get_max_threads(), 100.0 * 3 * gflop_fwd / median / peak);
+  std::printf("RESULT %s qat-%s s/step %.3f GFLOP/s %.1f peak_rss_MiB %.0f cpu_s/step %.2f\n",
+              cfg.name, quant.c_str(), median, 3 * gflop_fwd / median, peak_rss_mib(),
               cpus[cpus.size() / 2]);
   std::fflush(stdout);
 }
@@ -123,21 +204,26 @@ void run(const Config& cfg, int warmup, int steps) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string size = "both";
+  std::string size = "both", quant = "float";
   int steps = 5, warmup = 1, threads = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--size")) size = argv[i + 1];
     else if (!std::strcmp(argv[i], "--steps")) steps = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--warmup")) warmup = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--quant")) quant = argv[i + 1];
     else {
-      std::fprintf(stderr, "unknown option %s (expected --size, --steps, --warmup, --threads)\n",
+      std::fprintf(stderr, "unknown option %s (expected --size, --steps, --warmup, --threads, --quant)\n",
                    argv[i]);
       return 2;
     }
   }
   if (size != "full" && size != "small" && size != "both") {
     std::fprintf(stderr, "--size %s: expected full, small or both\n", size.c_str());
+    return 2;
+  }
+  if (quant != "float" && quant != "fixed" && quant != "bnn") {
+    std::fprintf(stderr, "--quant %s: expected float, fixed or bnn\n", quant.c_str());
     return 2;
   }
   if (steps < 1 || warmup < 0) {
@@ -147,6 +233,6 @@ int main(int argc, char** argv) {
   if (threads > 0) omp_set_num_threads(threads);
   else if (!std::getenv("OMP_NUM_THREADS")) omp_set_num_threads(2);
   // Small first: its peak RSS is then its own, before the full run grows it.
-  if (size != "full") run({"small", 16, 8, 128}, warmup, steps);
-  if (size != "small") run({"full", 64, 5, 200}, warmup, steps);
+  if (size != "full") run({"small", 16, 8, 128}, quant, warmup, steps);
+  if (size != "small") run({"full", 64, 5, 200}, quant, warmup, steps);
 }
