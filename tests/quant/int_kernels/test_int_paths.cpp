@@ -5,6 +5,7 @@
 // wrap past int32: every path must agree mod 2^32).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <tuple>
@@ -13,6 +14,7 @@
 #include "autograd/rng.h"
 #include "quant/int_kernels/int_conv.h"
 #include "quant/int_kernels/int_gemm.h"
+#include "quant/int_kernels/int_requant.h"
 #include "tests/quant/int_kernels/int_codes.h"
 
 using namespace qat;
@@ -85,7 +87,7 @@ TEST_CASE("int gemm paths: each path the CPU has equals the naive loop") {
     set_gemm_path_limit(path);
     REQUIRE(gemm_path() == path);
     // sizes: one tile, partial row tiles and panels, K odd, K past one group
-    for (const auto [M, N, K] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {6, 16, 2},
+    for (const auto& [M, N, K] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {6, 16, 2},
                                  {7, 17, 3}, {13, 70, 27}, {64, 130, 576}}) {
       CAPTURE(M);
       CAPTURE(N);
@@ -107,6 +109,48 @@ TEST_CASE("int conv paths: conv in parts on each path equals conv2d_codes_naive"
     check_conv<int8_t>(rng, 1, 8, 20, 70, 13, -128, 127);
     check_conv<int16_t>(rng, 2, 5, 9, 13, 7, -2048, 2047);
     check_conv<int16_t>(rng, 1, 8, 20, 70, 13, -4096, 4095);
+  }
+  set_gemm_path_limit(GemmPath::vnni);
+}
+
+// requantise_row (AVX-512 on the VNNI path, AVX2, scalar) against the
+// scalar 128-bit requantise, random multipliers, offsets and shifts 0..62,
+// with and without the ReLU floor, int8/int16/int32 outputs
+TEST_CASE("int requantise paths: requantise_row on each path equals requantise") {
+  Rng rng(133);
+  for (GemmPath path : paths_here()) {
+    CAPTURE(gemm_path_name(path));
+    set_gemm_path_limit(path);
+    for (int t = 0; t < 400; ++t) {
+      const int64_t n = 1 + int64_t(rng.below(40));  // vector body and scalar tail
+      Requant r;
+      r.shift = t < 63 ? t : int(rng.below(63));
+      r.multiplier = int32_t(rng.next_u64() >> 34) - (1 << 29);
+      r.offset = int64_t(rng.next_u64() >> 4) - (int64_t(1) << 59);
+      auto acc = random_codes<int32_t>(rng, n, -2000000000, 2000000000);
+      if (t % 3 == 0) {  // small: most codes inside the range, ties
+        r.shift = int(rng.below(12));
+        r.multiplier = int32_t(rng.below(2000)) - 1000;
+        r.offset = int64_t(rng.below(1 << 20)) - (1 << 19);
+        acc = random_codes<int32_t>(rng, n, -3000, 3000);
+      }
+      const bool relu = t % 2 == 0;
+      std::vector<int8_t> o8(static_cast<size_t>(n));
+      std::vector<int16_t> o16(static_cast<size_t>(n));
+      std::vector<int32_t> o32(static_cast<size_t>(n));
+      requantise_row(o8.data(), acc.data(), n, r, -128, 127, relu);
+      requantise_row(o16.data(), acc.data(), n, r, -32768, 32767, relu);
+      requantise_row(o32.data(), acc.data(), n, r, -(1 << 20), 1 << 20, relu);
+      int64_t bad = 0;
+      for (int64_t p = 0; p < n; ++p) {
+        const int32_t a = relu ? std::max(acc[size_t(p)], 0) : acc[size_t(p)];
+        bad += o8[size_t(p)] != requantise(a, r, -128, 127);
+        bad += o16[size_t(p)] != requantise(a, r, -32768, 32767);
+        bad += o32[size_t(p)] != requantise(a, r, -(1 << 20), 1 << 20);
+      }
+      CAPTURE(t);
+      REQUIRE(bad == 0);
+    }
   }
   set_gemm_path_limit(GemmPath::vnni);
 }
