@@ -25,7 +25,7 @@ threads=("$@")
 qat=$build/bench/bench_int_engine
 [[ -x $qat ]] || { echo "no $qat: build it with ninja -C $build bench/bench_int_engine" >&2; exit 1; }
 
-ratio() { [[ $2 == - ]] && echo - || awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+ratio() { [[ $1 == - || $2 == - ]] && echo - || awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)"
 rows=()
 for t in "${threads[@]}"; do
@@ -33,6 +33,7 @@ for t in "${threads[@]}"; do
   out=$(OMP_NUM_THREADS=$t "$qat" --threads "$t" --reps "$reps" --portable 0 ${BENCH_ARGS:-})
   echo "$out"
   read -r f s i <<<"$(awk '/^RESULT/ {print $3, $5, $7}' <<<"$out")"
+  [[ $f == 0.0 ]] && f=- s=-  # --float 0: not timed
   p=- q=-
   if /usr/bin/python3 -c "import torch" 2>/dev/null; then
     out=$(/usr/bin/python3 bench/torch_int_inference.py --threads "$t" --reps "$reps")
