@@ -19,7 +19,7 @@
 // the values. Timed, median of R runs after one warm-up, batch 1:
 //   float model      the U-Net without quantizers, eval mode
 //   simulation       the same with its quantizers (fake-quant), eval mode
-//   integer engine   int_engine.h, VNNI if the CPU has it
+//   integer engine   int_engine.h, on the best path the CPU has (VNNI, AVX2)
 //   integer portable the engine with the fallbacks: the AVX2 GEMM (if the
 //                    best path is VNNI) and the portable one
 #include <algorithm>
