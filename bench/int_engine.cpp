@@ -1,10 +1,13 @@
 // Integer inference against float inference of the same U-Net, in one run:
 //
 //   bench_int_engine [--width W] [--size S] [--reps R] [--threads T] [--portable 0|1]
-//                    [--quantization fixed_twos|FIXED]
+//                    [--quantization fixed_twos|FIXED] [--act I.F] [--weight I.F]
+//                    [--float 0|1]
 //                    (default width 64, 1x200x200, 5 reps, 2 threads, portable 1,
-//                    fixed_twos; FIXED is the paper's sign-magnitude Q8.0/Q0.8,
-//                    int16 codes, whose up1 conv is widened to int64)
+//                    fixed_twos, activations Q8.0, weights Q0.8; FIXED is the
+//                    paper's sign-magnitude: int16 codes at Q8.0/Q0.8 (whose
+//                    up1 conv is widened to int64), int8 at Q6.0/Q0.4;
+//                    --float 0 skips the float and fake-quant timings)
 //
 // bench/int_engine.sh runs it beside PyTorch's float inference
 // (torch_int_inference.py) and prints the ratios; the last line here,
@@ -16,8 +19,9 @@
 // the values. Timed, median of R runs after one warm-up, batch 1:
 //   float model      the U-Net without quantizers, eval mode
 //   simulation       the same with its quantizers (fake-quant), eval mode
-//   integer engine   int_engine.h, VNNI if the CPU has it
-//   integer portable the engine with the portable GEMM (set_portable_only)
+//   integer engine   int_engine.h, on the best path the CPU has (VNNI, AVX2)
+//   integer portable the engine with the fallbacks: the AVX2 GEMM (if the
+//                    best path is VNNI) and the portable one
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -54,6 +58,8 @@ int main(int argc, char** argv) {
   int64_t width = 64, size = 200;
   int reps = 5, threads = 2;
   bool portable = true;  // --portable 0: skip the slow portable run
+  bool with_float = true;
+  int ai = 8, af = 0, wi = 0, wf = 8;
   std::string quantization = "fixed_twos";
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--width")) width = std::atoll(argv[i + 1]);
@@ -62,6 +68,9 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--portable")) portable = std::atoi(argv[i + 1]) != 0;
     else if (!std::strcmp(argv[i], "--quantization")) quantization = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--float")) with_float = std::atoi(argv[i + 1]) != 0;
+    else if (!std::strcmp(argv[i], "--act")) std::sscanf(argv[i + 1], "%d.%d", &ai, &af);
+    else if (!std::strcmp(argv[i], "--weight")) std::sscanf(argv[i + 1], "%d.%d", &wi, &wf);
     else {
       std::fprintf(stderr, "unknown option %s\n", argv[i]);
       return 2;
@@ -71,8 +80,8 @@ int main(int argc, char** argv) {
   Config c;
   c.width = width;
   c.quantization = quantization;
-  c.activation_i_width = 8, c.activation_f_width = 0;
-  c.weight_i_width = 0, c.weight_f_width = 8;
+  c.activation_i_width = ai, c.activation_f_width = af;
+  c.weight_i_width = wi, c.weight_f_width = wf;
   Model sim = build_model(c);
   sim.net->eval();
   Config cf = c;
@@ -85,8 +94,8 @@ int main(int argc, char** argv) {
   Tensor x = Tensor::empty({1, 1, size, size});
   for (int64_t k = 0; k < x.numel(); ++k) x.data()[k] = rng.uniform(-1.0f, 1.0f);
   NoGrad no_grad;
-  const double t_float = median_ms(reps, [&] { plain.net->forward(x); });
-  const double t_sim = median_ms(reps, [&] { sim.net->forward(x); });
+  const double t_float = with_float ? median_ms(reps, [&] { plain.net->forward(x); }) : 0;
+  const double t_sim = with_float ? median_ms(reps, [&] { sim.net->forward(x); }) : 0;
   const double t_int = median_ms(reps, [&] { engine.logits(x); });
   const CodeTensor x1 = engine.run_float_prefix(x);
   const CodeTensor y = engine.run_integer(x1);
@@ -110,20 +119,21 @@ int main(int argc, char** argv) {
     engine.run_integer(x1);
   }
   engine.observe = nullptr;
-  const bool vnni = quant::use_vnni();
-  double t_port = 0;
-  if (portable) {
-    quant::set_portable_only(true);
-    t_port = median_ms(reps, [&] { engine.logits(x); });
-    quant::set_portable_only(false);
+  const quant::GemmPath best = quant::gemm_path();
+  std::vector<std::pair<quant::GemmPath, double>> fallbacks;
+  for (quant::GemmPath p : {quant::GemmPath::avx2, quant::GemmPath::portable}) {
+    if (!portable || p >= best) continue;
+    quant::set_gemm_path_limit(p);
+    if (quant::gemm_path() == p) fallbacks.emplace_back(p, median_ms(reps, [&] { engine.logits(x); }));
   }
-  std::printf("U-Net width %lld, 1x%lldx%lld, batch 1, %d threads, median of %d, %s Q8.0/Q0.8\n",
+  quant::set_gemm_path_limit(quant::GemmPath::vnni);
+  std::printf("U-Net width %lld, 1x%lldx%lld, batch 1, %d threads, median of %d, %s Q%d.%d/Q%d.%d\n",
               (long long)width, (long long)size, (long long)size, threads, reps,
-              quantization.c_str());
+              quantization.c_str(), ai, af, wi, wf);
   std::printf("  float model (no quantizers)    %8.1f ms\n", t_float);
   std::printf("  simulation (fake-quant, eval)  %8.1f ms\n", t_sim);
-  std::printf("  integer engine (%s)        %8.1f ms   float/int %.2fx  sim/int %.2fx\n",
-              vnni ? "VNNI    " : "portable", t_int, t_float / t_int, t_sim / t_int);
+  std::printf("  integer engine (%-8s)        %8.1f ms   float/int %.2fx  sim/int %.2fx\n",
+              quant::gemm_path_name(best), t_int, t_float / t_int, t_sim / t_int);
   std::printf("    of which float conv1 block %.1f ms, integer part %.1f ms, conv9 %.1f ms\n",
               t_prefix, t_codes, t_suffix);
   std::printf("    per layer (median of %d):", reps);
@@ -132,9 +142,9 @@ int main(int argc, char** argv) {
     std::printf(" %s %.1f", names[k].c_str(), per_layer[k][per_layer[k].size() / 2]);
   }
   std::printf("\n");
-  if (portable)
-    std::printf("  integer engine (portable)      %8.1f ms   float/int %.2fx\n", t_port,
-                t_float / t_port);
+  for (const auto& [p, t] : fallbacks)
+    std::printf("  integer engine (%-8s)        %8.1f ms   float/int %.2fx\n",
+                quant::gemm_path_name(p), t, t_float / t);
   std::printf("RESULT float_ms %.1f sim_ms %.1f int_ms %.1f threads %d\n", t_float, t_sim,
               t_int, threads);
   return 0;

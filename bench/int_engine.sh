@@ -1,14 +1,17 @@
 #!/bin/bash
 # Integer inference against float inference, qat's and PyTorch's, in one run.
 #
-#   bench/int_engine.sh [build-dir] [reps] [threads...]
+#   [BENCH_ARGS="..."] bench/int_engine.sh [build-dir] [reps] [threads...]
 #                       (default: build-int, 5 reps, threads 1 and 2)
 #
 # For each thread count: bench_int_engine (qat float model, fake-quant
 # simulation, integer engine; width 64, 1x200x200, batch 1, eval, medians of
-# reps after a warm-up), then torch_int_inference.py (PyTorch float, eval,
-# no_grad, the same U-Net, the same threads), then one table row with the
-# ratios. Targets (issue #6): float qat / int >= 2 and PyTorch / int > 1.
+# reps after a warm-up; BENCH_ARGS go to it, e.g. "--quantization FIXED
+# --act 6.0 --weight 0.4"), then torch_int_inference.py (PyTorch float and
+# PyTorch's own int8 model, FX + onednn, of the same U-Net, eval, no_grad,
+# the same threads), then one table row with the ratios. Targets: issue #6,
+# float qat / int >= 2 and PyTorch float / int > 1; issue #13, qat int /
+# PyTorch int8 <= 0.7.
 # Timings are printed, never asserted. On a shared machine, stop the other
 # jobs for the run (SIGSTOP, then SIGCONT) to get numbers
 # worth quoting.
@@ -22,25 +25,28 @@ threads=("$@")
 qat=$build/bench/bench_int_engine
 [[ -x $qat ]] || { echo "no $qat: build it with ninja -C $build bench/bench_int_engine" >&2; exit 1; }
 
-ratio() { [[ $2 == - ]] && echo - || awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+ratio() { [[ $1 == - || $2 == - ]] && echo - || awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)"
 rows=()
 for t in "${threads[@]}"; do
-  out=$(OMP_NUM_THREADS=$t "$qat" --threads "$t" --reps "$reps" --portable 0)
+  # shellcheck disable=SC2086  # BENCH_ARGS is a list of words
+  out=$(OMP_NUM_THREADS=$t "$qat" --threads "$t" --reps "$reps" --portable 0 ${BENCH_ARGS:-})
   echo "$out"
   read -r f s i <<<"$(awk '/^RESULT/ {print $3, $5, $7}' <<<"$out")"
-  p=-
+  [[ $f == 0.0 ]] && f=- s=-  # --float 0: not timed
+  p=- q=-
   if /usr/bin/python3 -c "import torch" 2>/dev/null; then
     out=$(/usr/bin/python3 bench/torch_int_inference.py --threads "$t" --reps "$reps")
     echo "$out"
-    p=$(awk '/^RESULT/ {print $3}' <<<"$out")
+    read -r p q <<<"$(awk '/^RESULT/ {print $3, $5}' <<<"$out")"
   else
     echo "python3-torch is missing (apt-get install python3-torch): no PyTorch column"
   fi
-  rows+=("| $t | $f | $s | $i | $p | $(ratio "$f" "$i") | $(ratio "$s" "$i") | $(ratio "$p" "$i") |")
+  rows+=("| $t | $i | $q | $p | $f | $s | **$(ratio "$i" "$q")** | $(ratio "$f" "$i") | $(ratio "$p" "$i") |")
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| threads | qat float ms | qat fake-quant ms | qat integer ms | PyTorch float ms | float/int | sim/int | PyTorch/int |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "qat: ${BENCH_ARGS:-fixed_twos Q8.0/Q0.8}"
+echo "| threads | qat integer ms | PyTorch int8 ms | PyTorch float ms | qat float ms | qat fake-quant ms | qat int / PyTorch int8 | qat float / int | PyTorch float / int |"
+echo "|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"

@@ -1,4 +1,4 @@
-// Integer GEMM: naive, portable blocked and AVX-512 VNNI. Letters as in
+// Integer GEMM: naive, portable blocked, AVX2 and AVX-512 VNNI. Letters as in
 // int_gemm.h: A (M,K), B (K,N) -> C (M,N) int32, C = A*B mod 2^32.
 //
 // ## The VNNI kernel
@@ -34,6 +34,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -225,6 +226,84 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void vnni_tile(
   }
 }
 
+// ---- AVX2 (no VNNI): vpmaddwd (_mm256_madd_epi16) multiplies 16 signed
+// int16 pairs and adds each pair into one of 8 int32 lanes, so k goes in
+// groups of 2 and both operands are int16: int8 codes are widened (A once
+// in pack_a, B as its panel is packed). Signed times signed: no offset and
+// no correction. The one pair that does not fit, (-32768)^2 * 2 = 2^31,
+// comes out as -2^31, the same value mod 2^32: exact mod 2^32 like the rest.
+// (vpmaddubsw, the int8 instruction, saturates its int16 pair sums, so it
+// is not exact for Q8.0 x Q0.8 codes.) The panel is 16 columns wide,
+// Bp (Kp/2, 16, 2), Kp*64 bytes (74 KB at K = 576), in L1/L2; the register
+// tile is 6 rows x 16 columns, 12 accumulators.
+constexpr int64_t kNR2 = 16;
+
+inline __attribute__((target("avx2"))) __m256i load_row16(const int8_t* p) {
+  return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+inline __attribute__((target("avx2"))) __m256i load_row16(const int16_t* p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
+
+// B columns [n0, n0+nr) -> Bp (Kp/2, 16, 2) int16, zeros past K and nr.
+template <class T, class Rows>
+__attribute__((target("avx2"))) void pack_b_panel_avx2(int16_t* Bp, const Rows& row,
+                                                       int64_t K, int64_t Kp, int64_t n0,
+                                                       int64_t nr) {
+  for (int64_t kg = 0; kg < Kp / 2; ++kg) {
+    int16_t* dst = Bp + kg * 2 * kNR2;
+    if (nr == kNR2 && 2 * kg + 2 <= K) {
+      const __m256i r0 = load_row16(row(2 * kg) + n0), r1 = load_row16(row(2 * kg + 1) + n0);
+      const __m256i lo = _mm256_unpacklo_epi16(r0, r1);  // columns 0-3 | 8-11
+      const __m256i hi = _mm256_unpackhi_epi16(r0, r1);  // 4-7 | 12-15
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), _mm256_permute2x128_si256(lo, hi, 0x20));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 16),
+                          _mm256_permute2x128_si256(lo, hi, 0x31));
+      continue;
+    }
+    for (int64_t t = 0; t < 2; ++t) {
+      const int64_t k = 2 * kg + t;
+      const T* src = k < K ? row(k) + n0 : nullptr;
+      for (int64_t j = 0; j < kNR2; ++j) dst[j * 2 + t] = (src && j < nr) ? int16_t(src[j]) : 0;
+    }
+  }
+}
+
+// One 6 x 16 tile: C[m0.., n0..] = Ap rows (lda apart, int16) x Bp panel.
+__attribute__((target("avx2"))) void avx2_tile(int32_t* C, const int16_t* Ap, int64_t lda,
+                                               const int16_t* Bp, int64_t Kp, int64_t ldc,
+                                               int64_t mr, int64_t nr) {
+  __m256i acc[kMR][2];
+#pragma GCC unroll 6
+  for (int64_t i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
+  for (int64_t kg = 0; kg < Kp / 2; ++kg) {
+    const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(Bp + kg * 32));
+    const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(Bp + kg * 32 + 16));
+#pragma GCC unroll 6
+    for (int64_t i = 0; i < kMR; ++i) {
+      int32_t a32;
+      std::memcpy(&a32, Ap + i * lda + kg * 2, sizeof a32);
+      const __m256i a = _mm256_set1_epi32(a32);
+      acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(b0, a));
+      acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(b1, a));
+    }
+  }
+  alignas(32) int32_t edge[kNR2];
+#pragma GCC unroll 6
+  for (int64_t i = 0; i < kMR; ++i) {
+    if (i >= mr) break;
+    int32_t* c = C + i * ldc;
+    if (nr == kNR2) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(c), acc[i][0]);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + 8), acc[i][1]);
+    } else {
+      _mm256_store_si256(reinterpret_cast<__m256i*>(edge), acc[i][0]);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(edge + 8), acc[i][1]);
+      std::copy_n(edge, nr, c);
+    }
+  }
+}
+
 }  // namespace
 
 bool cpu_has_vnni() {
@@ -233,13 +312,42 @@ bool cpu_has_vnni() {
                           __builtin_cpu_supports("avx512vnni");
   return has;
 }
+bool cpu_has_avx2() {
+  static const bool has = __builtin_cpu_supports("avx2");
+  return has;
+}
 
 namespace {
-std::atomic<bool> portable_only{false};
+// The limit: QAT_INT_GEMM=portable|avx2|vnni caps it from the start (to run
+// a whole program on a fallback), set_gemm_path_limit afterwards.
+GemmPath limit_from_env() {
+  const char* e = std::getenv("QAT_INT_GEMM");
+  if (!e) return GemmPath::vnni;
+  if (!std::strcmp(e, "portable")) return GemmPath::portable;
+  if (!std::strcmp(e, "avx2")) return GemmPath::avx2;
+  if (!std::strcmp(e, "vnni")) return GemmPath::vnni;
+  throw Error(detail::concat("QAT_INT_GEMM=", e, ": expected portable, avx2 or vnni"));
+}
+std::atomic<GemmPath>& path_limit() {
+  static std::atomic<GemmPath> limit{limit_from_env()};
+  return limit;
+}
 }  // namespace
 
-bool use_vnni() { return cpu_has_vnni() && !portable_only.load(); }
-void set_portable_only(bool value) { portable_only.store(value); }
+GemmPath gemm_path() {
+  const GemmPath limit = path_limit().load();
+  if (limit >= GemmPath::vnni && cpu_has_vnni()) return GemmPath::vnni;
+  if (limit >= GemmPath::avx2 && cpu_has_avx2()) return GemmPath::avx2;
+  return GemmPath::portable;
+}
+void set_gemm_path_limit(GemmPath limit) { path_limit().store(limit); }
+const char* gemm_path_name(GemmPath p) {
+  return p == GemmPath::vnni ? "VNNI" : p == GemmPath::avx2 ? "AVX2" : "portable";
+}
+bool use_vnni() { return gemm_path() == GemmPath::vnni; }
+void set_portable_only(bool value) {
+  set_gemm_path_limit(value ? GemmPath::portable : GemmPath::vnni);
+}
 
 template <class T>
 PackedA<T> pack_a(const T* A, int64_t M, int64_t K) {
@@ -257,13 +365,44 @@ PackedA<T> pack_a(const T* A, int64_t M, int64_t K) {
       p.corr[size_t(m)] = static_cast<int32_t>(128u * s);
     }
   }
+  if constexpr (sizeof(T) == 1) p.wide.assign(p.data.begin(), p.data.end());
   return p;
 }
 
 namespace {
+// The AVX2 path of packed() below: OpenMP over 16-column panels, each
+// packed once and run under every row tile of A.
+template <class T, class Rows>
+void packed_avx2(int32_t* C, const PackedA<T>& A, const Rows& row, int64_t N, int64_t ldc) {
+  const int16_t* Ap;
+  if constexpr (sizeof(T) == 1)
+    Ap = A.wide.data();
+  else
+    Ap = A.data.data();
+  const int64_t panels = (N + kNR2 - 1) / kNR2;
+#pragma omp parallel
+  {
+    thread_local std::vector<int16_t> Bp;  // kept between calls, as in packed()
+    if (Bp.size() < size_t(A.Kp * kNR2)) Bp.resize(size_t(A.Kp * kNR2));
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < panels; ++p) {
+      const int64_t n0 = p * kNR2, nr = std::min(kNR2, N - n0);
+      pack_b_panel_avx2<T>(Bp.data(), row, A.K, A.Kp, n0, nr);
+      for (int64_t m0 = 0; m0 < A.M; m0 += kMR)
+        avx2_tile(C + m0 * ldc + n0, Ap + m0 * A.Kp, A.Kp, Bp.data(), A.Kp, ldc,
+                  std::min(kMR, A.M - m0), nr);
+    }
+  }
+}
+
 template <class T, class Rows>
 void packed(int32_t* C, const PackedA<T>& A, const Rows& row, int64_t N, int64_t ldc) {
-  if (!use_vnni()) {
+  const GemmPath path = gemm_path();
+  if (path == GemmPath::avx2) {
+    packed_avx2(C, A, row, N, ldc);
+    return;
+  }
+  if (path == GemmPath::portable) {
     blocked(C, A.data.data(), /*lda=*/A.Kp, row, A.M, N, A.K, ldc);
     return;
   }
@@ -308,8 +447,8 @@ void gemm_vnni(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t
 template <class T>
 void gemm(int32_t* C, const T* A, const T* B, int64_t M, int64_t N, int64_t K,
           int64_t ldc) {
-  if (use_vnni())
-    gemm_vnni(C, A, B, M, N, K, ldc);
+  if (gemm_path() != GemmPath::portable)
+    gemm_packed(C, pack_a(A, M, K), B, N, ldc);
   else
     gemm_blocked(C, A, B, M, N, K, ldc);
 }

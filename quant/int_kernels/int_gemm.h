@@ -31,7 +31,10 @@
 //   gemm_naive     triple loop in int64, truncated to int32
 //   gemm_blocked   portable C++: cache blocks, OpenMP over column blocks
 //   gemm_vnni      AVX-512 VNNI micro-kernel, OpenMP over column panels
-//   gemm           the VNNI one if the CPU has it (checked once), else blocked
+//   (packed AVX2)  vpmaddwd on int16 pairs (int8 codes widened when packed),
+//                  for CPUs without AVX-512 VNNI (AMD Zen 2/3, older Intel)
+//   gemm           the VNNI one if the CPU has it (checked once), else blocked;
+//                  gemm_packed and the conv: VNNI, else AVX2, else blocked
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -63,6 +66,7 @@ struct PackedA {
   int64_t M = 0, K = 0, Kp = 0;  // Kp: K padded to the group
   std::vector<T> data;           // (rows padded to 6, Kp)
   std::vector<int32_t> corr;     // one per padded row
+  std::vector<int16_t> wide;     // int8 only: data widened to int16 (the AVX2 path)
 };
 template <class T>
 PackedA<T> pack_a(const T* A, int64_t M, int64_t K);
@@ -80,8 +84,16 @@ void gemm_packed_rows(int32_t* C, const PackedA<T>& A, const T* base, const int6
 
 // True if this CPU runs the _vnni versions (AVX-512 F, BW and VNNI).
 bool cpu_has_vnni();
-// What gemm, gemm_packed and the integer conv dispatch on: cpu_has_vnni()
-// unless set_portable_only(true) (tests and benchmarks of the fallback).
+bool cpu_has_avx2();
+// What gemm_packed and the integer conv run: the best path the CPU has, at
+// most a limit (default vnni: no limit). The limit is for tests and
+// benchmarks of the fallbacks: set_gemm_path_limit, or the environment
+// variable QAT_INT_GEMM=portable|avx2|vnni read at the first call.
+enum class GemmPath { portable = 0, avx2 = 1, vnni = 2 };
+GemmPath gemm_path();
+void set_gemm_path_limit(GemmPath limit);
+const char* gemm_path_name(GemmPath path);
+// gemm_path() == vnni; set_portable_only(b): the limit portable, or none.
 bool use_vnni();
 void set_portable_only(bool portable_only);
 

@@ -1,6 +1,8 @@
 // Requantisation by multiplier, offset and shift; see int_requant.h.
 #include "quant/int_kernels/int_requant.h"
 
+#include "quant/int_kernels/int_gemm.h"
+
 #include <immintrin.h>
 
 #include <algorithm>
@@ -176,6 +178,69 @@ QAT_AVX512_REQUANT int64_t requantise_row_avx512(T* out, const int32_t* acc, int
 }
 #pragma GCC diagnostic pop
 
+// The same with AVX2, 8 accumulators at a time in two vectors of 4 int64.
+// AVX2 has no 64-bit arithmetic shift, min or max: vpmuldq multiplies the
+// sign-extended int32 lanes exactly (|M| < 2^30), the floor shift is the
+// logical shift of v + 2^63 less 2^63 >> s, the clamps compare and blend.
+#define QAT_AVX2_REQUANT __attribute__((target("avx2")))
+struct RequantLanes4 {
+  __m256i vm, vo, vl, vh, mask, half, one, bias, bias_shifted;
+  __m128i sh;
+};
+
+// 4 int32 accumulators -> 4 int64 codes: (a * M + O) rounded by s, clamped.
+QAT_AVX2_REQUANT static inline __m256i requant_lane4(__m128i a32, const RequantLanes4& k) {
+  const __m256i v = _mm256_add_epi64(_mm256_mul_epi32(_mm256_cvtepi32_epi64(a32), k.vm), k.vo);
+  __m256i q = _mm256_sub_epi64(_mm256_srl_epi64(_mm256_xor_si256(v, k.bias), k.sh),
+                               k.bias_shifted);  // floor(v / 2^s)
+  const __m256i r = _mm256_and_si256(v, k.mask);
+  const __m256i odd = _mm256_cmpeq_epi64(_mm256_and_si256(q, k.one), k.one);
+  const __m256i up = _mm256_or_si256(_mm256_cmpgt_epi64(r, k.half),
+                                     _mm256_and_si256(_mm256_cmpeq_epi64(r, k.half), odd));
+  q = _mm256_sub_epi64(q, up);  // up is -1 where the half rounds up
+  q = _mm256_blendv_epi8(q, k.vl, _mm256_cmpgt_epi64(k.vl, q));
+  return _mm256_blendv_epi8(q, k.vh, _mm256_cmpgt_epi64(q, k.vh));
+}
+
+template <class T>
+QAT_AVX2_REQUANT int64_t requantise_row_avx2(T* out, const int32_t* acc, int64_t n, int64_t M,
+                                             int64_t O, int s, int64_t L, int64_t H,
+                                             int32_t floor_acc) {
+  const int64_t bias = std::numeric_limits<int64_t>::min();
+  const RequantLanes4 k{_mm256_set1_epi64x(M),
+                        _mm256_set1_epi64x(O),
+                        _mm256_set1_epi64x(L),
+                        _mm256_set1_epi64x(H),
+                        _mm256_set1_epi64x(s ? (int64_t(1) << s) - 1 : 0),
+                        _mm256_set1_epi64x(s ? int64_t(1) << (s - 1) : 1),
+                        _mm256_set1_epi64x(1),
+                        _mm256_set1_epi64x(bias),
+                        _mm256_set1_epi64x(int64_t(uint64_t(bias) >> s)),
+                        _mm_cvtsi32_si128(s)};
+  const __m256i vfloor = _mm256_set1_epi32(floor_acc);
+  const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);  // low halves of int64
+  int64_t p = 0;
+  for (; p + 8 <= n; p += 8) {
+    const __m256i a =
+        _mm256_max_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + p)), vfloor);
+    const __m128i lo = _mm256_castsi256_si128(
+        _mm256_permutevar8x32_epi32(requant_lane4(_mm256_castsi256_si128(a), k), even));
+    const __m128i hi = _mm256_castsi256_si128(
+        _mm256_permutevar8x32_epi32(requant_lane4(_mm256_extracti128_si256(a, 1), k), even));
+    // the codes lie in [L, H] within T: the saturating packs keep them
+    if constexpr (sizeof(T) == 1) {
+      const __m128i c16 = _mm_packs_epi32(lo, hi);
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(out + p), _mm_packs_epi16(c16, c16));
+    } else if constexpr (sizeof(T) == 2) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + p), _mm_packs_epi32(lo, hi));
+    } else {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + p), lo);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + p + 4), hi);
+    }
+  }
+  return p;
+}
+
 bool has_avx512() {
   static const bool has = __builtin_cpu_supports("avx512f") &&
                           __builtin_cpu_supports("avx512dq") &&
@@ -190,9 +255,14 @@ void requantise_row(T* out, const int32_t* acc, int64_t n, const Requant& r, int
   const int s = r.shift;
   const int32_t floor_acc = relu ? 0 : std::numeric_limits<int32_t>::min();
   // |acc| < 2^31, |M| < 2^30, |O| < 2^61: acc*M + O stays inside int64
-  const int64_t start = has_avx512() && s <= 62
-                            ? requantise_row_avx512(out, acc, n, M, O, s, L, H, floor_acc)
-                            : 0;
+  // vector rows on the path the GEMM runs (int_gemm.h: gemm_path, so that
+  // tests and benchmarks can force the fallbacks), scalar for the rest
+  const GemmPath path = gemm_path();
+  int64_t start = 0;
+  if (s <= 62 && path == GemmPath::vnni && has_avx512())
+    start = requantise_row_avx512(out, acc, n, M, O, s, L, H, floor_acc);
+  else if (s <= 62 && path != GemmPath::portable)
+    start = requantise_row_avx2(out, acc, n, M, O, s, L, H, floor_acc);
   for (int64_t p = start; p < n; ++p) {
     const int64_t v = int64_t(std::max(acc[p], floor_acc)) * M + O;
     const int64_t y = s == 0 ? v : round_shift_ge1(v, s);
