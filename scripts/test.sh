@@ -9,6 +9,12 @@ sudo_if_needed() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 sudo_if_needed bash scripts/setup.sh
 
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
+# The tests write under $TMPDIR (std::filesystem::temp_directory_path): a
+# folder of this run's own, so that two runs on one machine do not share
+# their files.
+TMPDIR=$(mktemp -d -t qat-tests.XXXXXX)
+export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
 
 echo "== include directions"
 bash scripts/check_includes.sh

@@ -26,86 +26,93 @@ Tensor float_layer(const FloatLayer& l, const Tensor& x) {
 
 }  // namespace
 
+// One input of a layer as it arrives: channels, code range, fraction bits.
+struct IntEngine::Input {
+  int64_t channels;
+  quant::CodeRange range;
+  int frac;
+};
+
+// Layer i's inputs, from the topology: the previous output, or for an
+// up-block's first conv [upsampled previous output, skip].
+std::vector<IntEngine::Input> IntEngine::inputs_of(size_t i, const IntLayerInputs& w) const {
+  auto out_spec = [&](size_t j) -> const quant::QuantSpec& {  // layer j's output; -1: input
+    return j == size_t(-1) ? model_.prefix[1].activation : model_.layers[j].activation;
+  };
+  const IntLayer& l = model_.layers[i];
+  const size_t prev = size_t(w.previous);  // size_t(-1): the input codes
+  if (w.join != topology::Join::UpConcat)
+    return {{l.in_channels, quant::code_range(out_spec(prev)), frac_bits_of(out_spec(prev))}};
+  const size_t skip = size_t(w.skip);
+  const int64_t up_c = model_.layers[prev].out_channels;
+  const quant::CodeRange r = quant::code_range(out_spec(prev));
+  return {{up_c, {16 * r.lo, 16 * r.hi}, frac_bits_of(out_spec(prev)) + 4},  // int_ops.h
+          {l.in_channels - up_c, quant::code_range(out_spec(skip)), frac_bits_of(out_spec(skip))}};
+}
+
+// The parts of one input (channels [c0, c0 + in.channels) of layer l's
+// weight rows), each packed for the GEMM its codes and weights fit.
+void IntEngine::add_parts(Plan& p, const IntLayer& l, size_t input, const Input& in, int64_t c0) {
+  const int64_t K = l.in_channels * 9;
+  const quant::CodeRange wr = quant::code_range(l.weight);
+  const int wb = code_bytes(wr.lo, wr.hi);
+  // Aligned to the layer's f_in (the parts are shifted by at most the
+  // difference), the largest |code| this input contributes.
+  const int64_t a_max = std::max(-in.range.lo, in.range.hi) << (l.in_frac - in.frac);
+  const int bytes = std::max(code_bytes(in.range.lo, in.range.hi), wb);
+  // Channels per part: all of them when the whole sum fits int32, else as
+  // many as keep one part's sum inside int32; int32 codes (the portable
+  // int64 conv) when codes or weights need more than 16 bits or one channel
+  // alone could overflow.
+  int64_t per_part = in.channels;
+  const int64_t one = 9 * a_max * quant::max_abs_code(l.weight);  // one channel's bound
+  int part_bytes = bytes;
+  if (l.gemm_bound > quant::kInt32Max) {
+    per_part = one > quant::kInt32Max ? in.channels : quant::kInt32Max / one;
+    if (one > quant::kInt32Max || bytes == 4) part_bytes = 4, per_part = in.channels;
+  }
+  if (bytes == 4) part_bytes = 4;
+  for (int64_t first = 0; first < in.channels; first += per_part) {
+    Part part;
+    part.input = input;
+    part.first = first;
+    part.channels = std::min(per_part, in.channels - first);
+    part.bytes = part_bytes;
+    std::vector<int32_t> w;  // (OC, channels*9): this part's columns of each row
+    for (int64_t oc = 0; oc < l.out_channels; ++oc) {
+      const auto row = l.weight_codes.begin() + oc * K + (c0 + first) * 9;
+      w.insert(w.end(), row, row + part.channels * 9);
+    }
+    if (part.bytes == 1) {
+      const std::vector<int8_t> w8(w.begin(), w.end());  // fits: wb == 1
+      part.w8 = quant::pack_a(w8.data(), l.out_channels, part.channels * 9);
+    } else if (part.bytes == 2) {
+      const std::vector<int16_t> w16(w.begin(), w.end());
+      part.w16 = quant::pack_a(w16.data(), l.out_channels, part.channels * 9);
+    } else {
+      part.w32 = std::move(w);
+    }
+    p.parts.push_back(std::move(part));
+  }
+}
+
 IntEngine::IntEngine(IntModel model) : model_(std::move(model)) {
   const std::vector<std::string> names = integer_layer_names();
   const std::vector<IntLayerInputs> wiring = integer_layer_inputs();
   QAT_CHECK(model_.layers.size() == names.size(), "integer engine: ", model_.layers.size(),
             " integer layers, expected ", names.size());
-  auto out_spec = [&](size_t j) -> const quant::QuantSpec& {  // layer j's output; -1: input
-    return j == size_t(-1) ? model_.prefix[1].activation : model_.layers[j].activation;
-  };
   for (size_t i = 0; i < model_.layers.size(); ++i) {
     const IntLayer& l = model_.layers[i];
     Plan p;
     const quant::CodeRange out = quant::code_range(l.activation);
     p.out_bytes = code_bytes(out.lo, out.hi);
     p.wide = l.acc_bound > quant::kInt32Max;
-    // Each input as it arrives: channels, code range, fraction bits.
-    struct Input {
-      int64_t channels;
-      quant::CodeRange range;
-      int frac;
-    };
-    std::vector<Input> in;
-    const IntLayerInputs& w = wiring[i];
-    const size_t prev = size_t(w.previous);  // size_t(-1): the input codes
-    if (w.join == topology::Join::UpConcat) {  // an up-block's first conv: [upsampled, skip]
-      const size_t skip = size_t(w.skip);
-      const int64_t up_c = model_.layers[prev].out_channels;
-      const quant::CodeRange r = quant::code_range(out_spec(prev));
-      in = {{up_c, {16 * r.lo, 16 * r.hi}, frac_bits_of(out_spec(prev)) + 4},  // int_ops.h
-            {l.in_channels - up_c, quant::code_range(out_spec(skip)),
-             frac_bits_of(out_spec(skip))}};
-    } else {
-      in = {{l.in_channels, quant::code_range(out_spec(prev)), frac_bits_of(out_spec(prev))}};
-    }
-    const int64_t K = l.in_channels * 9;
-    const quant::CodeRange wr = quant::code_range(l.weight);
-    const int wb = code_bytes(wr.lo, wr.hi);
-    const int64_t w_max = quant::max_abs_code(l.weight);
     int64_t c0 = 0;  // the first channel of an input within the weight's rows
+    const std::vector<Input> in = inputs_of(i, wiring[i]);
     for (size_t input = 0; input < in.size(); ++input) {
-      const auto& [channels, range, frac] = in[input];
-      p.input_channels.push_back(channels);
-      // Aligned to the layer's f_in (the parts are shifted by at most the
-      // difference), the largest |code| this input contributes.
-      const int64_t a_max = std::max(-range.lo, range.hi) << (l.in_frac - frac);
-      const int bytes = std::max(code_bytes(range.lo, range.hi), wb);
-      // Channels per part: all of them when the whole sum fits int32, else
-      // as many as keep one part's sum inside int32; int32 codes (the
-      // portable int64 conv) when codes or weights need more than 16 bits
-      // or one channel alone could overflow.
-      int64_t per_part = channels;
-      const int64_t one = 9 * a_max * w_max;  // one channel's bound
-      int part_bytes = bytes;
-      if (l.gemm_bound > quant::kInt32Max) {
-        per_part = one > quant::kInt32Max ? channels : quant::kInt32Max / one;
-        if (one > quant::kInt32Max || bytes == 4) part_bytes = 4, per_part = channels;
-      }
-      if (bytes == 4) part_bytes = 4;
-      for (int64_t first = 0; first < channels; first += per_part) {
-        Part part;
-        part.input = input;
-        part.first = first;
-        part.channels = std::min(per_part, channels - first);
-        part.bytes = part_bytes;
-        std::vector<int32_t> w;  // (OC, channels*9): this part's columns of each row
-        for (int64_t oc = 0; oc < l.out_channels; ++oc) {
-          const auto row = l.weight_codes.begin() + oc * K + (c0 + first) * 9;
-          w.insert(w.end(), row, row + part.channels * 9);
-        }
-        if (part.bytes == 1) {
-          const std::vector<int8_t> w8(w.begin(), w.end());  // fits: wb == 1
-          part.w8 = quant::pack_a(w8.data(), l.out_channels, part.channels * 9);
-        } else if (part.bytes == 2) {
-          const std::vector<int16_t> w16(w.begin(), w.end());
-          part.w16 = quant::pack_a(w16.data(), l.out_channels, part.channels * 9);
-        } else {
-          part.w32 = std::move(w);
-        }
-        p.parts.push_back(std::move(part));
-      }
-      c0 += channels;
+      p.input_channels.push_back(in[input].channels);
+      add_parts(p, l, input, in[input], c0);
+      c0 += in[input].channels;
     }
     plan_.push_back(std::move(p));
   }

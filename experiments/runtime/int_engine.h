@@ -92,6 +92,9 @@ class IntEngine {
     bool wide = false;  // int64 accumulators and 128-bit requantisation
     int out_bytes = 1;
   };
+  struct Input;
+  std::vector<Input> inputs_of(size_t i, const IntLayerInputs& w) const;
+  static void add_parts(Plan& p, const IntLayer& l, size_t input, const Input& in, int64_t c0);
   static quant::ConvPart conv_part(const CodeTensor& x, const Part& part, int shift,
                                    std::vector<int8_t>& keep8, std::vector<int16_t>& keep16);
   CodeTensor conv_layer(size_t i, const std::vector<const CodeTensor*>& in);
