@@ -12,7 +12,6 @@ packages=(
   libyaml-cpp-dev             # experiment configs
   doctest-dev                 # tests
   libcli11-dev                # the qat command line
-  # formatting
   libpng-dev libtiff-dev      # PNG overlays, TIFF stacks (ISBI)
   libnifti2-dev               # NIfTI volumes
   mricron-data                # Colin27 T1 + AAL atlas: the quickstart dataset
