@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "experiments/cli/commands.h"
+#include "experiments/distributed/comm.h"
 #include "experiments/export/verify_int.h"
 #include "experiments/runtime/int_model.h"
 #include "experiments/studies/curves.h"
@@ -37,9 +38,14 @@ void run_train(const ConfigArgs& a, bool restart) {
                 write_weight_histograms(c).c_str());
     return;
   }
-  if (restart && std::filesystem::exists(c.run_dir()))
+  // Under mpirun every rank runs this; rank 0 alone moves, reports and
+  // writes (a job of one without mpirun).
+  distributed::Comm& job = distributed::Comm::world();
+  if (restart && job.rank() == 0 && std::filesystem::exists(c.run_dir()))
     std::printf("moved the old run aside to %s\n", move_run_aside(c.run_dir()).c_str());
+  job.barrier();  // the others open the run folder only once it has moved
   const TrainResult r = train(c);
+  if (job.rank() != 0) return;
   print_metrics("final model", r.last, c.threshold);
   std::printf("best val Dice %.2f%% at epoch %lld; run folder %s\n", 100 * r.best_dice,
               (long long)r.best_epoch + 1, r.run_dir.c_str());
