@@ -78,7 +78,9 @@ LayerHistogram layer_histogram(const LayerQuant& l) {
   const Tensor& w = l.conv->weight;
   const float* v = w.data();
   float lo = *std::min_element(v, v + w.numel()), hi = *std::max_element(v, v + w.numel());
-  LayerHistogram h{l.name, "float", {}, {}, {}};
+  LayerHistogram h;
+  h.name = l.name;
+  h.format = "float";
   if (l.weight.format != quant::Format::None) {
     const Tensor q = quant::quantize_forward(w, l.weight, l.binary_scale).q;
     const float* pq = q.data();
