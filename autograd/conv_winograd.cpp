@@ -37,6 +37,7 @@
 
 #include "autograd/check.h"
 #include "autograd/conv_kernels.h"
+#include "autograd/work_parts.h"
 #include "autograd/storage.h"
 #include "autograd/winograd_transforms.h"
 
@@ -76,8 +77,7 @@ struct Planes {
 template <int m>
 int64_t rows_per_chunk(const ConvGeometry& g, const Tiling<m>& t, int64_t asked) {
   const size_t row_bytes = t.kXi * sizeof(float) * size_t((g.C + g.OC) * t.TW);
-  const int64_t spread = (t.rows + 4 * omp_get_max_threads() - 1) /
-                         (4 * omp_get_max_threads());
+  const int64_t spread = (t.rows + 4 * work_parts() - 1) / (4 * work_parts());
   const int64_t rows =
       asked > 0 ? asked : std::min(int64_t(kChunkBytes / row_bytes), spread);
   return std::clamp<int64_t>(rows, 1, std::max<int64_t>(t.rows, 1));
@@ -367,6 +367,30 @@ void forward(float* out, const float* x, const float* w, const float* bias,
   }
 }
 
+// One chunk of the backward: dU (a^2, OC, C) += dM V^T if dU, and the
+// chunk's share of dx if dx. dM and V are the caller's scratch.
+template <int m>
+void backward_chunk(float* dx, float* dU, float* dM, float* V, const float* dout,
+                    const float* x, const float* U, const ConvGeometry& g,
+                    const Tiling<m>& t, int64_t r0, int64_t rows) {
+  const int kXi = t.kXi;
+  const int64_t pairs = g.OC * g.C;
+  const Planes pv(g.C, rows * t.TW), pm(g.OC, rows * t.TW);
+  output_transform_adjoint(dM, dout, g, t, r0, rows);
+  if (dU) {
+    input_transform(V, x, g, t, r0, rows);
+    // dU[xi] (OC, C) += dM[xi] (OC, tiles) * V[xi]^T (tiles, C)
+    gemms(kXi, false, true, g.OC, g.C, pm.tiles, dM, pm.stride, V, pv.stride, dU, pairs,
+          true);
+  }
+  if (dx) {
+    // dV[xi] (C, tiles) = U[xi]^T (C, OC) * dM[xi] (OC, tiles)
+    gemms(kXi, true, false, g.C, pm.tiles, g.OC, U, pairs, dM, pm.stride, V, pv.stride,
+          false);
+    input_transform_adjoint(dx, V, g, t, r0, rows);
+  }
+}
+
 template <int m>
 void backward(float* dx, float* dw, const float* dout, const float* x,
               const float* w, const ConvGeometry& g, int64_t chunk_rows) {
@@ -376,47 +400,38 @@ void backward(float* dx, float* dw, const float* dout, const float* x,
   const int64_t chunks = (t.rows + nr - 1) / nr, pairs = g.OC * g.C;
   Storage U(size_t(kXi * pairs)), dU(size_t(kXi * pairs));
   if (dx) weight_transform<m>(U.data(), w, g);
-  // Each thread sums its chunks' weight gradients into its own buffer; the
-  // buffers are added in thread order afterwards. With the static schedule
-  // a thread always gets the same chunks, so a run repeats bit for bit
-  // (for the same thread count), which resuming a run relies on.
-  const int threads = omp_get_max_threads();
-  Storage thread_dU(dw ? size_t(threads * kXi * pairs) : 0);
-#pragma omp parallel num_threads(threads)
+  // The chunks are cut into `parts` runs of neighbours; each part sums its
+  // chunks' weight gradients, in order, into its own buffer, and the
+  // buffers are added in part order afterwards. The result depends on the
+  // number of parts, not on the number of threads that work through them,
+  // so a run repeats bit for bit on one thread or two (work_parts.h).
+  const int parts = int(std::min<int64_t>(work_parts(), chunks));
+  Storage part_dU(dw ? size_t(parts * kXi * pairs) : 0);
+#pragma omp parallel
   {
     // V holds the input transform for dU, then is overwritten with dV.
     Storage V(size_t(kXi * Planes(g.C, nr * t.TW).stride)),
         dM(size_t(kXi * Planes(g.OC, nr * t.TW).stride));
-    float* my_dU = dw ? thread_dU.data() + omp_get_thread_num() * kXi * pairs : nullptr;
-    if (dw) std::fill_n(my_dU, kXi * pairs, 0.0f);
     // Neighbouring chunks scatter into the two input rows they share: the
     // even chunks run first, then the odd ones, so no two threads add into
     // the same pixel at once.
     for (int64_t parity = 0; parity < 2; ++parity) {
-#pragma omp for schedule(static)
-      for (int64_t k = parity; k < chunks; k += 2) {
-        const int64_t r0 = k * nr, rows = std::min(nr, t.rows - r0);
-        const Planes pv(g.C, rows * t.TW), pm(g.OC, rows * t.TW);
-        output_transform_adjoint(dM.data(), dout, g, t, r0, rows);
-        if (dw) {
-          input_transform(V.data(), x, g, t, r0, rows);
-          // dU[xi] (OC, C) += dM[xi] (OC, tiles) * V[xi]^T (tiles, C)
-          gemms(kXi, false, true, g.OC, g.C, pm.tiles, dM.data(), pm.stride,
-                V.data(), pv.stride, my_dU, pairs, true);
-        }
-        if (dx) {
-          // dV[xi] (C, tiles) = U[xi]^T (C, OC) * dM[xi] (OC, tiles)
-          gemms(kXi, true, false, g.C, pm.tiles, g.OC, U.data(), pairs, dM.data(),
-                pm.stride, V.data(), pv.stride, false);
-          input_transform_adjoint(dx, V.data(), g, t, r0, rows);
+#pragma omp for schedule(dynamic)
+      for (int p = 0; p < parts; ++p) {
+        float* my_dU = dw ? part_dU.data() + p * kXi * pairs : nullptr;
+        if (dw && parity == 0) std::fill_n(my_dU, kXi * pairs, 0.0f);
+        const int64_t k0 = chunks * p / parts, k1 = chunks * (p + 1) / parts;
+        for (int64_t k = k0 + ((k0 % 2) != parity); k < k1; k += 2) {
+          const int64_t r0 = k * nr, rows = std::min(nr, t.rows - r0);
+          backward_chunk(dx, my_dU, dM.data(), V.data(), dout, x, U.data(), g, t, r0, rows);
         }
       }
     }
   }
   if (dw) {
     std::fill_n(dU.data(), dU.size(), 0.0f);
-    for (int th = 0; th < threads; ++th) {
-      const float* part = thread_dU.data() + th * kXi * pairs;
+    for (int p = 0; p < parts; ++p) {
+      const float* part = part_dU.data() + p * kXi * pairs;
       for (int64_t i = 0; i < kXi * pairs; ++i) dU.data()[i] += part[i];
     }
     weight_transform_adjoint<m>(dw, dU.data(), g);

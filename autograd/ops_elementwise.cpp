@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "autograd/ops.h"
+#include "autograd/work_parts.h"
 #include "autograd/vector_math.h"
 
 namespace qat {
@@ -230,9 +231,7 @@ Tensor sigmoid(const Tensor& x) {
 Tensor sum(const Tensor& x) {
   const float* px = x.data();
   const int64_t n = x.numel();
-  double total = 0.0;  // double: a float sum of millions of terms drifts
-#pragma omp parallel for reduction(+ : total) if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) total += px[i];
+  const double total = fixed_sum(n, [px](int64_t i) { return px[i]; });
   Tensor out = Tensor::scalar(float(total));
   if (needs_grad({x})) {
     record(out, "sum", {x}, [x](const Tensor& dout) {

@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "autograd/ops.h"
+#include "autograd/work_parts.h"
 
 namespace qat {
 
@@ -18,10 +19,9 @@ Tensor bce_with_logits(const Tensor& logits, const Tensor& target, const CrossSu
   check_same_shape(logits, target, "bce_with_logits");
   const float *x = logits.data(), *t = target.data();
   const int64_t n = logits.numel();
-  double total = 0.0;
-#pragma omp parallel for reduction(+ : total) if (n > 65536)
-  for (int64_t i = 0; i < n; ++i)
-    total += std::max(x[i], 0.0f) - x[i] * t[i] + std::log1p(std::exp(-std::abs(x[i])));
+  double total = fixed_sum(n, [x, t](int64_t i) {
+    return std::max(x[i], 0.0f) - x[i] * t[i] + std::log1p(std::exp(-std::abs(x[i])));
+  });
   double count = double(n);  // of the whole batch, over every process
   if (across) {
     double sums[2] = {total, count};
@@ -49,13 +49,9 @@ Tensor soft_dice_loss(const Tensor& prob, const Tensor& target, float eps,
   check_same_shape(prob, target, "soft_dice_loss");
   const float *p = prob.data(), *t = target.data();
   const int64_t n = prob.numel();
-  double inter = 0.0, sum_p = 0.0, sum_t = 0.0;
-#pragma omp parallel for reduction(+ : inter, sum_p, sum_t) if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) {
-    inter += double(p[i]) * t[i];
-    sum_p += p[i];
-    sum_t += t[i];
-  }
+  double inter = fixed_sum(n, [p, t](int64_t i) { return p[i] * t[i]; }),
+         sum_p = fixed_sum(n, [p](int64_t i) { return p[i]; }),
+         sum_t = fixed_sum(n, [t](int64_t i) { return t[i]; });
   if (across) {  // the Dice of the whole batch needs its sums, not each part's
     double sums[3] = {inter, sum_p, sum_t};
     (*across)(sums, 3);

@@ -4,6 +4,8 @@
 //   bench_train_step [--size full|small|both] [--steps S] [--warmup W]
 //                    [--threads T]   (default 2, or OMP_NUM_THREADS if set)
 //                    [--quant float|fixed|bnn]   (default float)
+//                    [--adapt 1|0]   (default 1: the thread governor of
+//                    `qat train`, one thread while the machine is busy)
 //
 // float: no quantizer. fixed: the paper's Q6.0/Q0.4 (quantization FIXED,
 // activations Q6.0 after every BatchNorm, weights Q0.4 in every conv but the
@@ -35,6 +37,8 @@
 
 #include "experiments/training/config.h"
 #include "experiments/training/model.h"
+#include "experiments/training/thread_governor.h"
+#include "experiments/training/train.h"
 #include "layers/unet.h"
 
 using namespace qat;
@@ -120,13 +124,6 @@ double rss_mib() {  // resident set now, from /proc/self/statm
   return double(resident) * double(sysconf(_SC_PAGESIZE)) / (1 << 20);
 }
 
-double cpu_seconds() {  // user + system time of the whole process so far
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
-}
-
 double peak_rss_mib() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
@@ -148,7 +145,7 @@ Model make_model(const Size& cfg, const std::string& quant) {
   return build_model(c, /*telemetry=*/nullptr);
 }
 
-void run(const Size& cfg, const std::string& quant, int warmup, int steps) {
+void run(const Size& cfg, const std::string& quant, int warmup, int steps, bool adapt) {
   Model model = make_model(cfg, quant);
   UNet& net = *model.net;
   net.train();
@@ -170,22 +167,24 @@ void run(const Size& cfg, const std::string& quant, int warmup, int steps) {
                                              : "libgomp default (spin, then sleep)");
 
   std::vector<double> times, cpus;
+  ThreadGovernor governor(omp_get_max_threads(), adapt);  // as `qat train` has it
   for (int s = 0; s < warmup + steps; ++s) {
     for (Tensor& p : net.parameters()) p.zero_grad();
-    const double cpu0 = cpu_seconds();
-    const auto t0 = std::chrono::steady_clock::now();
+    const int active = governor.active();
+    const StepClock clock;
     Tensor logits = net.forward(x);
     Tensor loss = 0.5f * bce_with_logits(logits, target) +
                   0.5f * soft_dice_loss(sigmoid(logits), target);
     loss.backward();
-    const double sec =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double cpu = cpu_seconds() - cpu0;
-    std::printf("  %s %d: %.3f s (cpu %.2f s), loss %.5f, RSS %.0f MiB\n",
+    const double sec = clock.wall(), cpu = clock.cpu();
+    std::printf("  %s %d: %.3f s (cpu %.2f s, %d threads), loss %.5f, RSS %.0f MiB\n",
                 s < warmup ? "warm-up" : "step", s < warmup ? s : s - warmup,
-                sec, cpu, loss.item(), rss_mib());
+                sec, cpu, active, loss.item(), rss_mib());
+    set_threads(governor.after_step(sec, cpu));
+    if (!governor.change().empty()) std::printf("  %s\n", governor.change().c_str());
     if (s >= warmup) times.push_back(sec), cpus.push_back(cpu);
   }
+  set_threads(governor.threads());  // the FMA peak below on all of them
   std::sort(times.begin(), times.end());
   std::sort(cpus.begin(), cpus.end());
   const double median = times[times.size() / 2];
@@ -206,14 +205,16 @@ void run(const Size& cfg, const std::string& quant, int warmup, int steps) {
 int main(int argc, char** argv) {
   std::string size = "both", quant = "float";
   int steps = 5, warmup = 1, threads = 0;
+  bool adapt = true;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--size")) size = argv[i + 1];
     else if (!std::strcmp(argv[i], "--steps")) steps = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--warmup")) warmup = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--quant")) quant = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--adapt")) adapt = std::atoi(argv[i + 1]) != 0;
     else {
-      std::fprintf(stderr, "unknown option %s (expected --size, --steps, --warmup, --threads, --quant)\n",
+      std::fprintf(stderr, "unknown option %s (expected --size, --steps, --warmup, --threads, --quant, --adapt)\n",
                    argv[i]);
       return 2;
     }
@@ -230,9 +231,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--steps must be >= 1 and --warmup >= 0\n");
     return 2;
   }
-  if (threads > 0) omp_set_num_threads(threads);
-  else if (!std::getenv("OMP_NUM_THREADS")) omp_set_num_threads(2);
+  if (threads > 0) set_threads(threads);
+  else set_threads(std::getenv("OMP_NUM_THREADS") ? omp_get_max_threads() : 2);
   // Small first: its peak RSS is then its own, before the full run grows it.
-  if (size != "full") run({"small", 16, 8, 128}, quant, warmup, steps);
-  if (size != "small") run({"full", 64, 5, 200}, quant, warmup, steps);
+  if (size != "full") run({"small", 16, 8, 128}, quant, warmup, steps, adapt);
+  if (size != "small") run({"full", 64, 5, 200}, quant, warmup, steps, adapt);
 }

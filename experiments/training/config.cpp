@@ -175,6 +175,7 @@ std::map<std::string, Field> training_fields() {
     {"width", member(&C::width, [](N n, W w) { return at_least(n, w, 1); })},
     {"seed", member(&C::seed, [](N n, W w) { return uint64_t(at_least(n, w, 0)); })},
     {"threads", member(&C::threads, [](N n, W w) { return int(at_least(n, w, 1)); })},
+    {"adapt_threads", member(&C::adapt_threads, [](N n, W w) { return boolean(n, w); })},
     {"optimizer", member(&C::optimizer, [](N n, W w) { return one_of(n, w, {"adam", "sgd"}); })},
     {"momentum", member(&C::momentum, [](N n, W w) { return in_range(n, w, 0.0f, 1.0f); })},
     {"nesterov", member(&C::nesterov, [](N n, W w) { return boolean(n, w); })},

@@ -56,6 +56,7 @@ struct Config {
   int64_t width = 64;           // U-Net base width
   uint64_t seed = 0;
   int threads = 2;
+  bool adapt_threads = true;  // 1 thread while the machine is busy (thread_governor.h)
   std::string optimizer = "adam";  // adam | sgd
   float momentum = 0.9f;           // sgd
   bool nesterov = false;           // sgd

@@ -43,9 +43,11 @@ void Progress::update(int64_t epoch, int64_t step, double loss) {
   }
 }
 
-void Progress::finish_epoch(const std::string& summary) {
-  if (tty_) std::printf("\r%-100s\n", summary.c_str());
-  else std::printf("%s\n", summary.c_str());
+void Progress::finish_epoch(const std::string& summary) { note(summary); }
+
+void Progress::note(const std::string& line) {
+  if (tty_) std::printf("\r%-100s\n", line.c_str());
+  else std::printf("%s\n", line.c_str());
   std::fflush(stdout);
 }
 

@@ -13,6 +13,7 @@ class Progress {
   Progress(int64_t epochs, int64_t steps_per_epoch, int64_t first_epoch);
   void update(int64_t epoch, int64_t step, double loss);  // step within the epoch, 1-based
   void finish_epoch(const std::string& summary);
+  void note(const std::string& line);  // a line of its own, between updates
 
  private:
   double seconds_left() const;

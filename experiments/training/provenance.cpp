@@ -122,7 +122,7 @@ Provenance parse_provenance(const std::string& yaml, const std::string& source) 
 
 bool ignored_for_resume(const std::string& key) {
   static const std::set<std::string> ignored = {
-      "threads", "log_output_dir", "experiment_name", "operation_mode", "trained_model",
+      "threads", "adapt_threads", "log_output_dir", "experiment_name", "operation_mode", "trained_model",
       "predict_split", "predict_count", "data"};
   return ignored.count(key) > 0;
 }

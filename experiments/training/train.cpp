@@ -18,6 +18,7 @@
 #include "experiments/training/progress.h"
 #include "experiments/training/provenance.h"
 #include "experiments/training/telemetry.h"
+#include "experiments/training/thread_governor.h"
 #include "optim/optimizer.h"
 #include "optim/schedule.h"
 
@@ -377,10 +378,13 @@ TrainResult train(const Config& c) {
   // out-of-memory killer or a stopped session would) at this global step.
   const char* kill_env = std::getenv("QAT_FAULT_KILL_AT_STEP");
   const int64_t kill_at = kill_env ? std::atoll(kill_env) : -1;
+  // And for the thread governor's test: every step looks starved of CPU.
+  const bool busy_fault = std::getenv("QAT_FAULT_BUSY_MACHINE") != nullptr;
 
   TrainResult result;
   result.run_dir = r.dir;
   Progress progress(c.num_epochs, steps, r.state.epoch);
+  ThreadGovernor governor(c.threads, c.adapt_threads);
   double step_seconds = 0;  // training steps only, for dp->timing
   const int64_t first_epoch = r.state.epoch;
   for (int64_t epoch = r.state.epoch; epoch < c.num_epochs; ++epoch) {
@@ -393,7 +397,10 @@ TrainResult train(const Config& c) {
     double loss_sum = 0;
     data::Batch b;
     for (int64_t s = 0; s < steps && loader.next(b); ++s) {
+      const StepClock clock;
       const float value = train_step(r, b, epoch, s);
+      set_threads(governor.after_step(clock.wall(), busy_fault ? 0.0 : clock.cpu()));
+      if (!governor.change().empty()) progress.note(governor.change());
       if (++r.state.step == kill_at) std::raise(SIGKILL);
       r.step_rows.push_back(step_line(r.state.step, epoch, s, value, lr));
       loss_sum += value;

@@ -83,6 +83,7 @@ TEST_CASE("provenance: resuming with another config or other data is refused, na
                        doctest::Contains("data contents: "), Error);
   // threads and where the log goes cannot change results: they may differ
   CHECK_NOTHROW(train(config("trial", {"data=" + data, "num_epochs=1", "threads=1"})));
+  CHECK_NOTHROW(train(config("trial", {"data=" + data, "num_epochs=1", "adapt_threads=false"})));
 
   // the binary: exit code 1 and the same one-line message, then --restart
   const std::string err = (kRoot / "trial.err").string();

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "tests/experiments/training/tiny_em.h"
@@ -74,7 +75,8 @@ std::vector<float> weights_of(const std::string& checkpoint, const Config& c) {
 }
 
 // Runs the qat binary; returns its wait status.
-int run_qat(const std::vector<std::string>& args, const std::vector<std::string>& env_extra) {
+int run_qat(const std::vector<std::string>& args, const std::vector<std::string>& env_extra,
+            const std::string& stdout_file = "/dev/null") {
   std::vector<std::string> argv_s{QAT_BINARY};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -88,7 +90,8 @@ int run_qat(const std::vector<std::string>& args, const std::vector<std::string>
   envp.push_back(nullptr);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, stdout_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
   pid_t pid;
   REQUIRE(posix_spawn(&pid, QAT_BINARY, &actions, nullptr, argv.data(), envp.data()) == 0);
   posix_spawn_file_actions_destroy(&actions);
@@ -147,6 +150,24 @@ TEST_CASE("train: a run killed mid-epoch resumes to the weights of an unbroken r
         weights_of(whole.run_dir() + "/checkpoint.h5", whole));
   CHECK(without_time(read_csv(broken.run_dir() + "/log.csv")) ==
         without_time(read_csv(whole.run_dir() + "/log.csv")));
+}
+
+TEST_CASE("train: a run that drops to one thread on a busy machine ends with the same weights") {
+  const Config quiet = tiny_config("quiet", {"adapt_threads=false"});
+  train(quiet);
+  const Config busy = tiny_config("busy");
+  const std::string out = busy.log_output_dir + "/busy.out";
+  const std::vector<std::string> args{
+      "train", kTiny, "--set", "data=" + tiny_dataset(), "--set",
+      "log_output_dir=" + busy.log_output_dir, "--set", "experiment_name=busy"};
+  const int status = run_qat(args, {"QAT_FAULT_BUSY_MACHINE=1"}, out);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  std::ifstream f(out);
+  const std::string printed((std::istreambuf_iterator<char>(f)), {});
+  CHECK(printed.find("machine busy") != std::string::npos);  // it did change threads
+  CHECK(weights_of(busy.run_dir() + "/checkpoint.h5", busy) ==
+        weights_of(quiet.run_dir() + "/checkpoint.h5", quiet));
 }
 
 TEST_CASE("train: a diverging run stops naming the step") {
