@@ -405,7 +405,7 @@ void backward(float* dx, float* dw, const float* dout, const float* x,
   // buffers are added in part order afterwards. The result depends on the
   // number of parts, not on the number of threads that work through them,
   // so a run repeats bit for bit on one thread or two (work_parts.h).
-  const int parts = int(std::min<int64_t>(work_parts(), chunks));
+  const int parts = work_parts();  // a part may get no chunk: its buffer stays 0
   Storage part_dU(dw ? size_t(parts * kXi * pairs) : 0);
 #pragma omp parallel
   {

@@ -2,7 +2,8 @@
 # Installs every Debian 12 package qat needs to build, test and run.
 # Idempotent: apt-get skips what is already installed. Needs root.
 # `scripts/setup.sh --reference` also installs PyTorch and h5py, used only by
-# hand to regenerate test fixtures and to run the PyTorch side of bench/.
+# hand to regenerate test fixtures and to run the PyTorch side of bench/
+# (and stress-ng for bench/busy_machine.sh).
 set -euo pipefail
 
 packages=(
@@ -19,7 +20,7 @@ packages=(
   libopenmpi-dev openmpi-bin  # data-parallel training and sweeps across machines (mpirun)
 )
 if [[ "${1:-}" == "--reference" ]]; then
-  packages+=(python3-torch python3-h5py python3-numpy)
+  packages+=(python3-torch python3-h5py python3-numpy stress-ng)  # stress-ng: bench/busy_machine.sh
 fi
 
 missing=()
