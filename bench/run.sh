@@ -9,7 +9,10 @@
 # with memory kept
 # (MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=100000000000: no page faults
 # from returning freed blocks; set before Python starts, hence a subprocess).
-# The ratio that counts is qat / PyTorch with the default allocator. Timings
+# The ratio that counts is qat / PyTorch with the default allocator. Then
+# qat's float step again with OPENBLAS_CORETYPE forced to other kernels
+# (Haswell, Prescott, and SkylakeX on AVX-512 CPUs), against the run above.
+# Timings
 # are printed, never asserted: this is not part of the test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,6 +57,18 @@ for size in $sizes; do
     row[$size.kept]=$(result "$out")
   fi
 done
+# qat's float step under other OpenBLAS kernel choices: Prescott is the SSE3
+# fallback an unknown CPU gets; qat's GEMMs are its own (autograd/gemm/),
+# so the column should stay near 1.00.
+coretypes="Haswell Prescott"
+grep -q avx512f /proc/cpuinfo && coretypes="SkylakeX $coretypes"
+declare -A core
+for size in $sizes; do
+  for ct in $coretypes; do
+    out=$(OPENBLAS_CORETYPE=$ct "$qat" --size $size --quant float --steps "$steps" --warmup 1)
+    core[$size.$ct]=$(result "$out")
+  done
+done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # s/step: wall-clock median; cpu: user+system seconds of the process per
@@ -71,4 +86,16 @@ for size in $sizes; do
   read -r k_s _ k_rss _ <<<"${row[$size.kept]}"
   read -r q_s _ _ _ <<<"${row[$size.qat.float]}"
   echo "| $size | float, torch memory kept | | | | | $k_s | | $k_rss MiB | $(ratio "$q_s" "$k_s") | | |"
+done
+
+echo
+echo "| size | qat float, OPENBLAS_CORETYPE | s/step | cpu s | / ${OPENBLAS_CORETYPE:-unset} |"
+echo "|---|---|---|---|---|"
+for size in $sizes; do
+  read -r u_s _ _ u_cpu <<<"${row[$size.qat.float]}"
+  echo "| $size | ${OPENBLAS_CORETYPE:-unset} (the table above) | $u_s | $u_cpu | 1.00 |"
+  for ct in $coretypes; do
+    read -r c_s _ _ c_cpu <<<"${core[$size.$ct]}"
+    echo "| $size | $ct | $c_s | $c_cpu | $(ratio "$c_s" "$u_s") |"
+  done
 done
