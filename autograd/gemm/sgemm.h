@@ -15,7 +15,10 @@
 // Every C element is summed in the same order whichever block or thread
 // computes it: K in blocks of kKC, each block by one FMA chain (a
 // multiply then an add on the portable path), the blocks added to C in
-// order. So sgemm_parallel gives the same bits for any thread count, and
+// order; for C = A B^T (tb, not ta) with M or N below one tile, blocks of
+// kDotKC, each as 8 or 16 lane-wise chains summed in a fixed order
+// (sgemm_kernel.h). Which of the two depends on the whole shape only, so
+// sgemm_parallel, which splits C, uses the serial shape's choice (below). So sgemm_parallel gives the same bits for any thread count, and
 // sgemm gives the same bits as sgemm_parallel. Paths differ from each
 // other in the last bits (FMA or not); each is deterministic.
 //

@@ -52,8 +52,9 @@ const char* sgemm_path_name(SgemmPath p) {
 void sgemm_on(SgemmPath path, const Sgemm& g) {
   if (!cpu_has(path))
     throw Error(detail::concat("sgemm: this CPU has no ", sgemm_path_name(path)));
-  run_blocked(kernel(path), g);
+  run_blocked(kernel(path), g, wants_dot(kernel(path), g));
 }
-void sgemm(const Sgemm& g) { run_blocked(kernel(sgemm_path()), g); }
+void sgemm(const Sgemm& g) { sgemm_on(sgemm_path(), g); }
+void sgemm_parallel(const Sgemm& g) { run_parallel(kernel(sgemm_path()), g); }
 
 }  // namespace qat::gemm

@@ -24,6 +24,17 @@ namespace qat::gemm {
 using TileFn = void (*)(int64_t kc, const float* Ap, const float* Bs, int64_t kb,
                         float* C, int64_t ldc, bool add);
 
+// C = A B^T (A not transposed, B transposed: weight gradients, K long)
+// with M or N below one outer-product tile reads both operands in place,
+// k contiguous in each, no packing and no lanes padded. A dot tile of dot_mr x dot_nr takes one row
+// pointer per row of A and of B (a zero row stands in past M or N) and
+// writes out[i*dot_nr + j] = sum_k a[i][k] * b[j][k], k < kc: lane-wise
+// FMA chains over k (a masked tail), then each lane vector summed in one
+// fixed order. The same bits for an element wherever its tile lies.
+using DotFn = void (*)(int64_t kc, const float* const* a, const float* const* b, float* out);
+constexpr int64_t kMaxDot = 4;  // dot_mr, dot_nr <= 4
+constexpr int64_t kDotKC = 2048;  // K block of the dot tiles: rows stay in L2
+
 constexpr int64_t kMaxMR = 12, kMaxNR = 32;
 constexpr int64_t kKC = 256;  // K block: a B sliver (256 x 16 or 32) stays in L1
 constexpr int64_t kMC = 144;  // M block: an A panel (144 x 256, 147 KB) in L2
@@ -32,13 +43,15 @@ constexpr int64_t kNC = 2048; // N block: a B panel (256 x 2048, 2 MB) in L3
 struct Kernel {
   int64_t mr, nr;
   std::array<TileFn, kMaxMR + 1> tile;  // tile[r]: r rows, 1 <= r <= mr
+  int64_t dot_mr = 0, dot_nr = 0;
+  DotFn dot = nullptr;
 };
 
 // The kernel of a micro-kernel file whose tiles are Tile<r>::run.
 template <template <int> class Tile, int MR, int NR, int... R>
 Kernel kernel_of(std::integer_sequence<int, R...>) {
   static_assert(MR <= kMaxMR && NR <= kMaxNR);
-  Kernel k{MR, NR, {}};
+  Kernel k{MR, NR, {}, 0, 0, nullptr};
   ((k.tile[R + 1] = &Tile<R + 1>::run), ...);
   return k;
 }
@@ -59,7 +72,11 @@ void pack_a(float* Ap, const Sgemm& g, int64_t mr, int64_t i0, int64_t mc,
 void pack_b(float* Bp, const Sgemm& g, int64_t nr, int64_t k0, int64_t kc,
             int64_t j0, int64_t cols);
 
-// sgemm_blocking.cpp: the whole product with one kernel, one thread.
-void run_blocked(const Kernel& kernel, const Sgemm& g);
+// sgemm_blocking.cpp: the whole product with one kernel, one thread,
+// through dot tiles or not (wants_dot: from the shape); and over OpenMP
+// threads, on blocks of C.
+bool wants_dot(const Kernel& kernel, const Sgemm& g);
+void run_blocked(const Kernel& kernel, const Sgemm& g, bool dot);
+void run_parallel(const Kernel& kernel, const Sgemm& g);
 
 }  // namespace qat::gemm

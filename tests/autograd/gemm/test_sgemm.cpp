@@ -160,9 +160,12 @@ TEST_CASE("sgemm: columns past one N block, an empty K, the paths agree") {
 TEST_CASE("sgemm_parallel: the same bits for 1, 2 and 3 threads as sgemm") {
   Rng rng(13);
   const int saved = omp_get_max_threads();
-  for (int t = 0; t < 4; ++t) {
-    // The im2col shapes in miniature: many columns (NN, TN) or a long K (NT).
-    const Case c(t & 1, t & 2, t & 1, 150, t & 2 ? 40 : 1000, t & 2 ? 3000 : 70, rng);
+  for (int t = 0; t < 5; ++t) {
+    // The im2col shapes in miniature: many columns (NN, TN) or a long K
+    // (NT); 145 rows leave a last row block of one row (kMC = 144), which
+    // must not switch an NT product to dot tiles; t = 4: dot tiles (N = 9).
+    const int64_t N = t == 4 ? 9 : t & 2 ? 40 : 1000, K = t >= 2 ? 3000 : 70;
+    const Case c(t & 1, t >= 2, t & 1, 145, N, K, rng);
     Vec serial = c.C0;
     sgemm(c.args(serial.data()));
     for (int threads : {1, 2, 3}) {
