@@ -22,6 +22,7 @@ struct Tile {
     for (int i = 0; i < R; ++i)
 #pragma GCC unroll 4
       for (int v = 0; v < kVecs; ++v) acc[i][v] = _mm256_setzero_ps();
+#pragma GCC unroll 4
     for (int64_t k = 0; k < kc; ++k, Ap += kMR, Bs += kb) {
       __m256 b[kVecs];
 #pragma GCC unroll 4
