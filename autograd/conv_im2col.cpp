@@ -1,12 +1,11 @@
-// Convolution as im2col + one OpenBLAS GEMM per image: the general path
+// Convolution as im2col + one GEMM per image (autograd/gemm/sgemm.h): the general path
 // (any kernel, stride, padding). col (C*KH*KW, OH*OW) holds, for each output
 // pixel, the input patch it sees.
-#include <cblas.h>
-
 #include <algorithm>
 #include <cstring>
 
 #include "autograd/conv_kernels.h"
+#include "autograd/gemm/sgemm.h"
 #include "autograd/lane_sum.h"
 #include "autograd/storage.h"
 
@@ -84,9 +83,9 @@ void conv2d_im2col_forward(float* out, const float* x, const float* w,
     im2col(col.data(), x + n * g.C * g.H * g.W, g);
     float* o = out + n * g.OC * g.pixels();
     // o (OC, pixels) = w (OC, patch) * col (patch, pixels)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(g.OC),
-                int(g.pixels()), int(g.patch()), 1.0f, w, int(g.patch()),
-                col.data(), int(g.pixels()), 0.0f, o, int(g.pixels()));
+    gemm::sgemm_parallel({.M = g.OC, .N = g.pixels(), .K = g.patch(), .A = w,
+                          .lda = g.patch(), .B = col.data(), .ldb = g.pixels(),
+                          .C = o, .ldc = g.pixels()});
     if (bias) {
 #pragma omp parallel for
       for (int64_t oc = 0; oc < g.OC; ++oc)
@@ -103,15 +102,16 @@ void conv2d_im2col_backward(float* dx, float* dw, float* dbias, const float* dou
     if (dw) {
       im2col(col.data(), x + n * g.C * g.H * g.W, g);
       // dw (OC, patch) += go (OC, pixels) * col^T (pixels, patch)
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(g.OC),
-                  int(g.patch()), int(g.pixels()), 1.0f, go, int(g.pixels()),
-                  col.data(), int(g.pixels()), 1.0f, dw, int(g.patch()));
+      gemm::sgemm_parallel({.tb = true, .M = g.OC, .N = g.patch(), .K = g.pixels(),
+                            .A = go, .lda = g.pixels(), .B = col.data(),
+                            .ldb = g.pixels(), .C = dw, .ldc = g.patch(),
+                            .accumulate = true});
     }
     if (dx) {
       // col (patch, pixels) = w^T (patch, OC) * go (OC, pixels)
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(g.patch()),
-                  int(g.pixels()), int(g.OC), 1.0f, w, int(g.patch()), go,
-                  int(g.pixels()), 0.0f, col.data(), int(g.pixels()));
+      gemm::sgemm_parallel({.ta = true, .M = g.patch(), .N = g.pixels(), .K = g.OC,
+                            .A = w, .lda = g.patch(), .B = go, .ldb = g.pixels(),
+                            .C = col.data(), .ldc = g.pixels()});
       col2im(dx + n * g.C * g.H * g.W, col.data(), g);
     }
   }

@@ -33,7 +33,8 @@ void conv2d_naive_forward(float* out, const float* x, const float* w,
 void conv2d_naive_backward(float* dx, float* dw, float* dbias, const float* dout,
                            const float* x, const float* w, const ConvGeometry& g);
 
-// im2col + one OpenBLAS GEMM per image: any kernel, stride and padding.
+// im2col + one GEMM per image (gemm::sgemm_parallel): any kernel, stride
+// and padding.
 void conv2d_im2col_forward(float* out, const float* x, const float* w,
                            const float* bias, const ConvGeometry& g);
 void conv2d_im2col_backward(float* dx, float* dw, float* dbias, const float* dout,

@@ -25,11 +25,10 @@
 // Tiles are counted over the whole batch in tile rows of TW tiles (N*TH rows)
 // and processed a chunk of rows at a time, so that V and M stay near
 // kChunkBytes however large the batch. Each thread takes whole chunks:
-// transforms and a^2 single-threaded GEMMs (OpenBLAS runs on one thread
-// inside a parallel region), with one parallel region per pass. Many small
+// transforms and a^2 single-threaded GEMMs (gemm::sgemm, autograd/gemm/),
+// with one parallel region per pass. Many small
 // multi-threaded GEMMs instead would meet at a barrier each time, and on a
 // shared machine every barrier waits for a thread that lost its core.
-#include <cblas.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -37,8 +36,9 @@
 
 #include "autograd/check.h"
 #include "autograd/conv_kernels.h"
-#include "autograd/work_parts.h"
+#include "autograd/gemm/sgemm.h"
 #include "autograd/storage.h"
+#include "autograd/work_parts.h"
 #include "autograd/winograd_transforms.h"
 
 namespace qat {
@@ -335,10 +335,9 @@ void gemms(int count, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
            const float* A, int64_t sa, const float* B, int64_t sb, float* C,
            int64_t sc, bool accumulate) {
   for (int64_t xi = 0; xi < count; ++xi)
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
-                tb ? CblasTrans : CblasNoTrans, int(M), int(N), int(K), 1.0f,
-                A + xi * sa, int(ta ? M : K), B + xi * sb, int(tb ? K : N),
-                accumulate ? 1.0f : 0.0f, C + xi * sc, int(N));
+    gemm::sgemm({.ta = ta, .tb = tb, .M = M, .N = N, .K = K, .A = A + xi * sa,
+                 .lda = ta ? M : K, .B = B + xi * sb, .ldb = tb ? K : N,
+                 .C = C + xi * sc, .ldc = N, .accumulate = accumulate});
 }
 
 template <int m>

@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 
 # folder: the folders its sources may include (besides its own)
 declare -A allowed=(
-  [autograd]=""
+  [autograd/gemm]="autograd/check.h"
+  [autograd]="autograd/gemm"
   [optim]="autograd"
   [quant/quantizers]="autograd"
   [quant/int_kernels]="autograd quant/quantizers"

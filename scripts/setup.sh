@@ -8,7 +8,7 @@ set -euo pipefail
 
 packages=(
   g++ meson ninja-build pkg-config
-  libopenblas-openmp-dev      # every GEMM; the OpenMP build shares our thread pool
+  libopenblas-openmp-dev      # export's double GEMM and bench's reference (training has its own, autograd/gemm/)
   libhdf5-dev                 # datasets, checkpoints, fixtures
   libyaml-cpp-dev             # experiment configs
   doctest-dev                 # tests

@@ -1,6 +1,5 @@
 #include "experiments/training/train.h"
 
-#include <cblas.h>
 #include <omp.h>
 
 #include <chrono>
@@ -25,10 +24,9 @@
 namespace qat {
 namespace fs = std::filesystem;
 
-void set_threads(int threads) {
-  omp_set_num_threads(threads);
-  openblas_set_num_threads(threads);
-}
+// OpenBLAS is not in training any more (autograd/gemm/): setting its
+// threads too would only make it allocate its per-thread buffers (7 MiB).
+void set_threads(int threads) { omp_set_num_threads(threads); }
 
 void write_file_atomic(const std::string& path, const std::string& content) {
   const std::string tmp = path + ".tmp";

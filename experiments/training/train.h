@@ -80,8 +80,7 @@ Model load_model(const Config& c, const std::string& checkpoint);
 // One sample as a (1,C,H,W) tensor.
 Tensor image_tensor(const data::Sample& s);
 float lr_for_epoch(const Config& c, int64_t epoch);  // the schedule's
-// OpenMP's and OpenBLAS's threads; results do not depend on them
-// (autograd/work_parts.h).
+// OpenMP's threads; results do not depend on them (autograd/work_parts.h).
 void set_threads(int threads);
 void write_file_atomic(const std::string& path, const std::string& content);
 
