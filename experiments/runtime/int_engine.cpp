@@ -85,7 +85,8 @@ void IntEngine::add_parts(Plan& p, const IntLayer& l, size_t input, const Input&
     }
     if (part.bytes == 1) {
       const std::vector<int8_t> w8(w.begin(), w.end());  // fits: wb == 1
-      part.w8 = quant::pack_a(w8.data(), l.out_channels, part.channels * 9);
+      // with the input's code range: the AVX2 byte path where it is proven exact
+      part.w8 = quant::pack_a(w8.data(), l.out_channels, part.channels * 9, in.range);
     } else if (part.bytes == 2) {
       const std::vector<int16_t> w16(w.begin(), w.end());
       part.w16 = quant::pack_a(w16.data(), l.out_channels, part.channels * 9);
