@@ -119,6 +119,23 @@ IntEngine::IntEngine(IntModel model) : model_(std::move(model)) {
   }
 }
 
+std::vector<std::string> IntEngine::gemm_report() const {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < plan_.size(); ++i) {
+    std::string line = model_.layers[i].name + ":";
+    for (const Part& part : plan_[i].parts) {
+      line += &part == &plan_[i].parts.front() ? " " : ", ";
+      if (part.bytes == 4 || plan_[i].wide) line += "int64 ";
+      if (part.bytes == 1 && part.w8.byte_run > 0)
+        line += "int8 bytes (run " + std::to_string(part.w8.byte_run) + ")";
+      else
+        line += part.bytes == 1 ? "int8" : part.bytes == 2 ? "int16" : "int32 codes";
+    }
+    out.push_back(line);
+  }
+  return out;
+}
+
 Tensor IntEngine::logits(const Tensor& x) {
   if (x.dim() != 4 || x.size(1) != model_.in_channels || x.size(2) % 8 || x.size(3) % 8)
     throw Error("integer engine: input must be (N," + std::to_string(model_.in_channels) +
