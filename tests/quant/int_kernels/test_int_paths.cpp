@@ -126,8 +126,9 @@ TEST_CASE("int conv paths: conv in parts on each path equals conv2d_codes_naive"
   set_gemm_path_limit(GemmPath::vnni);
 }
 
-// requantise_row (AVX-512 on the VNNI path, AVX2, scalar) against the
-// scalar 128-bit requantise, random multipliers, offsets and shifts 0..62,
+// requantise_row (AVX-512 on the VNNI path, AVX2, scalar) and
+// requantise_row_sign_magnitude (AVX2, scalar) against the scalar 128-bit
+// requantise and requantise_sign_magnitude, random multipliers, offsets and shifts 0..62,
 // with and without the ReLU floor, int8/int16/int32 outputs
 TEST_CASE("int requantise paths: requantise_row on each path equals requantise") {
   Rng rng(133);
@@ -151,6 +152,21 @@ TEST_CASE("int requantise paths: requantise_row on each path equals requantise")
         bad += o8[size_t(p)] != requantise(a, r, -128, 127);
         bad += o16[size_t(p)] != requantise(a, r, -32768, 32767);
         bad += o32[size_t(p)] != requantise(a, r, -(1 << 20), 1 << 20);
+      }
+      // sign-magnitude rows (fixed, fixed_gm; AVX2 on the avx2 and byte
+      // paths): Q6.0, Q8.0 (the GM code truncating at f = 0), Q0.4, Q8.8
+      const int i = t % 4 == 3 ? 0 : t % 4 == 2 ? 8 : 6 + 2 * (t % 2);
+      const int f = t % 4 == 3 ? 4 : t % 4 == 2 ? 8 : 0;
+      const bool gm = t % 8 == 1;
+      Requant rs = r;
+      rs.shift = std::min(r.shift, 62 - f);
+      requantise_row_sign_magnitude(o16.data(), acc.data(), n, rs, i, f, gm, relu);
+      requantise_row_sign_magnitude(o32.data(), acc.data(), n, rs, i, f, gm, relu);
+      for (int64_t p = 0; p < n; ++p) {
+        const int32_t a = relu ? std::max(acc[size_t(p)], 0) : acc[size_t(p)];
+        const int32_t want = requantise_sign_magnitude(a, rs, i, f, gm);
+        bad += o32[size_t(p)] != want;
+        bad += i + f <= 14 && o16[size_t(p)] != want;
       }
       CAPTURE(t);
       REQUIRE(bad == 0);
