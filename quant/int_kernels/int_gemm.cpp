@@ -162,8 +162,9 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void vnni_tile(
 // in pack_a, B as its panel is packed). Signed times signed: no offset and
 // no correction. The one pair that does not fit, (-32768)^2 * 2 = 2^31,
 // comes out as -2^31, the same value mod 2^32: exact mod 2^32 like the rest.
-// (vpmaddubsw, the int8 instruction, saturates its int16 pair sums, so it
-// is not exact for Q8.0 x Q0.8 codes.) The panel is 16 columns wide,
+// (vpmaddubsw, the int8 instruction, saturates its int16 pair sums: it runs
+// only where int_bound.h proves it cannot, int_gemm_maddubs.cpp; this
+// kernel is the rest.) The panel is 16 columns wide,
 // Bp (Kp/2, 16, 2), Kp*64 bytes (74 KB at K = 576), in L1/L2; the register
 // tile is 6 rows x 16 columns, 12 accumulators.
 constexpr int64_t kNR2 = 16;
