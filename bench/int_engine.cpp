@@ -141,6 +141,8 @@ int main(int argc, char** argv) {
     std::sort(per_layer[k].begin(), per_layer[k].end());
     std::printf(" %s %.1f", names[k].c_str(), per_layer[k][per_layer[k].size() / 2]);
   }
+  std::printf("\n    GEMMs:");
+  for (const std::string& line : engine.gemm_report()) std::printf(" | %s", line.c_str());
   std::printf("\n");
   for (const auto& [p, t] : fallbacks)
     std::printf("  integer engine (%-8s)        %8.1f ms   float/int %.2fx\n",

@@ -68,6 +68,8 @@ VerifyResult verify_int(const IntModel& im, const Config& c, const std::string& 
   engine.observe = [&eng](const std::string& n, const CodeTensor& t) { eng[n] = t; };
 
   VerifyResult r;
+  r.gemm_path = quant::gemm_path_name(quant::gemm_path());
+  r.gemms = engine.gemm_report();
   std::vector<std::string> names{"conv1.conv2"};
   for (const std::string& n : integer_layer_names()) names.push_back(n);
   for (const std::string& n : names) r.layers.push_back({n, 0, 0, ""});
@@ -136,6 +138,9 @@ std::string format_verify(const VerifyResult& r) {
     out += line;
     total += d.differing;
   }
+  out += "  GEMMs (" + r.gemm_path + " path):";
+  for (const std::string& g : r.gemms) out += " " + g + ";";
+  out += "\n";
   for (const LayerDiff& d : r.layers)
     if (!d.first.empty()) {
       out += "first difference: layer " + d.name + ", " + d.first + "\n";

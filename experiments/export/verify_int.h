@@ -23,6 +23,8 @@ struct VerifyResult {
   int64_t images = 0;
   int64_t mask_pixels = 0, mask_differing = 0;  // thresholded probabilities
   double dice_sim = 0, dice_int = 0;            // over the split, global
+  std::string gemm_path;                        // quant::gemm_path_name of the run
+  std::vector<std::string> gemms;               // IntEngine::gemm_report: what was verified
 };
 
 // The simulated model of config c with checkpoint's weights against the

@@ -85,7 +85,8 @@ void IntEngine::add_parts(Plan& p, const IntLayer& l, size_t input, const Input&
     }
     if (part.bytes == 1) {
       const std::vector<int8_t> w8(w.begin(), w.end());  // fits: wb == 1
-      part.w8 = quant::pack_a(w8.data(), l.out_channels, part.channels * 9);
+      // with the input's code range: the AVX2 byte path where it is proven exact
+      part.w8 = quant::pack_a(w8.data(), l.out_channels, part.channels * 9, in.range);
     } else if (part.bytes == 2) {
       const std::vector<int16_t> w16(w.begin(), w.end());
       part.w16 = quant::pack_a(w16.data(), l.out_channels, part.channels * 9);
@@ -116,6 +117,23 @@ IntEngine::IntEngine(IntModel model) : model_(std::move(model)) {
     }
     plan_.push_back(std::move(p));
   }
+}
+
+std::vector<std::string> IntEngine::gemm_report() const {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < plan_.size(); ++i) {
+    std::string line = model_.layers[i].name + ":";
+    for (const Part& part : plan_[i].parts) {
+      line += &part == &plan_[i].parts.front() ? " " : ", ";
+      if (part.bytes == 4 || plan_[i].wide) line += "int64 ";
+      if (part.bytes == 1 && part.w8.byte_run > 0)
+        line += "int8 bytes (run " + std::to_string(part.w8.byte_run) + ")";
+      else
+        line += part.bytes == 1 ? "int8" : part.bytes == 2 ? "int16" : "int32 codes";
+    }
+    out.push_back(line);
+  }
+  return out;
 }
 
 Tensor IntEngine::logits(const Tensor& x) {

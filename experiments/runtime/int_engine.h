@@ -72,6 +72,12 @@ class IntEngine {
 
   const IntModel& model() const { return model_; }
 
+  // Which GEMM each layer's parts run, one line a layer, e.g.
+  // "up1.conv.conv1: int16, int8 bytes (run 12)": "int8 bytes (run R)" is
+  // the AVX2 vpmaddubsw path (taken when gemm_path() is maddubs), "int8" and
+  // "int16" the others, "int64" the widened conv; for bench_int_engine.
+  std::vector<std::string> gemm_report() const;
+
  private:
   // A range of one input's channels, packed for the GEMM its codes and
   // weights fit: int8, int16 or int32 codes (the portable int64 conv). An

@@ -53,3 +53,27 @@ AccumulatorCheck check_accumulator(int64_t K, const QuantSpec& activation,
                                    int64_t max_abs_bias = 0);
 
 }  // namespace qat::quant
+
+namespace qat::quant {
+
+// ## When vpmaddubsw is exact (the AVX2 byte GEMM, int_gemm_maddubs.cpp)
+// vpmaddubsw multiplies 32 UNSIGNED bytes of b by 32 SIGNED bytes of a and
+// adds adjacent products into 16 SATURATING int16 lanes; the kernel then adds
+// `run` of those int16 results (vpaddw, wrapping) before one vpmaddwd by ones
+// widens them to int32. With B's codes offset to [0, span] (span = hi - lo of
+// the activation format) and k in groups of 4 (lane 0 of a group: k = 4g,
+// 4g+1; lane 1: 4g+2, 4g+3), one int16 lane of row m adds the products of the
+// weights of its k-set S over a window of `run` groups, so every partial sum
+// lies in [-span * N(S), span * P(S)], P and N the sums of the positive and of
+// the negated negative weights in S; both ends are reached (b = span where
+// the weight has the sign, 0 elsewhere), so the kernel is exact for every
+// input iff span * P <= 32767 and span * N <= 32768 for every window, every
+// lane and every row. The weights are the layer's own codes (constants once
+// exported), so the proof holds for any activation the format can produce.
+inline constexpr int kMaxByteRun = 32;
+// The largest run in [1, kMaxByteRun] for which that holds for A (M, K)
+// (windows of run groups from group 0, the last one shorter), or 0 when
+// a single pair can saturate (then the layer keeps vpmaddwd on int16).
+int maddubs_run(const int8_t* A, int64_t M, int64_t K, int64_t span);
+
+}  // namespace qat::quant

@@ -39,8 +39,13 @@
 #include <vector>
 
 #include "autograd/check.h"
+#include "quant/int_kernels/int_gemm_panels.h"
 
 namespace qat::quant {
+
+using panels::DenseRows;
+using panels::group;
+using panels::OffsetRows;
 
 // ---- naive: the definition, in int64, truncated to int32 (modular in C++20)
 template <class T>
@@ -89,20 +94,6 @@ void blocked(int32_t* C, const T* A, int64_t lda, const Rows& row, int64_t M, in
   }
 }
 
-// The rows of a dense B (K, N).
-template <class T>
-struct DenseRows {
-  const T* B;
-  int64_t N;
-  const T* operator()(int64_t k) const { return B + k * N; }
-};
-// The rows of a B given as offsets from a base (gemm_packed_rows).
-template <class T>
-struct OffsetRows {
-  const T* base;
-  const int64_t* offsets;
-  const T* operator()(int64_t k) const { return base + offsets[k]; }
-};
 }  // namespace
 
 template <class T>
@@ -117,67 +108,6 @@ namespace {
 constexpr int64_t kMR = 6;   // rows of the register tile
 constexpr int64_t kNV = 4;   // 16-lane vectors across the tile
 constexpr int64_t kNR = 16 * kNV;  // columns of a panel
-
-template <class T>
-constexpr int64_t group() {  // k per 32-bit lane
-  return sizeof(T) == 1 ? 4 : 2;
-}
-
-// One full k-group of 16 (int8) or 8 (int16) columns, interleaved with SSE2
-// unpacks: rows src[t] = B[G*kg + t][j..] become Bp[kg][j][t]. int8 gets
-// +128 (xor of the sign bit: the code c becomes the unsigned byte c + 128).
-void pack_group(int8_t* dst, const int8_t* const* src) {
-  const __m128i flip = _mm_set1_epi8(int8_t(0x80));
-  __m128i r[4];
-  for (int t = 0; t < 4; ++t)
-    r[t] = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src[t])), flip);
-  const __m128i lo01 = _mm_unpacklo_epi8(r[0], r[1]), hi01 = _mm_unpackhi_epi8(r[0], r[1]);
-  const __m128i lo23 = _mm_unpacklo_epi8(r[2], r[3]), hi23 = _mm_unpackhi_epi8(r[2], r[3]);
-  __m128i* out = reinterpret_cast<__m128i*>(dst);
-  _mm_storeu_si128(out + 0, _mm_unpacklo_epi16(lo01, lo23));  // columns 0-3
-  _mm_storeu_si128(out + 1, _mm_unpackhi_epi16(lo01, lo23));  // 4-7
-  _mm_storeu_si128(out + 2, _mm_unpacklo_epi16(hi01, hi23));  // 8-11
-  _mm_storeu_si128(out + 3, _mm_unpackhi_epi16(hi01, hi23));  // 12-15
-}
-void pack_group(int16_t* dst, const int16_t* const* src) {
-  const __m128i r0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[0]));
-  const __m128i r1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[1]));
-  __m128i* out = reinterpret_cast<__m128i*>(dst);
-  _mm_storeu_si128(out + 0, _mm_unpacklo_epi16(r0, r1));  // columns 0-3
-  _mm_storeu_si128(out + 1, _mm_unpackhi_epi16(r0, r1));  // 4-7
-}
-
-// B columns [n0, n0+nr) -> Bp (Kp/G, kNR, G); int8 gets +128 (stored as
-// uint8), padding holds the code 0. Whole k-groups of a whole panel go
-// through pack_group, the edges element by element.
-template <class T, class Rows>
-void pack_b_panel(T* Bp, const Rows& row, int64_t K, int64_t Kp, int64_t n0, int64_t nr) {
-  constexpr int64_t G = group<T>();
-  constexpr int64_t cols = 16 / sizeof(T);  // columns per pack_group
-  for (int64_t kg = 0; kg < Kp / G; ++kg) {
-    if (nr == kNR && kg * G + G <= K) {
-      const T* src[G];
-      for (int64_t t = 0; t < G; ++t) src[t] = row(kg * G + t) + n0;
-      for (int64_t j = 0; j < kNR; j += cols) {
-        pack_group(Bp + (kg * kNR + j) * G, src);
-        for (int64_t t = 0; t < G; ++t) src[t] += cols;
-      }
-      continue;
-    }
-    for (int64_t t = 0; t < G; ++t) {
-      const int64_t k = kg * G + t;
-      T* dst = Bp + kg * kNR * G + t;
-      const T* src = k < K ? row(k) + n0 : nullptr;
-      for (int64_t j = 0; j < kNR; ++j) {
-        const T v = (src && j < nr) ? src[j] : T(0);
-        if constexpr (sizeof(T) == 1)
-          dst[j * G] = T(uint8_t(int32_t(v) + 128));
-        else
-          dst[j * G] = v;
-      }
-    }
-  }
-}
 
 // One 6 x 64 tile: C[m0.., n0..] = Ap rows x Bp panel - corr (C rows ldc apart).
 template <class T>
@@ -232,8 +162,9 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void vnni_tile(
 // in pack_a, B as its panel is packed). Signed times signed: no offset and
 // no correction. The one pair that does not fit, (-32768)^2 * 2 = 2^31,
 // comes out as -2^31, the same value mod 2^32: exact mod 2^32 like the rest.
-// (vpmaddubsw, the int8 instruction, saturates its int16 pair sums, so it
-// is not exact for Q8.0 x Q0.8 codes.) The panel is 16 columns wide,
+// (vpmaddubsw, the int8 instruction, saturates its int16 pair sums: it runs
+// only where int_bound.h proves it cannot, int_gemm_maddubs.cpp; this
+// kernel is the rest.) The panel is 16 columns wide,
 // Bp (Kp/2, 16, 2), Kp*64 bytes (74 KB at K = 576), in L1/L2; the register
 // tile is 6 rows x 16 columns, 12 accumulators.
 constexpr int64_t kNR2 = 16;
@@ -281,9 +212,7 @@ __attribute__((target("avx2"))) void avx2_tile(int32_t* C, const int16_t* Ap, in
     const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(Bp + kg * 32 + 16));
 #pragma GCC unroll 6
     for (int64_t i = 0; i < kMR; ++i) {
-      int32_t a32;
-      std::memcpy(&a32, Ap + i * lda + kg * 2, sizeof a32);
-      const __m256i a = _mm256_set1_epi32(a32);
+      const __m256i a = panels::broadcast_group(Ap + i * lda + kg * 2);
       acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(b0, a));
       acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(b1, a));
     }
@@ -325,8 +254,9 @@ GemmPath limit_from_env() {
   if (!e) return GemmPath::vnni;
   if (!std::strcmp(e, "portable")) return GemmPath::portable;
   if (!std::strcmp(e, "avx2")) return GemmPath::avx2;
+  if (!std::strcmp(e, "maddubs")) return GemmPath::maddubs;
   if (!std::strcmp(e, "vnni")) return GemmPath::vnni;
-  throw Error(detail::concat("QAT_INT_GEMM=", e, ": expected portable, avx2 or vnni"));
+  throw Error(detail::concat("QAT_INT_GEMM=", e, ": expected portable, avx2, maddubs or vnni"));
 }
 std::atomic<GemmPath>& path_limit() {
   static std::atomic<GemmPath> limit{limit_from_env()};
@@ -337,12 +267,19 @@ std::atomic<GemmPath>& path_limit() {
 GemmPath gemm_path() {
   const GemmPath limit = path_limit().load();
   if (limit >= GemmPath::vnni && cpu_has_vnni()) return GemmPath::vnni;
+  if (limit >= GemmPath::maddubs && cpu_has_avx2()) return GemmPath::maddubs;
   if (limit >= GemmPath::avx2 && cpu_has_avx2()) return GemmPath::avx2;
   return GemmPath::portable;
 }
 void set_gemm_path_limit(GemmPath limit) { path_limit().store(limit); }
 const char* gemm_path_name(GemmPath p) {
-  return p == GemmPath::vnni ? "VNNI" : p == GemmPath::avx2 ? "AVX2" : "portable";
+  switch (p) {
+    case GemmPath::vnni: return "VNNI";
+    case GemmPath::maddubs: return "AVX2 bytes";
+    case GemmPath::avx2: return "AVX2";
+    case GemmPath::portable: break;
+  }
+  return "portable";
 }
 bool use_vnni() { return gemm_path() == GemmPath::vnni; }
 void set_portable_only(bool value) {
@@ -366,6 +303,25 @@ PackedA<T> pack_a(const T* A, int64_t M, int64_t K) {
     }
   }
   if constexpr (sizeof(T) == 1) p.wide.assign(p.data.begin(), p.data.end());
+  return p;
+}
+
+// The byte path needs B + offset in [0, 255] (offset = -lo: a signed format
+// gets its most negative code at 0) and the int16 proof of int_bound.h on
+// these weights; without either, byte_run stays 0 and the path is not taken.
+PackedA<int8_t> pack_a(const int8_t* A, int64_t M, int64_t K, CodeRange b_range) {
+  PackedA<int8_t> p = pack_a(A, M, K);
+  const int64_t span = b_range.hi - b_range.lo;
+  if (b_range.lo > 0 || b_range.hi < 0 || span > 255) return p;
+  p.byte_run = maddubs_run(A, M, K, span);
+  if (p.byte_run == 0) return p;
+  p.byte_offset = int(-b_range.lo);
+  p.byte_corr.assign(p.corr.size(), 0);
+  for (int64_t m = 0; m < M; ++m) {
+    uint32_t s = 0;  // wraps mod 2^32 like the accumulators it corrects
+    for (int64_t k = 0; k < K; ++k) s += uint32_t(int32_t(A[m * K + k]));
+    p.byte_corr[size_t(m)] = static_cast<int32_t>(uint32_t(p.byte_offset) * s);
+  }
   return p;
 }
 
@@ -398,7 +354,12 @@ void packed_avx2(int32_t* C, const PackedA<T>& A, const Rows& row, int64_t N, in
 template <class T, class Rows>
 void packed(int32_t* C, const PackedA<T>& A, const Rows& row, int64_t N, int64_t ldc) {
   const GemmPath path = gemm_path();
-  if (path == GemmPath::avx2) {
+  if constexpr (sizeof(T) == 1)
+    if (path == GemmPath::maddubs && A.byte_run > 0) {
+      panels::packed_maddubs(C, A, row, N, ldc);
+      return;
+    }
+  if (path == GemmPath::avx2 || path == GemmPath::maddubs) {
     packed_avx2(C, A, row, N, ldc);
     return;
   }
@@ -417,7 +378,7 @@ void packed(int32_t* C, const PackedA<T>& A, const Rows& row, int64_t N, int64_t
 #pragma omp for schedule(static)
     for (int64_t p = 0; p < panels; ++p) {
       const int64_t n0 = p * kNR, nr = std::min(kNR, N - n0);
-      pack_b_panel(Bp.data(), row, A.K, A.Kp, n0, nr);
+      panels::pack_b_panel<kNR>(Bp.data(), row, A.K, A.Kp, n0, nr, /*offset=*/128);
       for (int64_t m0 = 0; m0 < A.M; m0 += kMR)
         vnni_tile(C + m0 * ldc + n0, A.data.data() + m0 * A.Kp, Bp.data(),
                   A.corr.data() + m0, A.Kp, ldc, std::min(kMR, A.M - m0), nr);

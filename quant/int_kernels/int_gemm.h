@@ -33,11 +33,18 @@
 //   gemm_vnni      AVX-512 VNNI micro-kernel, OpenMP over column panels
 //   (packed AVX2)  vpmaddwd on int16 pairs (int8 codes widened when packed),
 //                  for CPUs without AVX-512 VNNI (AMD Zen 2/3, older Intel)
+//   (AVX2 bytes)   vpmaddubsw on unsigned activation bytes times signed weight
+//                  bytes, int16 sums widened every few k (int_gemm_maddubs.cpp):
+//                  twice vpmaddwd's multiply-adds per instruction, for the int8
+//                  layers whose pack_a(A, M, K, b_range) proves int16 cannot
+//                  saturate (int_bound.h maddubs_run); the others keep vpmaddwd
 //   gemm           the VNNI one if the CPU has it (checked once), else blocked;
 //                  gemm_packed and the conv: VNNI, else AVX2, else blocked
 #pragma once
 #include <cstdint>
 #include <vector>
+
+#include "quant/int_kernels/int_bound.h"
 
 namespace qat::quant {
 
@@ -67,9 +74,19 @@ struct PackedA {
   std::vector<T> data;           // (rows padded to 6, Kp)
   std::vector<int32_t> corr;     // one per padded row
   std::vector<int16_t> wide;     // int8 only: data widened to int16 (the AVX2 path)
+  // int8 only, the AVX2 byte path: B's codes are offset by byte_offset into
+  // unsigned bytes, byte_run k-groups of 4 are added in int16 (0: not proven
+  // safe, the path is not taken), byte_corr = byte_offset * rowsum per row.
+  int byte_offset = 0, byte_run = 0;
+  std::vector<int32_t> byte_corr;
 };
 template <class T>
 PackedA<T> pack_a(const T* A, int64_t M, int64_t K);
+// The same for a B whose codes lie in b_range (the activation format's
+// code_range, int_bound.h): also prepares the AVX2 byte path when the range
+// fits a byte after the offset -b_range.lo and maddubs_run proves the int16
+// sums of these weights cannot leave int16 for any such B.
+PackedA<int8_t> pack_a(const int8_t* A, int64_t M, int64_t K, CodeRange b_range);
 // C (A.M, N) = A * B (A.K, N): VNNI if the CPU has it, else the blocked loops
 // on the packed rows. Parallel over column panels; called inside a parallel
 // region (nested parallelism off, the OpenMP default) it runs serially.
@@ -88,8 +105,11 @@ bool cpu_has_avx2();
 // What gemm_packed and the integer conv run: the best path the CPU has, at
 // most a limit (default vnni: no limit). The limit is for tests and
 // benchmarks of the fallbacks: set_gemm_path_limit, or the environment
-// variable QAT_INT_GEMM=portable|avx2|vnni read at the first call.
-enum class GemmPath { portable = 0, avx2 = 1, vnni = 2 };
+// variable QAT_INT_GEMM=portable|avx2|maddubs|vnni read at the first call.
+// maddubs is AVX2 with the byte path allowed for the int8 GEMMs whose
+// PackedA has byte_run > 0 (every other GEMM runs avx2 under it); avx2 is
+// vpmaddwd only.
+enum class GemmPath { portable = 0, avx2 = 1, maddubs = 2, vnni = 3 };
 GemmPath gemm_path();
 void set_gemm_path_limit(GemmPath limit);
 const char* gemm_path_name(GemmPath path);

@@ -202,21 +202,41 @@ QAT_AVX2_REQUANT static inline __m256i requant_lane4(__m128i a32, const RequantL
   return _mm256_blendv_epi8(q, k.vh, _mm256_cmpgt_epi64(q, k.vh));
 }
 
-template <class T>
-QAT_AVX2_REQUANT int64_t requantise_row_avx2(T* out, const int32_t* acc, int64_t n, int64_t M,
-                                             int64_t O, int s, int64_t L, int64_t H,
-                                             int32_t floor_acc) {
-  const int64_t bias = std::numeric_limits<int64_t>::min();
-  const RequantLanes4 k{_mm256_set1_epi64x(M),
-                        _mm256_set1_epi64x(O),
-                        _mm256_set1_epi64x(L),
-                        _mm256_set1_epi64x(H),
-                        _mm256_set1_epi64x(s ? (int64_t(1) << s) - 1 : 0),
-                        _mm256_set1_epi64x(s ? int64_t(1) << (s - 1) : 1),
-                        _mm256_set1_epi64x(1),
-                        _mm256_set1_epi64x(bias),
-                        _mm256_set1_epi64x(int64_t(uint64_t(bias) >> s)),
-                        _mm_cvtsi32_si128(s)};
+// The sign-magnitude rows (requantise_sign_magnitude) on 4 int64 lanes: the
+// magnitude X = |a * M + O|, its integer part X >> (s + f) clamped to
+// 2^i - 1, its fraction rounded half to even from s + f to f bits (which
+// may carry to 2^f), the sign put back. |X| < 2^62, so the logical shifts
+// of X >= 0 are floors.
+struct SignMagnitudeLanes4 {
+  __m256i vm, vo, top, frac_mask, mask, half, one;
+  __m128i total, sh, f;
+  bool round, no_fraction;
+};
+QAT_AVX2_REQUANT static inline __m256i requant_lane4(__m128i a32,
+                                                     const SignMagnitudeLanes4& k) {
+  const __m256i x = _mm256_add_epi64(_mm256_mul_epi32(_mm256_cvtepi32_epi64(a32), k.vm), k.vo);
+  const __m256i neg = _mm256_cmpgt_epi64(_mm256_setzero_si256(), x);  // -1 where x < 0
+  const __m256i X = _mm256_sub_epi64(_mm256_xor_si256(x, neg), neg);
+  __m256i whole = _mm256_srl_epi64(X, k.total);
+  whole = _mm256_blendv_epi8(whole, k.top, _mm256_cmpgt_epi64(whole, k.top));
+  __m256i frac = _mm256_and_si256(X, k.frac_mask);
+  if (k.round) {  // s >= 1: round_shift_ge1 on frac >= 0
+    const __m256i q = _mm256_srl_epi64(frac, k.sh), r = _mm256_and_si256(frac, k.mask);
+    const __m256i odd = _mm256_cmpeq_epi64(_mm256_and_si256(q, k.one), k.one);
+    const __m256i up = _mm256_or_si256(_mm256_cmpgt_epi64(r, k.half),
+                                       _mm256_and_si256(_mm256_cmpeq_epi64(r, k.half), odd));
+    frac = _mm256_sub_epi64(q, up);  // up is -1 where the half rounds up
+  }
+  if (k.no_fraction) frac = _mm256_setzero_si256();
+  const __m256i mag = _mm256_add_epi64(_mm256_sll_epi64(whole, k.f), frac);
+  return _mm256_sub_epi64(_mm256_xor_si256(mag, neg), neg);
+}
+
+// 8 accumulators at a time, through requant_lane4 of the lanes k; returns
+// how many it did (a multiple of 8), the scalar loop does the rest.
+template <class T, class Lanes>
+QAT_AVX2_REQUANT int64_t rows_avx2(T* out, const int32_t* acc, int64_t n, int32_t floor_acc,
+                                   const Lanes& k) {
   const __m256i vfloor = _mm256_set1_epi32(floor_acc);
   const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);  // low halves of int64
   int64_t p = 0;
@@ -239,6 +259,45 @@ QAT_AVX2_REQUANT int64_t requantise_row_avx2(T* out, const int32_t* acc, int64_t
     }
   }
   return p;
+}
+
+template <class T>
+QAT_AVX2_REQUANT int64_t requantise_row_avx2(T* out, const int32_t* acc, int64_t n, int64_t M,
+                                             int64_t O, int s, int64_t L, int64_t H,
+                                             int32_t floor_acc) {
+  const int64_t bias = std::numeric_limits<int64_t>::min();
+  const RequantLanes4 k{_mm256_set1_epi64x(M),
+                        _mm256_set1_epi64x(O),
+                        _mm256_set1_epi64x(L),
+                        _mm256_set1_epi64x(H),
+                        _mm256_set1_epi64x(s ? (int64_t(1) << s) - 1 : 0),
+                        _mm256_set1_epi64x(s ? int64_t(1) << (s - 1) : 1),
+                        _mm256_set1_epi64x(1),
+                        _mm256_set1_epi64x(bias),
+                        _mm256_set1_epi64x(int64_t(uint64_t(bias) >> s)),
+                        _mm_cvtsi32_si128(s)};
+  return rows_avx2(out, acc, n, floor_acc, k);
+}
+
+template <class T>
+QAT_AVX2_REQUANT int64_t requantise_row_sign_magnitude_avx2(T* out, const int32_t* acc,
+                                                            int64_t n, const Requant& r, int i,
+                                                            int f, bool no_fraction,
+                                                            int32_t floor_acc) {
+  const int s = r.shift, total = s + f;
+  const SignMagnitudeLanes4 k{_mm256_set1_epi64x(r.multiplier),
+                              _mm256_set1_epi64x(r.offset),
+                              _mm256_set1_epi64x((int64_t(1) << i) - 1),
+                              _mm256_set1_epi64x((int64_t(1) << total) - 1),
+                              _mm256_set1_epi64x(s ? (int64_t(1) << s) - 1 : 0),
+                              _mm256_set1_epi64x(s ? int64_t(1) << (s - 1) : 1),
+                              _mm256_set1_epi64x(1),
+                              _mm_cvtsi32_si128(total),
+                              _mm_cvtsi32_si128(s),
+                              _mm_cvtsi32_si128(f),
+                              s > 0,
+                              no_fraction};
+  return rows_avx2(out, acc, n, floor_acc, k);
 }
 
 bool has_avx512() {
@@ -279,7 +338,12 @@ void requantise_row_sign_magnitude(T* out, const int32_t* acc, int64_t n, const 
   const int s = r.shift, total = s + f;
   const int32_t floor_acc = relu ? 0 : std::numeric_limits<int32_t>::min();
   const bool no_fraction = gm_code && f == 0;  // the GM code truncates at f = 0
-  for (int64_t p = 0; p < n; ++p) {
+  // vector rows where the GEMM runs AVX2 or better (as requantise_row), scalar for the rest
+  const int64_t start = gemm_path() != GemmPath::portable && cpu_has_avx2()
+                            ? requantise_row_sign_magnitude_avx2(out, acc, n, r, i, f,
+                                                                 no_fraction, floor_acc)
+                            : 0;
+  for (int64_t p = start; p < n; ++p) {
     const int64_t x = int64_t(std::max(acc[p], floor_acc)) * M + O;
     const int64_t X = x < 0 ? -x : x;
     const int64_t int_part = X >> total;

@@ -153,6 +153,17 @@ TEST_CASE("int engine: fixed_twos Q6.0/Q0.4 runs bit-exact with the eval simulat
   const auto [c, ckpt] = trained("q6", twos(6, 0, 0, 4));
   check_bit_exact(c, ckpt);
   check_close_to_float(c, ckpt);
+  // Q6.0 x Q0.4 pairs are at most 2 * 63 * 8: every int8 GEMM is proven safe
+  // for the AVX2 byte path, so on an AVX2 CPU without VNNI the bit-exact
+  // check above ran it (the upsampled int16 inputs keep vpmaddwd)
+  Model m = load_model(c, ckpt);
+  const IntEngine engine(export_int_model(m));
+  for (const std::string& line : engine.gemm_report()) {
+    CAPTURE(line);
+    CHECK(line.find("int8 bytes (run ") != std::string::npos);
+    CHECK((line.find("int16") != std::string::npos) == (line.find("up") == 0 &&
+                                                          line.find("conv1") != std::string::npos));
+  }
 }
 
 TEST_CASE("int engine: sign-magnitude fixed and fixed_gm run bit-exact with the eval simulation") {

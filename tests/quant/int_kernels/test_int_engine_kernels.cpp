@@ -18,6 +18,8 @@
 using namespace qat;
 using namespace qat::quant;
 using qat::quant::testing::random_codes;
+using qat::quant::testing::random_requant;
+using qat::quant::testing::random_requant_case;
 
 namespace {
 
@@ -33,29 +35,14 @@ I128 round_even(I128 num, int s) {
   return q;
 }
 
-Requant random_requant(Rng& rng) {
-  Requant r;
-  r.multiplier = int32_t(rng.next_u64() >> 34) - (1 << 29);  // |M| < 2^30
-  r.offset = int64_t(rng.next_u64() >> 4) - (int64_t(1) << 59);
-  r.shift = int(rng.below(63));
-  return r;
-}
-
 }  // namespace
 
 TEST_CASE("int requantise row: two's complement rows equal exact rational rounding") {
   Rng rng(91);
   for (int t = 0; t < 300; ++t) {
     const int64_t n = 1 + int64_t(rng.below(70));  // vector body and scalar tail
-    auto acc = random_codes<int32_t>(rng, n, -2000000000, 2000000000);
-    Requant r = random_requant(rng);
-    if (t % 3 == 0) {  // small shifts and offsets: most outputs inside the range (ties:
-                       // the next test case)
-      r.shift = int(rng.below(12));
-      r.multiplier = int32_t(rng.below(2000)) - 1000;
-      r.offset = int64_t(rng.below(1 << 20)) - (1 << 19);
-      acc = random_codes<int32_t>(rng, n, -3000, 3000);
-    }
+    // every third case small: most outputs inside the range (ties: the next test case)
+    const auto [r, acc] = random_requant_case(rng, n, /*small=*/t % 3 == 0);
     const bool relu = t % 2 == 0;
     std::vector<int8_t> o8(static_cast<size_t>(n));
     std::vector<int16_t> o16(static_cast<size_t>(n));

@@ -1,0 +1,155 @@
+// The AVX2 byte GEMM: vpmaddubsw on unsigned activation bytes times signed
+// weight bytes, for CPUs with AVX2 and no AVX-512 VNNI (AMD Zen 2/3, older
+// Intel). Letters as in int_gemm.h: A (M,K) weights, B (K,N) activations,
+// C (M,N) = A*B mod 2^32, the same as every other path.
+//
+// ## Why, and why only for some layers
+// The vpmaddwd path (int_gemm.cpp) does 16 multiply-adds per multiplier
+// instruction and needs a vpaddd per vpmaddwd. vpmaddubsw
+// (_mm256_maddubs_epi16(u, s)) does 32: each of 16 int16 lanes gets
+// u[2j]*s[2j] + u[2j+1]*s[2j+1], SATURATED to int16, and adding those lanes
+// with vpaddw keeps them 16-bit, so that one vpmaddwd by ones (which adds the
+// two int16 lanes of each 32-bit lane into int32) and one vpaddd every
+// `run` k-groups are all the widening costs. Measured on this Zen 3: both
+// multiplies issue 2 a cycle, so the byte path can do nearly twice the
+// multiply-adds of vpmaddwd per cycle. It is exact only when no pair sum
+// saturates and no run of int16 sums wraps: pack_a(A, M, K, b_range) proves
+// that from the activation format's code range and the layer's own weight
+// codes (int_bound.h maddubs_run) and sets A.byte_run; where the proof fails
+// (fixed_twos Q8.0 x Q0.8 codes near the ends, the int16 upsampled inputs)
+// the layer keeps vpmaddwd. B's codes are stored + byte_offset (-lo of the
+// format: unsigned), and byte_offset * rowsum(A) is taken off at the store,
+// as the VNNI kernel takes off 128 * rowsum.
+//
+// ## Layout
+// B panel of 16 columns as the VNNI kernel's (int_gemm_panels.h): Bp (Kp/4,
+// 16, 4) unsigned bytes, so one k-group of 8 columns is one 32-byte vector
+// (4 k of a column in each 32-bit lane) and a panel row two vectors. A's
+// 4 bytes of a row and k-group are broadcast. Register tile 3 rows x 16
+// columns: 6 int32 accumulators, 6 int16 run sums, 2 B vectors, 1 A
+// broadcast and the ones: 16 ymm, no spills.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "quant/int_kernels/int_gemm.h"
+#include "quant/int_kernels/int_gemm_panels.h"
+
+namespace qat::quant::panels {
+namespace {
+
+constexpr int64_t kRows = 6;   // rows of the register tile (pack_a pads A to them)
+constexpr int64_t kCols = 16;  // columns of a panel (two 8-lane vectors)
+
+// The k loop of a 6 x 16 tile, in asm because GCC 12, given the same loop
+// in intrinsics, spilled sums to the stack, copied them between registers
+// or loaded B again for every row (25-28 instructions a k-group with 6 or
+// 4 rows; 3 rows ran no faster than vpmaddwd). Registers: ymm0-11 the int16
+// sums of rows 0-5 (two vectors of 8 columns each), ymm12-13 B's vectors,
+// ymm14 the row's 4 weight bytes broadcast, ymm15 a product. Per k-group:
+// 2 B loads, 6 broadcasts, 12 vpmaddubsw, 12 vpaddw (wrapping; the proof
+// says the true sums stay inside int16). Every `run` groups (the last run
+// shorter) the sums are widened: vpmaddwd by ones adds the two int16 lanes
+// of each column into int32, added into acc (6, 16) int32 in memory.
+#define QAT_ROW(addr, s0, s1)                    \
+  "vpbroadcastd " addr ", %%ymm14\n\t"            \
+  "vpmaddubsw %%ymm14, %%ymm12, %%ymm15\n\t"      \
+  "vpaddw %%ymm15, %%" s0 ", %%" s0 "\n\t"        \
+  "vpmaddubsw %%ymm14, %%ymm13, %%ymm15\n\t"      \
+  "vpaddw %%ymm15, %%" s1 ", %%" s1 "\n\t"
+#define QAT_WIDEN(s, offset)                       \
+  "vpmaddwd (%[ones]), %%" s ", %%ymm15\n\t"       \
+  "vpaddd " offset "(%[acc]), %%ymm15, %%ymm15\n\t" \
+  "vmovdqa %%ymm15, " offset "(%[acc])\n\t"
+__attribute__((target("avx2"))) void k_loop_6x16(int32_t* acc, const uint8_t* bp,
+                                                 const int8_t* a, int64_t lda, int64_t groups,
+                                                 int64_t run) {
+  alignas(32) static const int16_t ones[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+  const int8_t* a3 = a + 3 * lda;  // rows 3-5 from here: x86 scales are 1, 2, 4, 8
+  int64_t count;
+  __asm__ volatile(
+      "2:\n\t"
+      "mov %[run], %[count]\n\t"
+      "cmp %[groups], %[count]\n\t"
+      "cmovg %[groups], %[count]\n\t"  // count = min(run, groups left)
+      "sub %[count], %[groups]\n\t"
+      "vpxor %%xmm0, %%xmm0, %%xmm0\n\t" "vpxor %%xmm1, %%xmm1, %%xmm1\n\t"
+      "vpxor %%xmm2, %%xmm2, %%xmm2\n\t" "vpxor %%xmm3, %%xmm3, %%xmm3\n\t"
+      "vpxor %%xmm4, %%xmm4, %%xmm4\n\t" "vpxor %%xmm5, %%xmm5, %%xmm5\n\t"
+      "vpxor %%xmm6, %%xmm6, %%xmm6\n\t" "vpxor %%xmm7, %%xmm7, %%xmm7\n\t"
+      "vpxor %%xmm8, %%xmm8, %%xmm8\n\t" "vpxor %%xmm9, %%xmm9, %%xmm9\n\t"
+      "vpxor %%xmm10, %%xmm10, %%xmm10\n\t" "vpxor %%xmm11, %%xmm11, %%xmm11\n\t"
+      "1:\n\t"
+      "vmovdqu (%[bp]), %%ymm12\n\t"
+      "vmovdqu 32(%[bp]), %%ymm13\n\t"
+      QAT_ROW("(%[a])", "ymm0", "ymm1")
+      QAT_ROW("(%[a],%[lda])", "ymm2", "ymm3")
+      QAT_ROW("(%[a],%[lda],2)", "ymm4", "ymm5")
+      QAT_ROW("(%[a3])", "ymm6", "ymm7")
+      QAT_ROW("(%[a],%[lda],4)", "ymm8", "ymm9")
+      QAT_ROW("(%[a3],%[lda],2)", "ymm10", "ymm11")
+      "add $64, %[bp]\n\t"
+      "add $4, %[a]\n\t"
+      "add $4, %[a3]\n\t"
+      "dec %[count]\n\t"
+      "jnz 1b\n\t"
+      QAT_WIDEN("ymm0", "0") QAT_WIDEN("ymm1", "32")
+      QAT_WIDEN("ymm2", "64") QAT_WIDEN("ymm3", "96")
+      QAT_WIDEN("ymm4", "128") QAT_WIDEN("ymm5", "160")
+      QAT_WIDEN("ymm6", "192") QAT_WIDEN("ymm7", "224")
+      QAT_WIDEN("ymm8", "256") QAT_WIDEN("ymm9", "288")
+      QAT_WIDEN("ymm10", "320") QAT_WIDEN("ymm11", "352")
+      "test %[groups], %[groups]\n\t"
+      "jnz 2b"
+      : [bp] "+r"(bp), [a] "+r"(a), [a3] "+r"(a3), [groups] "+r"(groups), [count] "=&r"(count)
+      : [lda] "r"(lda), [run] "r"(run), [acc] "r"(acc), [ones] "r"(ones)
+      : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",
+        "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+}
+#undef QAT_ROW
+#undef QAT_WIDEN
+
+// One tile of 6 x 16: C[0.., 0..] = A rows (lda apart) x Bp panel - corr, the
+// k-groups in runs of A.byte_run (proven not to leave int16 for any B in
+// the format's range). groups >= 1.
+void maddubs_tile(int32_t* C, const int8_t* A, int64_t lda, const uint8_t* Bp, int64_t groups,
+                  int64_t run, const int32_t* corr, int64_t ldc, int64_t mr, int64_t nr) {
+  alignas(32) int32_t acc[kRows][kCols] = {};
+  if (groups > 0) k_loop_6x16(&acc[0][0], Bp, A, lda, groups, run);
+  for (int64_t i = 0; i < mr; ++i)
+    for (int64_t j = 0; j < nr; ++j)  // mod 2^32, as the other paths
+      C[i * ldc + j] = int32_t(uint32_t(acc[i][j]) - uint32_t(corr[i]));
+}
+
+}  // namespace
+
+// OpenMP over 16-column panels, each packed once by its thread (Kp*16
+// bytes, 108 KB at K = 6912: in L2) and run under every row tile of A.
+template <class Rows>
+void packed_maddubs(int32_t* C, const PackedA<int8_t>& A, const Rows& row, int64_t N,
+                    int64_t ldc) {
+  const int64_t panels = (N + kCols - 1) / kCols, groups = A.Kp / 4;
+  const auto* Ap = A.data.data();
+#pragma omp parallel
+  {
+    thread_local std::vector<int8_t> Bp;  // kept between calls, as in int_gemm.cpp
+    if (Bp.size() < size_t(A.Kp * kCols)) Bp.resize(size_t(A.Kp * kCols));
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < panels; ++p) {
+      const int64_t n0 = p * kCols, nr = std::min(kCols, N - n0);
+      pack_b_panel<kCols>(Bp.data(), row, A.K, A.Kp, n0, nr, A.byte_offset);
+      const auto* bytes = reinterpret_cast<const uint8_t*>(Bp.data());
+      for (int64_t m0 = 0; m0 < A.M; m0 += kRows)
+        maddubs_tile(C + m0 * ldc + n0, Ap + m0 * A.Kp, A.Kp, bytes, groups, A.byte_run,
+                     A.byte_corr.data() + m0, ldc, std::min(kRows, A.M - m0), nr);
+    }
+  }
+}
+
+template void packed_maddubs(int32_t*, const PackedA<int8_t>&, const DenseRows<int8_t>&,
+                             int64_t, int64_t);
+template void packed_maddubs(int32_t*, const PackedA<int8_t>&, const OffsetRows<int8_t>&,
+                             int64_t, int64_t);
+
+}  // namespace qat::quant::panels
