@@ -20,7 +20,11 @@ Tensor Conv2d::forward(const Tensor& x) const {
 
 void Conv2d::reset_parameters(Init kind, Rng& rng) {
   init_uniform(weight, kind, rng);
-  if (bias.defined()) std::fill_n(bias.data(), bias.numel(), 0.0f);
+  if (!bias.defined()) return;
+  // PyTorch draws the bias from the weight's bound; the others start at zero.
+  const float a = kind == Init::PyTorchDefault ? init_bound(kind, weight.shape()) : 0.0f;
+  float* b = bias.data();
+  for (int64_t i = 0; i < bias.numel(); ++i) b[i] = a > 0.0f ? rng.uniform(-a, a) : 0.0f;
 }
 
 BatchNorm2d::BatchNorm2d(int64_t channels, float momentum, float eps)

@@ -22,7 +22,7 @@ class Conv2d : public Module {
  public:
   Conv2d(int64_t in, int64_t out, int kernel, int stride, int pad, bool bias = true);
   Tensor forward(const Tensor& x) const;
-  void reset_parameters(Init kind, Rng& rng);  // weight ~ uniform, bias = 0
+  void reset_parameters(Init kind, Rng& rng);  // weight ~ uniform; bias 0 (PyTorchDefault: uniform)
 
   Tensor weight, bias;
   int stride, pad;

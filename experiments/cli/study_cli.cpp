@@ -40,7 +40,7 @@ void run_sweep_command(const SweepArgs& a) {
 }
 
 struct TableArgs {
-  std::string path, out, metrics = "dice";
+  std::string path, out, metrics = "dice", epoch = "last";
   bool overlays = false, no_plots = false, allow_stale = false;
 };
 
@@ -73,7 +73,8 @@ std::string write_figures(const Table& t, const TableArgs& a) {
 }
 
 void run_table(const TableArgs& a) {
-  const Table t = make_table(a.path, split_commas(a.metrics), a.allow_stale);
+  const Table t = make_table(a.path, split_commas(a.metrics), a.allow_stale,
+                             a.epoch == "best" ? EpochSelect::Best : EpochSelect::Last);
   std::string md = table_markdown(t);
   if (!a.out.empty()) {
     std::filesystem::create_directories(a.out);
@@ -110,6 +111,10 @@ void add_study_commands(CLI::App& app) {
   table->add_option("--out", ta.out, "folder for table.md, table.csv, plots (default: print only)");
   table->add_flag("--overlays", ta.overlays, "tile prediction overlays per column (runs qat predict)");
   table->add_flag("--no-plots", ta.no_plots, "no gnuplot plots");
+  table->add_option("--epoch", ta.epoch,
+                    "which epoch of each run: last (default) or best (the best validation Dice, "
+                    "the model the paper's GM training loop keeps)")
+      ->check(CLI::IsMember({"last", "best"}));
   table->add_flag("--allow-stale", ta.allow_stale,
                   "include stale cells (trained with other settings than the sweep's now), marked");
   table->callback([] { run_table(ta); });

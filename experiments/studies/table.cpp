@@ -355,13 +355,16 @@ bool read_cell(Table& t, std::vector<Group>& groups, const FoundCell& f, bool al
   return true;
 }
 
-// Mean and std over seeds of the last epoch, the mean Dice curve, sizes.
-TableRow summarise(Group& g, const std::vector<std::string>& metrics) {
+// Mean and std over seeds of the reported epoch, the mean Dice curve, sizes.
+TableRow summarise(Group& g, const std::vector<std::string>& metrics, EpochSelect select) {
   TableRow& r = g.row;
+  std::vector<double> epochs_chosen;
+  for (const auto& log : g.logs) epochs_chosen.push_back(double(reported_epoch(log, select) + 1));
+  r.epoch = mean_std(epochs_chosen);
   for (const auto& m : metrics) {
     std::vector<double> v;
-    for (const auto& log : g.logs)  // the last epoch of each run
-      v.push_back(log.back().at(m) * (percent_metric(m) ? 100.0 : 1.0));
+    for (const auto& log : g.logs)
+      v.push_back(log[reported_epoch(log, select)].at(m) * (percent_metric(m) ? 100.0 : 1.0));
     r.metrics[m] = mean_std(v);
   }
   size_t epochs = 0;
@@ -378,9 +381,19 @@ TableRow summarise(Group& g, const std::vector<std::string>& metrics) {
 
 }  // namespace
 
-Table make_table(const std::string& path, std::vector<std::string> metrics, bool allow_stale) {
+size_t reported_epoch(const std::vector<std::map<std::string, double>>& log, EpochSelect select) {
+  if (select == EpochSelect::Last) return log.size() - 1;
+  size_t best = 0;  // the first of equal maxima, as a "better than" rule keeps it
+  for (size_t e = 1; e < log.size(); ++e)
+    if (log[e].at("dice") > log[best].at("dice")) best = e;
+  return best;
+}
+
+Table make_table(const std::string& path, std::vector<std::string> metrics, bool allow_stale,
+                 EpochSelect select) {
   Table t;
   t.source = path;
+  t.select = select;
   t.made_by = qat_version_line();
   if (std::find(metrics.begin(), metrics.end(), "dice") == metrics.end())
     metrics.insert(metrics.begin(), "dice");
@@ -392,7 +405,7 @@ Table make_table(const std::string& path, std::vector<std::string> metrics, bool
     throw Error(path + ": stale cells, trained with other settings than the sweep's now: " +
                 refused + "; run them again (`qat sweep SWEEP.yaml --restart-stale`) or pass "
                 "--allow-stale to tabulate them anyway, marked");
-  for (Group& g : groups) t.rows.push_back(summarise(g, metrics));
+  for (Group& g : groups) t.rows.push_back(summarise(g, metrics, select));
   rank_columns(t);
   return t;
 }
@@ -400,22 +413,29 @@ Table make_table(const std::string& path, std::vector<std::string> metrics, bool
 std::string table_markdown(const Table& t) {
   std::ostringstream o;
   o << "## " << t.name << "\n\n";
-  o << "From `" << t.source << "`. Validation metrics of each run's **last** epoch ("
-    << t.epochs << "), mean ± sample std over the finished seeds; the paper's Dice from its "
+  const bool best = t.select == EpochSelect::Best;
+  o << "From `" << t.source << "`. Validation metrics of each run's "
+    << (best ? "**best-Dice** epoch (of " + std::to_string(t.epochs) +
+                   ", chosen on the validation split it is reported on, as the paper's GM "
+                   "training loop keeps its model; column epoch: the mean chosen epoch)"
+             : "**last** epoch (" + std::to_string(t.epochs) + ")")
+    << ", mean ± sample std over the finished seeds; the paper's Dice from its "
     << "table (" << (t.paper_column.empty() ? "no paper column" : t.paper_column + " column")
     << "). Rank: ours within the column, the paper's in brackets. Sizes are of the paper's "
        "width-64 network with these quantizers: every parameter at the quantized width (the "
        "paper's way) and honestly (full-precision layers, biases and BatchNorm at 32 bits).\n\n";
   o << "| row | column | seeds |";
+  if (best) o << " epoch |";
   for (const auto& m : t.metrics) o << " " << m << (percent_metric(m) ? " %" : "") << " |";
   o << " paper Dice % | ours − paper | rank (paper) | bits | MB paper's way | MB honest | "
        "paper's MB |\n|";
-  for (size_t i = 0; i < 10 + t.metrics.size(); ++i) o << "---|";
+  for (size_t i = 0; i < 10 + t.metrics.size() + (best ? 1 : 0); ++i) o << "---|";
   o << "\n";
   for (const auto& r : t.rows) {
     const MeanStd& d = r.metrics.at("dice");
     o << "| " << r.row << (r.row_paper.empty() ? "" : " (" + r.row_paper + ")") << " | "
       << (r.column.empty() ? "-" : r.column) << " | " << r.seeds.size() << " |";
+    if (best) o << " " << fmt(r.epoch.mean, "%.1f") << " |";
     for (const auto& m : t.metrics) o << " " << plus_minus(r.metrics.at(m)) << " |";
     o << " " << fmt(r.paper) << " | " << fmt(d.mean - r.paper, "%+.2f") << " | "
       << fmt(r.rank, "%g") << " (" << fmt(r.paper_rank, "%g") << ") | "

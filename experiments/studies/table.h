@@ -50,7 +50,17 @@ struct TableRow {
   int bits = 0;  // the weight bits the paper's size column charges (0: no finished run)
   double rank = kNaN, paper_rank = kNaN;  // within the column
   std::string first_run;                // folder of the first finished seed
+  MeanStd epoch;                        // the reported epoch (1-based) over the seeds
 };
+
+// Which epoch of each run the table reports: the last (ours), or the one of
+// the best validation Dice (what the paper's GM training loop keeps as its
+// model; SPEC.md, Training). Best is chosen on the validation split it is
+// then reported on, so it flatters every row alike; it is a question of
+// which number the paper printed, not a fair estimate.
+enum class EpochSelect { Last, Best };
+// The index of the reported epoch in one run's log.csv rows (not empty).
+size_t reported_epoch(const std::vector<std::map<std::string, double>>& log, EpochSelect select);
 
 struct UnfinishedCell {
   std::string id, state, detail;  // detail: the first line of failed.txt, or epochs done
@@ -59,6 +69,7 @@ struct UnfinishedCell {
 struct Table {
   std::string name, source, paper_column;
   int64_t epochs = 0;  // of the finished runs (the largest)
+  EpochSelect select = EpochSelect::Last;
   std::vector<std::string> metrics;  // log.csv columns, dice first
   std::vector<TableRow> rows;
   std::vector<UnfinishedCell> unfinished;
@@ -72,7 +83,7 @@ struct Table {
 // Stale cells (sweep.h cell_state) are refused, naming them, unless
 // allow_stale, which includes them and lists them under the table.
 Table make_table(const std::string& sweep_or_folder, std::vector<std::string> metrics = {"dice"},
-                 bool allow_stale = false);
+                 bool allow_stale = false, EpochSelect select = EpochSelect::Last);
 std::string table_markdown(const Table& t);
 std::string table_csv(const Table& t);
 

@@ -135,7 +135,7 @@ std::map<std::string, Field> paper_fields() {
     {"lr", member(&C::lr, [](N n, W w) { return positive(n, w); })},
     {"num_epochs", member(&C::num_epochs, [](N n, W w) { return at_least(n, w, 1); })},
     {"model_type", member(&C::model_type, [](N n, W w) { return one_of(n, w, {"unet"}); })},
-    {"init_type", member(&C::init_type, [](N n, W w) { return one_of(n, w, {"glorot", "binaryconnect"}); })},
+    {"init_type", member(&C::init_type, [](N n, W w) { return one_of(n, w, {"glorot", "binaryconnect", "paper"}); })},
     {"quantization", member(&C::quantization, [](N n, W w) { return one_of(n, w, kQuantNames); })},
     {"activation_i_width", member(&C::activation_i_width, [](N n, W w) { return int(at_least(n, w, 0)); })},
     {"activation_f_width", member(&C::activation_f_width, [](N n, W w) { return int(at_least(n, w, 0)); })},
@@ -212,6 +212,7 @@ std::map<std::string, Field> quantization_fields() {
     {"activation", member(&C::activation, [](N n, W w) { return one_of(n, w, {"relu", "tanh", "ternary_tanh"}); })},
     {"beta_start", member(&C::beta_start, [](N n, W w) { return positive(n, w); })},
     {"beta_end", member(&C::beta_end, [](N n, W w) { return positive(n, w); })},
+    {"binary_weight_scale", member(&C::binary_weight_scale, [](N n, W w) { return one_of(n, w, {"binaryconnect", "one"}); })},
     {"ste", member(&C::ste, [](N n, W w) { return one_of(n, w, {"default", "identity", "clipped"}); })},
     {"weight_quant",
      {[](C& c, N n, W w) {

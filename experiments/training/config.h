@@ -39,7 +39,9 @@ struct Config {
   float lr = 1e-3f;
   int64_t num_epochs = 200;
   std::string model_type = "unet";
-  std::string init_type = "glorot";  // glorot | binaryconnect
+  // glorot | binaryconnect | paper: what the released code runs (SPEC.md):
+  // quantized convs U(-1, 1) with zero bias, float convs PyTorch's default.
+  std::string init_type = "glorot";
   std::string quantization = "Normal";  // INT | BNN | Normal | FIXED | Ternary, or ours
   int activation_i_width = 8, activation_f_width = 0;
   int weight_i_width = 0, weight_f_width = 8;
@@ -72,6 +74,9 @@ struct Config {
   float dropout_rate = 0.4f;
   std::string activation = "relu";  // relu | tanh | ternary_tanh
   float beta_start = 3.0f, beta_end = 8.0f;  // ternary tanh, linear over epochs
+  // H of binary weights, sign(w) * H: BinaryConnect's sqrt(1.5 / fans), or
+  // one (the paper's code passes H = 1).
+  std::string binary_weight_scale = "binaryconnect";
   std::string ste = "default";  // default (clipped for binary, else identity) | identity | clipped
   std::string weight_quant;      // overrides `quantization` for weights
   std::string activation_quant;  // ... and for activations

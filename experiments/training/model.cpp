@@ -13,6 +13,7 @@ UNetOptions unet_options(const Config& c) {
   o.width = c.width;
   o.activation = parse_activation(c.activation);
   o.dropout = c.dropout ? c.dropout_rate : 0.0f;
+  // "paper" draws again per layer once the plan is known (paper_init below).
   o.init = c.init_type == "binaryconnect" ? Init::BinaryConnect : Init::Glorot;
   o.seed = c.seed;
   return o;
@@ -53,6 +54,17 @@ QuantChoice paper_choice(const Config& c, bool weights) {
   q.int_bits = i;
   q.frac_bits = f;
   return q;
+}
+
+// The released code's initialisation (SPEC.md, Training): its Conv2dQuant
+// draws U(-1, 1) weights and zero bias; its float convs (first block,
+// conv9, every conv of a Normal run) keep nn.Conv2d's own default. The
+// stream is the seed's own, so that "glorot" runs are unchanged.
+void paper_init(const Config& c, const std::vector<LayerQuant>& layers) {
+  Rng rng(c.seed ^ 0x7061706572ull);  // "paper"
+  for (const LayerQuant& l : layers)
+    l.conv->reset_parameters(
+        l.weight.format == quant::Format::None ? Init::PyTorchDefault : Init::Unit, rng);
 }
 
 }  // namespace
@@ -99,7 +111,9 @@ std::vector<LayerQuant> plan_layers(const Config& c, UNet& net) {
     } catch (const Error& e) {
       throw Error(c.source + ": layer " + name + ": " + e.what());
     }
-    l.binary_scale = init_bound(Init::BinaryConnect, conv->weight.shape());
+    l.binary_scale = c.binary_weight_scale == "one"
+                         ? 1.0f
+                         : init_bound(Init::BinaryConnect, conv->weight.shape());
     layers.push_back(l);
   }
   for (const auto& [name, o] : c.layers) {
@@ -116,6 +130,7 @@ Model build_model(const Config& c, Telemetry* telemetry) {
   Model m;
   m.net = std::make_unique<UNet>(unet_options(c));
   m.layers = plan_layers(c, *m.net);
+  if (c.init_type == "paper") paper_init(c, m.layers);
   // Activation hooks live on the blocks: conv1 of a block is followed by
   // bn1 -> act_quant1, conv2 by bn2 -> act_quant2.
   std::map<std::string, TensorFn*> act_hook;

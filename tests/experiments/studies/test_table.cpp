@@ -83,6 +83,27 @@ TEST_CASE("table: markdown and CSV of a hand-made table") {
         std::string::npos);
 }
 
+TEST_CASE("table --epoch best: the epoch of the best validation Dice, the first of ties") {
+  const std::vector<std::map<std::string, double>> log = {
+      {{"dice", 0.5}}, {{"dice", 0.8}}, {{"dice", 0.7}}, {{"dice", 0.8}}, {{"dice", 0.6}}};
+  CHECK(reported_epoch(log, EpochSelect::Last) == 4);
+  CHECK(reported_epoch(log, EpochSelect::Best) == 1);
+  Table t;
+  t.epochs = 5;
+  t.select = EpochSelect::Best;
+  t.metrics = {"dice"};
+  TableRow a;
+  a.row = "fp", a.column = "relu";
+  a.seeds = {0, 1};
+  a.metrics["dice"] = mean_std({80, 82});
+  a.epoch = mean_std({2, 5});
+  t.rows.push_back(a);
+  const std::string md = table_markdown(t);
+  INFO(md);
+  CHECK(md.find("**best-Dice** epoch (of 5") != std::string::npos);
+  CHECK(md.find("| fp | relu | 2 | 3.5 | 81.00 ± 1.41 |") != std::string::npos);
+}
+
 TEST_CASE("plots: PNG tiles land where the grid puts them") {
   const fs::path dir = fs::temp_directory_path() / "qat_test_table";
   fs::create_directories(dir);
