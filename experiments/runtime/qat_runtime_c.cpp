@@ -2,6 +2,8 @@
 // into a status and a message here, at the boundary.
 #include "experiments/runtime/qat_runtime.h"
 
+#include <hdf5.h>
+
 #include <cmath>
 #include <mutex>
 #include <new>
@@ -52,6 +54,23 @@ qat_status guarded(qat_status on_error, F&& f) {
   }
 }
 
+// HDF5's own error printing off while we read (our message says what went
+// wrong), and back as the host program had it afterwards.
+class QuietHdf5 {
+ public:
+  QuietHdf5() {
+    H5Eget_auto2(H5E_DEFAULT, &func_, &data_);
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  }
+  ~QuietHdf5() { H5Eset_auto2(H5E_DEFAULT, func_, data_); }
+  QuietHdf5(const QuietHdf5&) = delete;
+  QuietHdf5& operator=(const QuietHdf5&) = delete;
+
+ private:
+  H5E_auto2_t func_ = nullptr;
+  void* data_ = nullptr;
+};
+
 qat_status check_size(const qat_model* m, int64_t channels, int64_t height, int64_t width) {
   const int64_t c = m->engine.model().in_channels;
   const bool sizes = height > 0 && width > 0 && height % 8 == 0 && width % 8 == 0 &&
@@ -70,6 +89,7 @@ extern "C" {
 qat_status qat_model_load(const char* path, qat_model** model) {
   if (model) *model = nullptr;
   if (!path || !model) return fail(QAT_ERR_NULL, "qat_model_load: path and model must not be NULL");
+  const QuietHdf5 quiet;
   return guarded(QAT_ERR_FILE, [&] {
     auto* m = new qat_model{qat::IntEngine(qat::read_int_model(path))};
     std::lock_guard<std::mutex> lock(live_mutex);

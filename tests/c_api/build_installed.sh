@@ -11,8 +11,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$out/stage"
 meson install -C "$build" --destdir "$out/stage" --no-rebuild --quiet >/dev/null
 pc=$(dirname "$(find "$out/stage" -name qat-runtime.pc | head -n 1)")
-# --define-prefix: the .pc's prefix becomes where it was staged, as if installed there
-flags=$(PKG_CONFIG_PATH=$pc pkg-config --define-prefix --cflags --libs qat-runtime)
+# The .pc's prefix moved to where it was staged, as if installed there.
+export PKG_CONFIG_PATH=$pc
+staged=(--define-variable=prefix="$out/stage$(pkg-config --variable=prefix qat-runtime)")
+flags=$(pkg-config "${staged[@]}" --cflags --libs qat-runtime)
 cc -std=c11 -Wall -Wextra -Werror "$here/use_runtime.c" $flags "$@" -o "$out/use_runtime"
 echo "$out/use_runtime"
-echo "$(PKG_CONFIG_PATH=$pc pkg-config --define-prefix --variable=libdir qat-runtime)"
+pkg-config "${staged[@]}" --variable=libdir qat-runtime

@@ -2,10 +2,10 @@
  * built by tests/c_api/build_installed.sh with
  *   cc use_runtime.c $(pkg-config --cflags --libs qat-runtime)
  *
- *   use_runtime MODEL.int.h5 IMAGE.f32 HEIGHT WIDTH MASK_OUT CORRUPT.h5
+ *   use_runtime MODEL.int.h5 IMAGE.f32 HEIGHT WIDTH PROB_OUT CORRUPT.h5
  *
  * Runs the model on the image (float32, 1 x HEIGHT x WIDTH), writes the
- * mask (one byte a pixel, 0 or 1) to MASK_OUT, and checks that misuse gets
+ * probabilities (float32 a pixel) to PROB_OUT, and checks that misuse gets
  * its error code and a message: NULL pointers, a wrong image size, a freed
  * model, a corrupted model file. Exit 0 when every check held. */
 #include <qat_runtime.h>
@@ -40,7 +40,7 @@ static float* read_image(const char* path, long n) {
 
 int main(int argc, char** argv) {
   if (argc != 7) {
-    fprintf(stderr, "usage: use_runtime MODEL IMAGE.f32 HEIGHT WIDTH MASK_OUT CORRUPT.h5\n");
+    fprintf(stderr, "usage: use_runtime MODEL IMAGE.f32 HEIGHT WIDTH PROB_OUT CORRUPT.h5\n");
     return 2;
   }
   const long h = atol(argv[3]), w = atol(argv[4]);
@@ -54,8 +54,11 @@ int main(int argc, char** argv) {
   int64_t channels = 0;
   expect(qat_model_channels(m, &channels), QAT_OK, "channels");
   expect(qat_model_run(m, pixels, channels, h, w, 0.5f, prob, mask), QAT_OK, "run");
+  long ones = 0;
+  for (long p = 0; p < h * w; ++p) ones += mask[p] != 0 && (prob[p] >= 0.5f);
+  printf("mask: %ld of %ld pixels\n", ones, h * w);
   FILE* out = fopen(argv[5], "wb");
-  if (!out || fwrite(mask, 1, (size_t)(h * w), out) != (size_t)(h * w)) return 2;
+  if (!out || fwrite(prob, sizeof(float), (size_t)(h * w), out) != (size_t)(h * w)) return 2;
   fclose(out);
 
   expect(qat_model_load(NULL, &m), QAT_ERR_NULL, "load(NULL path)");
