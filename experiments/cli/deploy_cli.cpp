@@ -18,12 +18,13 @@ struct ExportArgs {
   std::string checkpoint, out;
   std::string format = "int";  // int: the integer model .h5; onnx: QDQ ONNX
   bool expose_codes = false;   // onnx: every layer's int8 codes as outputs too
+  bool integer_part = false;   // onnx: input the input quantizer's codes (no first block)
 };
 
 void write_onnx_export(const ExportArgs& a, const IntModel& im) {
   const std::string out =
       a.out.empty() ? a.checkpoint.substr(0, a.checkpoint.rfind(".h5")) + ".onnx" : a.out;
-  const OnnxReport r = write_onnx(out, im, {a.expose_codes});
+  const OnnxReport r = write_onnx(out, im, {a.expose_codes, a.integer_part});
   std::printf("wrote %s (ONNX opset 13, QDQ int8; %s)\n", out.c_str(),
               r.proven_exact ? "every integer layer proven exact"
                              : "exact where the lines below say so");
@@ -80,6 +81,8 @@ void add_deploy_commands(CLI::App& app) {
   e->add_option("--format", ex.format, "int: the integer model (HDF5); onnx: QDQ ONNX model")
       ->check(CLI::IsMember({"int", "onnx"}));
   e->add_flag("--expose-codes", ex.expose_codes, "onnx: also output each layer's int8 codes");
+  e->add_flag("--integer-part", ex.integer_part,
+              "onnx: the graph's input is the input quantizer's int8 codes (for checking)");
   e->callback([] { run_export(ex); });
 
   static VerifyArgs v;

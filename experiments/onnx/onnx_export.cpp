@@ -214,14 +214,32 @@ void check_exportable(const IntModel& m) {
   if (!why.empty()) throw Error(m.source_checkpoint + ": " + why + " (README \"ONNX export\")");
 }
 
+// The first block in float, from the input "image"; returns its output.
+std::string float_prefix(GraphBuilder& b, const IntModel& m, const OnnxExportOptions& o,
+                         std::vector<std::string>& codes) {
+  b.input("image", onnx::TensorProto::FLOAT, {"N", std::to_string(m.in_channels), "H", "W"});
+  const std::string x = float_layer(b, "image", m.prefix[0], o, codes);
+  return float_layer(b, x, m.prefix[1], o, codes);
+}
+
+// The input quantizer's codes as the graph input, dequantised.
+std::string integer_input(GraphBuilder& b, const IntModel& m) {
+  const FloatLayer& l = m.prefix[1];
+  const std::string codes = "codes." + l.name;
+  b.input(codes, onnx::TensorProto::INT8, {"N", std::to_string(l.weight.size(0)), "H", "W"});
+  const float scale = std::ldexp(1.0f, -l.activation.frac_bits);
+  return b.op("DequantizeLinear", {codes, b.floats(l.name + "/scale", {scale}, {}),
+                                   b.int8s(l.name + "/zero_point", {0}, {})},
+              l.name);
+}
+
 void add_graph(onnx::GraphProto* g, const IntModel& m, const OnnxExportOptions& o,
                OnnxReport& report) {
   GraphBuilder b(g);
   g->set_name("qat_unet");
-  b.input("image", onnx::TensorProto::FLOAT, {"N", std::to_string(m.in_channels), "H", "W"});
   std::vector<std::string> codes;
-  std::string x = float_layer(b, "image", m.prefix[0], o, codes);
-  const std::string first = float_layer(b, x, m.prefix[1], o, codes);
+  const std::string first = o.integer_part ? integer_input(b, m) : float_prefix(b, m, o, codes);
+  std::string x;
   const std::vector<IntLayerInputs> wiring = integer_layer_inputs();
   std::vector<std::string> outputs;
   for (size_t i = 0; i < m.layers.size(); ++i) {

@@ -48,6 +48,10 @@ namespace qat {
 
 struct OnnxExportOptions {
   bool expose_codes = false;  // also output every layer's int8 codes, "codes.<layer>"
+  // The integer part and conv9 only: the graph's input is the input
+  // quantizer's int8 codes, "codes.conv1.conv2" (N,C,H,W), so that the
+  // integer layers can be checked on the engine's own input codes.
+  bool integer_part = false;
 };
 
 struct OnnxReport {

@@ -4,8 +4,9 @@
 //
 //   node run_ort.js MODEL DIR [--threads N] [--opt disabled|basic|all] [--bench REPEATS]
 //
-// DIR/manifest.txt: one line per image, "NAME N C H W"; the image is
-// DIR/NAME.f32 (N*C*H*W little-endian float32). Writes DIR/ort_NAME.OUTPUT.bin
+// DIR/manifest.txt: one line per image, "NAME N C H W [int8]"; the image is
+// DIR/NAME.f32 (N*C*H*W little-endian float32), or with int8 DIR/NAME.i8
+// (codes, for a model exported with --integer-part). Writes DIR/ort_NAME.OUTPUT.bin
 // (logits float32, codes.* int8). --bench: no files, prints the median
 // milliseconds of REPEATS runs of each image (after one warm-up run).
 'use strict';
@@ -27,17 +28,18 @@ function parseArgs(argv) {
 function readManifest(dir) {
   const text = fs.readFileSync(path.join(dir, 'manifest.txt'), 'utf8');
   return text.split('\n').filter((l) => l.trim()).map((l) => {
-    const [name, ...dims] = l.trim().split(/\s+/);
-    return { name, dims: dims.map(Number) };
+    const [name, n, c, h, w, type] = l.trim().split(/\s+/);
+    return { name, dims: [n, c, h, w].map(Number), int8: type === 'int8' };
   });
 }
 
 function inputTensor(dir, img) {
-  const buf = fs.readFileSync(path.join(dir, img.name + '.f32'));
+  const file = img.name + (img.int8 ? '.i8' : '.f32'), bytes = img.int8 ? 1 : 4;
+  const buf = fs.readFileSync(path.join(dir, file));
   const n = img.dims.reduce((x, y) => x * y, 1);
-  if (buf.length !== 4 * n) throw new Error(`${img.name}.f32: ${buf.length} bytes, expected ${4 * n}`);
-  const data = new Float32Array(buf.buffer, buf.byteOffset, n);
-  return new ort.Tensor('float32', Float32Array.from(data), img.dims);
+  if (buf.length !== bytes * n) throw new Error(`${file}: ${buf.length} bytes, expected ${bytes * n}`);
+  if (img.int8) return new ort.Tensor('int8', Int8Array.from(new Int8Array(buf.buffer, buf.byteOffset, n)), img.dims);
+  return new ort.Tensor('float32', Float32Array.from(new Float32Array(buf.buffer, buf.byteOffset, n)), img.dims);
 }
 
 async function main() {
