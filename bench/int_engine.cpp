@@ -2,12 +2,14 @@
 //
 //   bench_int_engine [--width W] [--size S] [--reps R] [--threads T] [--portable 0|1]
 //                    [--quantization fixed_twos|FIXED] [--act I.F] [--weight I.F]
-//                    [--float 0|1]
+//                    [--float 0|1] [--onnx DIR]
 //                    (default width 64, 1x200x200, 5 reps, 2 threads, portable 1,
 //                    fixed_twos, activations Q8.0, weights Q0.8; FIXED is the
 //                    paper's sign-magnitude: int16 codes at Q8.0/Q0.8 (whose
 //                    up1 conv is widened to int64), int8 at Q6.0/Q0.4;
-//                    --float 0 skips the float and fake-quant timings)
+//                    --float 0 skips the float and fake-quant timings;
+//                    --onnx DIR writes the same model's ONNX export and the
+//                    input for ONNX Runtime, tests/onnx/run_ort.js --bench)
 //
 // bench/int_engine.sh runs it beside PyTorch's float inference
 // (torch_int_inference.py) and prints the ratios; the last line here,
@@ -27,11 +29,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "experiments/export/int_export.h"
+#include "experiments/onnx/onnx_export.h"
 #include "experiments/runtime/int_engine.h"
 #include "experiments/training/train.h"
 #include "quant/int_kernels/int_gemm.h"
@@ -54,6 +59,15 @@ double median_ms(int reps, const std::function<void()>& f) {
 
 }  // namespace
 
+// The model as ONNX (onnx_export.h) and x as run_ort.js reads it.
+static void write_onnx_input(const std::string& dir, const IntModel& im, const Tensor& x) {
+  std::filesystem::create_directories(dir);
+  write_onnx(dir + "/model.onnx", im, {});
+  std::ofstream(dir + "/x.f32", std::ios::binary)
+      .write(reinterpret_cast<const char*>(x.data()), std::streamsize(4 * x.numel()));
+  std::ofstream(dir + "/manifest.txt") << "x 1 1 " << x.size(2) << " " << x.size(3) << "\n";
+}
+
 int main(int argc, char** argv) {
   int64_t width = 64, size = 200;
   int reps = 5, threads = 2;
@@ -61,6 +75,7 @@ int main(int argc, char** argv) {
   bool with_float = true;
   int ai = 8, af = 0, wi = 0, wf = 8;
   std::string quantization = "fixed_twos";
+  std::string onnx_dir;  // --onnx: where model.onnx, x.f32 and manifest.txt go
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--width")) width = std::atoll(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--size")) size = std::atoll(argv[i + 1]);
@@ -71,6 +86,7 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--float")) with_float = std::atoi(argv[i + 1]) != 0;
     else if (!std::strcmp(argv[i], "--act")) std::sscanf(argv[i + 1], "%d.%d", &ai, &af);
     else if (!std::strcmp(argv[i], "--weight")) std::sscanf(argv[i + 1], "%d.%d", &wi, &wf);
+    else if (!std::strcmp(argv[i], "--onnx")) onnx_dir = argv[i + 1];
     else {
       std::fprintf(stderr, "unknown option %s\n", argv[i]);
       return 2;
@@ -88,11 +104,13 @@ int main(int argc, char** argv) {
   cf.quantization = "none";
   Model plain = build_model(cf);
   plain.net->eval();
-  IntEngine engine(export_int_model(sim));
+  const IntModel im = export_int_model(sim);
+  IntEngine engine(im);
 
   Rng rng(1);
   Tensor x = Tensor::empty({1, 1, size, size});
   for (int64_t k = 0; k < x.numel(); ++k) x.data()[k] = rng.uniform(-1.0f, 1.0f);
+  if (!onnx_dir.empty()) write_onnx_input(onnx_dir, im, x);
   NoGrad no_grad;
   const double t_float = with_float ? median_ms(reps, [&] { plain.net->forward(x); }) : 0;
   const double t_sim = with_float ? median_ms(reps, [&] { sim.net->forward(x); }) : 0;

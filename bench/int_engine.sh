@@ -9,7 +9,10 @@
 # reps after a warm-up; BENCH_ARGS go to it, e.g. "--quantization FIXED
 # --act 6.0 --weight 0.4"), then torch_int_inference.py (PyTorch float and
 # PyTorch's own int8 model, FX + onednn, of the same U-Net, eval, no_grad,
-# the same threads), then one table row with the ratios. Targets: issue #6,
+# the same threads), then ONNX Runtime (npm onnxruntime-node, scripts/setup.sh)
+# on the same model's QDQ export (qat export --format onnx; all graph
+# optimisations, intra_op_num_threads = the thread count), then one table row
+# with the ratios. Targets: issue #6,
 # float qat / int >= 2 and PyTorch float / int > 1; issue #13, qat int /
 # PyTorch int8 <= 0.7.
 # Timings are printed, never asserted. On a shared machine, stop the other
@@ -30,7 +33,8 @@ echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load: $(cut -d' ' 
 rows=()
 for t in "${threads[@]}"; do
   # shellcheck disable=SC2086  # BENCH_ARGS is a list of words
-  out=$(OMP_NUM_THREADS=$t "$qat" --threads "$t" --reps "$reps" --portable 0 ${BENCH_ARGS:-})
+  onnx_dir=$(mktemp -d)
+  out=$(OMP_NUM_THREADS=$t "$qat" --threads "$t" --reps "$reps" --portable 0 --onnx "$onnx_dir" ${BENCH_ARGS:-})
   echo "$out"
   read -r f s i <<<"$(awk '/^RESULT/ {print $3, $5, $7}' <<<"$out")"
   [[ $f == 0.0 ]] && f=- s=-  # --float 0: not timed
@@ -42,11 +46,20 @@ for t in "${threads[@]}"; do
   else
     echo "python3-torch is missing (apt-get install python3-torch): no PyTorch column"
   fi
-  rows+=("| $t | $i | $q | $p | $f | $s | **$(ratio "$i" "$q")** | $(ratio "$f" "$i") | $(ratio "$p" "$i") |")
+  o=-
+  if [[ -f tests/onnx/node_modules/onnxruntime-node/package.json ]]; then
+    out=$(node tests/onnx/run_ort.js "$onnx_dir/model.onnx" "$onnx_dir" --threads "$t" --opt all --bench "$reps")
+    echo "ONNX Runtime: $out"
+    o=$(awk '{print $2}' <<<"$out")
+  else
+    echo "onnxruntime-node is missing (bash scripts/setup.sh): no ONNX Runtime column"
+  fi
+  rm -rf "$onnx_dir"
+  rows+=("| $t | $i | $q | $o | $p | $f | $s | **$(ratio "$i" "$q")** | $(ratio "$o" "$i") | $(ratio "$f" "$i") | $(ratio "$p" "$i") |")
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "qat: ${BENCH_ARGS:-fixed_twos Q8.0/Q0.8}"
-echo "| threads | qat integer ms | PyTorch int8 ms | PyTorch float ms | qat float ms | qat fake-quant ms | qat int / PyTorch int8 | qat float / int | PyTorch float / int |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| threads | qat integer ms | PyTorch int8 ms | ONNX Runtime QDQ ms | PyTorch float ms | qat float ms | qat fake-quant ms | qat int / PyTorch int8 | ORT / qat int | qat float / int | PyTorch float / int |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"

@@ -23,6 +23,7 @@ declare -A allowed=(
   [experiments/studies]="autograd optim quant/quantizers layers layers/topology data experiments/distributed experiments/training"
   [experiments/runtime]="autograd quant/quantizers quant/int_kernels layers/topology data"
   [experiments/export]="autograd quant/quantizers quant/int_kernels layers layers/topology data experiments/distributed experiments/training experiments/runtime"
+  [experiments/onnx]="autograd quant/quantizers quant/int_kernels layers/topology data experiments/runtime"
   [experiments/predict]="autograd quant/quantizers quant/int_kernels layers layers/topology data experiments/distributed experiments/training experiments/runtime experiments/export"
   [experiments/cli]="*"
   [bench]="*"

@@ -18,6 +18,8 @@ packages=(
   mricron-data                # Colin27 T1 + AAL atlas: the quickstart dataset
   gnuplot-nox                 # plots
   libopenmpi-dev openmpi-bin  # data-parallel training and sweeps across machines (mpirun)
+  libonnx-dev libprotobuf-dev # qat export --format onnx (protobuf classes, onnx::checker)
+  nodejs                      # tests/onnx/run_ort.js drives ONNX Runtime (npm, below)
 )
 if [[ "${1:-}" == "--reference" ]]; then
   packages+=(python3-torch python3-h5py python3-numpy stress-ng)  # stress-ng: bench/busy_machine.sh
@@ -31,4 +33,13 @@ if (( ${#missing[@]} )); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update
   apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# ONNX Runtime for the ONNX export's test (tests/onnx/run_ort.js): npm's
+# onnxruntime-node, CPU runtime inside the package; --ignore-scripts because
+# its install script downloads GPU files from elsewhere and fails.
+command -v npm >/dev/null || apt-get install -y --no-install-recommends npm
+ort_dir="$(dirname "$0")/../tests/onnx"
+if [[ ! -f $ort_dir/node_modules/onnxruntime-node/package.json ]]; then
+  npm install --prefix "$ort_dir" --ignore-scripts --no-audit --no-fund
 fi

@@ -27,7 +27,8 @@ echo "== tests (release build)"
 [[ -f build-asan/build.ninja ]] ||
   meson setup build-asan --buildtype=debugoptimized -Db_sanitize=address,undefined \
     -Db_lundef=false
-ninja -C build-asan tests/qat_tests experiments/cli/qat experiments/cli/qat-int  # the tests run qat too
+ninja -C build-asan tests/qat_tests experiments/cli/qat experiments/cli/qat-int \
+  experiments/runtime/libqat-runtime.so.0.1.0  # the tests run qat and install the runtime too
 echo "== tests (AddressSanitizer + UndefinedBehaviorSanitizer)"
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 ASAN_OPTIONS=detect_leaks=1 \

@@ -5,6 +5,7 @@
 
 #include "experiments/cli/commands.h"
 #include "experiments/export/verify_int.h"
+#include "experiments/onnx/onnx_export.h"
 #include "experiments/runtime/int_model.h"
 #include "experiments/training/checkpoint.h"
 #include "experiments/training/train.h"
@@ -15,7 +16,20 @@ namespace {
 
 struct ExportArgs {
   std::string checkpoint, out;
+  std::string format = "int";  // int: the integer model .h5; onnx: QDQ ONNX
+  bool expose_codes = false;   // onnx: every layer's int8 codes as outputs too
+  bool integer_part = false;   // onnx: input the input quantizer's codes (no first block)
 };
+
+void write_onnx_export(const ExportArgs& a, const IntModel& im) {
+  const std::string out =
+      a.out.empty() ? a.checkpoint.substr(0, a.checkpoint.rfind(".h5")) + ".onnx" : a.out;
+  const OnnxReport r = write_onnx(out, im, {a.expose_codes, a.integer_part});
+  std::printf("wrote %s (ONNX opset 13, QDQ int8; %s)\n", out.c_str(),
+              r.proven_exact ? "every integer layer proven exact"
+                             : "exact where the lines below say so");
+  for (const std::string& l : r.layers) std::printf("  %s\n", l.c_str());
+}
 
 void run_export(ExportArgs a) {
   const TrainState s = read_checkpoint_state(a.checkpoint);
@@ -26,6 +40,7 @@ void run_export(ExportArgs a) {
   IntModel im = export_int_model(m);
   im.config_yaml = s.config_yaml;
   im.source_checkpoint = a.checkpoint;
+  if (a.format == "onnx") return write_onnx_export(a, im);
   if (a.out.empty()) a.out = a.checkpoint.substr(0, a.checkpoint.rfind(".h5")) + ".int.h5";
   write_int_model(a.out, im);
   std::string wide;  // layers whose accumulator bound exceeds int32 run in int64
@@ -62,7 +77,12 @@ void add_deploy_commands(CLI::App& app) {
   static ExportArgs ex;
   auto* e = app.add_subcommand("export", "write the integer model of a trained checkpoint");
   e->add_option("checkpoint", ex.checkpoint, "checkpoint .h5 (best.h5)")->required();
-  e->add_option("--out", ex.out, "integer model .h5 (default: CHECKPOINT.int.h5)");
+  e->add_option("--out", ex.out, "output file (default: CHECKPOINT.int.h5 or CHECKPOINT.onnx)");
+  e->add_option("--format", ex.format, "int: the integer model (HDF5); onnx: QDQ ONNX model")
+      ->check(CLI::IsMember({"int", "onnx"}));
+  e->add_flag("--expose-codes", ex.expose_codes, "onnx: also output each layer's int8 codes");
+  e->add_flag("--integer-part", ex.integer_part,
+              "onnx: the graph's input is the input quantizer's int8 codes (for checking)");
   e->callback([] { run_export(ex); });
 
   static VerifyArgs v;

@@ -234,8 +234,16 @@ void write_int_model(const std::string& path, const IntModel& model) {
 
 IntModel read_int_model(const std::string& path) {
   if (!std::filesystem::exists(path)) throw Error(path + ": integer model file not found");
-  data::H5Handle file = data::h5_file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT),
-                                      "open " + path);
+  // H5Fis_hdf5: a file of another kind (an ONNX model, say) gets its
+  // own message, not HDF5's "could not open"
+  if (H5Fis_hdf5(path.c_str()) <= 0)
+    throw Error(path + ": not an HDF5 file, or a truncated one; expected a qat integer model "
+                       "(HDF5, written by `qat export CHECKPOINT`; experiments/runtime/FORMAT.md)");
+  const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (id < 0)
+    throw Error(path + ": HDF5 cannot open it: truncated or corrupted; expected a qat integer "
+                       "model written by `qat export CHECKPOINT`");
+  data::H5Handle file = data::h5_file(id, "open " + path);
   const std::string format = optional_attr(file, "format", path);
   if (format != kFormat)
     throw Error(path + ": attribute 'format' is '" + format + "', expected '" + kFormat +
