@@ -16,6 +16,7 @@
 
 #include "autograd/check.h"
 #include "experiments/training/checkpoint.h"
+#include "experiments/training/plain_text.h"
 #include "experiments/training/provenance.h"
 #include "experiments/training/train.h"
 
@@ -93,6 +94,7 @@ std::vector<SweepChoice> choices(const YAML::Node& list, const std::string& key,
       }
     }
     check_name(c.name, where);
+    check_one_line(c.paper, where + ".paper");
     for (const auto& prev : out)
       if (prev.name == c.name) throw Error(where + ": name '" + c.name + "' appears twice");
     out.push_back(c);
@@ -211,6 +213,10 @@ Sweep load_sweep(const std::string& path) {
     }
   }
   if (s.name.empty()) s.name = fs::path(path).stem().string();
+  // Free text, but it titles plots and names the default output folder.
+  check_folder_name(s.name, path + ": key 'name'");
+  check_one_line(s.paper_column, path + ": key 'paper_column'");
+  check_one_line(s.output, path + ": key 'output'");
   if (s.output.empty()) s.output = "runs/sweeps/" + s.name;
   if (s.rows.empty()) throw Error(path + ": key 'rows': expected at least one row");
   for (const auto& r : s.rows) {

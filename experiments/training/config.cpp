@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "autograd/check.h"
+#include "experiments/training/plain_text.h"
 
 namespace qat {
 namespace {
@@ -72,6 +73,19 @@ int64_t at_least(const YAML::Node& n, const Where& w, int64_t lo) {
   if (v < lo)
     throw Error(w.str() + ": expected a whole number >= " + std::to_string(lo) +
                 ", found " + show(n));
+  return v;
+}
+
+// Paths and names end up in folder names and plot scripts (plain_text.h).
+std::string path(const YAML::Node& n, const Where& w) {
+  const std::string v = as<std::string>(n, w, "a path");
+  check_one_line(v, w.str());
+  return v;
+}
+
+std::string folder_name(const YAML::Node& n, const Where& w) {
+  const std::string v = as<std::string>(n, w, "a name");
+  check_folder_name(v, w.str());
   return v;
 }
 
@@ -143,9 +157,9 @@ std::map<std::string, Field> paper_fields() {
     {"weight_f_width", member(&C::weight_f_width, [](N n, W w) { return int(at_least(n, w, 0)); })},
     {"dropout", {[](C& c, N n, W w) { c.dropout = enable_disable(n, w); },
                  [](const C& c) { return node(c.dropout ? "enable" : "disable"); }}},
-    {"trained_model", member(&C::trained_model, [](N n, W w) { return as<std::string>(n, w, "a path"); })},
-    {"experiment_name", member(&C::experiment_name, [](N n, W w) { return as<std::string>(n, w, "a name"); })},
-    {"log_output_dir", member(&C::log_output_dir, [](N n, W w) { return as<std::string>(n, w, "a path"); })},
+    {"trained_model", member(&C::trained_model, [](N n, W w) { return path(n, w); })},
+    {"experiment_name", member(&C::experiment_name, [](N n, W w) { return folder_name(n, w); })},
+    {"log_output_dir", member(&C::log_output_dir, [](N n, W w) { return path(n, w); })},
     {"operation_mode",
      {[](C& c, N n, W w) {
         c.operation_mode = one_of(n, w, {"normal", "retrain", "inference", "visualize"});
@@ -163,7 +177,7 @@ std::map<std::string, Field> training_fields() {
   using N = const YAML::Node&;
   using W = const Where&;
   return {
-    {"data", member(&C::data, [](N n, W w) { return as<std::string>(n, w, "a path"); })},
+    {"data", member(&C::data, [](N n, W w) { return path(n, w); })},
     {"batch_size", member(&C::batch_size, [](N n, W w) { return at_least(n, w, 1); })},
     {"crop", {[](C& c, N n, W w) {
                 c.crop = at_least(n, w, 8);
