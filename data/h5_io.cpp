@@ -51,6 +51,22 @@ void read_h5_dataset(hid_t loc, const std::string& path, T* out) {
   h5_check(H5Dread(ds, h5_native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out), "read " + path);
 }
 
+std::string h5_file_image(const std::function<void(hid_t file)>& fill) {
+  H5Handle fapl = h5_plist(H5Pcreate(H5P_FILE_ACCESS), "create a property list");
+  h5_check(H5Pset_fapl_core(fapl, /*increment=*/size_t(1) << 20, /*backing_store=*/false),
+           "use the in-memory driver");
+  H5Handle file = h5_file(H5Fcreate("in-memory.h5", H5F_ACC_TRUNC, H5P_DEFAULT, fapl),
+                          "create a file in memory");
+  fill(file);
+  h5_check(H5Fflush(file, H5F_SCOPE_GLOBAL), "flush a file in memory");
+  const ssize_t size = H5Fget_file_image(file, nullptr, 0);
+  if (size < 0) throw Error("HDF5: could not get the image of a file in memory");
+  std::string bytes(size_t(size), '\0');
+  if (H5Fget_file_image(file, bytes.data(), bytes.size()) != size)
+    throw Error("HDF5: could not copy the image of a file in memory");
+  return bytes;
+}
+
 void write_h5_string_attr(hid_t obj, const std::string& name, const std::string& value) {
   H5Handle type = h5_type(H5Tcopy(H5T_C_S1), "copy the string type");
   h5_check(H5Tset_size(type, value.size() + 1), "size a string type");

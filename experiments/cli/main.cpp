@@ -1,6 +1,7 @@
 // qat: the experiment runner. `qat --help` lists the subcommands; each
 // family's are in its own file (commands.h).
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdio>
 
 #include "experiments/cli/commands.h"
@@ -31,6 +32,9 @@ int unknown_command(const CLI::App& app, int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Past a file-size limit (ulimit -f) a write should fail with EFBIG and
+  // get qat's one-line error, not kill qat mid-file with SIGXFSZ.
+  std::signal(SIGXFSZ, SIG_IGN);
   data::quiet_library_messages();
   CLI::App app{"qat: quantization-aware training of U-Nets for medical image segmentation"};
   app.option_defaults()->always_capture_default();

@@ -4,6 +4,7 @@
 
 #include "data/h5.h"
 #include "data/h5_io.h"
+#include "experiments/training/train.h"
 
 namespace qat {
 namespace {
@@ -68,41 +69,44 @@ TrainState read_state(hid_t f, const std::string& path) {
   return s;
 }
 
+// The whole checkpoint into `f`.
+void fill_checkpoint(hid_t f, const UNet& net, const Optimizer* optimizer,
+                     const TrainState& state) {
+  data::write_h5_string_attr(f, "format", kFormat);
+  data::write_h5_scalar_attr<int64_t>(f, "epoch", state.epoch);
+  data::write_h5_scalar_attr<int64_t>(f, "step", state.step);
+  data::write_h5_scalar_attr<double>(f, "best_score", state.best_score);
+  data::write_h5_scalar_attr<int64_t>(f, "best_epoch", state.best_epoch);
+  data::write_h5_string_attr(f, "config", state.config_yaml);
+  if (!state.provenance_yaml.empty())
+    data::write_h5_string_attr(f, "provenance", state.provenance_yaml);
+  for (const auto& [name, t] : net.named_parameters()) write_tensor(f, "params/" + name, t);
+  for (const auto& [name, t] : net.named_buffers()) write_tensor(f, "buffers/" + name, t);
+  const auto& rng = net.rng.state();
+  data::write_h5_dataset(f, "rng", rng.data(), {hsize_t(rng.size())});
+  if (!optimizer) return;
+  const OptimizerState s = optimizer->state();
+  H5Handle g = data::h5_group(H5Gcreate2(f, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                              "create group optimizer");
+  data::write_h5_string_attr(g, "kind", s.kind);
+  data::write_h5_scalar_attr<float>(g, "lr", s.lr);
+  data::write_h5_scalar_attr<int64_t>(g, "steps", s.steps);
+  data::write_h5_dataset(f, "optimizer/param_steps", s.param_steps.data(),
+                         {hsize_t(s.param_steps.size())});
+  for (const auto& [name, values] : s.buffers)
+    data::write_h5_dataset(f, "optimizer/" + name, values.data(), {hsize_t(values.size())});
+}
+
 }  // namespace
 
+// Made in memory, then written to <path>.tmp and renamed (train.h
+// write_file_atomic): a full disk or a file-size limit is one failed write,
+// and the previous checkpoint at path stays as it was.
 void save_checkpoint(const std::string& path, const UNet& net, const Optimizer* optimizer,
                      const TrainState& state) {
-  const std::string tmp = path + ".tmp";
-  {
-    H5Handle f = data::h5_file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
-                               "create " + tmp);
-    data::write_h5_string_attr(f, "format", kFormat);
-    data::write_h5_scalar_attr<int64_t>(f, "epoch", state.epoch);
-    data::write_h5_scalar_attr<int64_t>(f, "step", state.step);
-    data::write_h5_scalar_attr<double>(f, "best_score", state.best_score);
-    data::write_h5_scalar_attr<int64_t>(f, "best_epoch", state.best_epoch);
-    data::write_h5_string_attr(f, "config", state.config_yaml);
-    if (!state.provenance_yaml.empty())
-      data::write_h5_string_attr(f, "provenance", state.provenance_yaml);
-    for (const auto& [name, t] : net.named_parameters()) write_tensor(f, "params/" + name, t);
-    for (const auto& [name, t] : net.named_buffers()) write_tensor(f, "buffers/" + name, t);
-    const auto& rng = net.rng.state();
-    data::write_h5_dataset(f, "rng", rng.data(), {hsize_t(rng.size())});
-    if (optimizer) {
-      const OptimizerState s = optimizer->state();
-      H5Handle g = data::h5_group(H5Gcreate2(f, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                                  "create group optimizer");
-      data::write_h5_string_attr(g, "kind", s.kind);
-      data::write_h5_scalar_attr<float>(g, "lr", s.lr);
-      data::write_h5_scalar_attr<int64_t>(g, "steps", s.steps);
-      data::write_h5_dataset(f, "optimizer/param_steps", s.param_steps.data(),
-                  {hsize_t(s.param_steps.size())});
-      for (const auto& [name, values] : s.buffers)
-        data::write_h5_dataset(f, "optimizer/" + name, values.data(), {hsize_t(values.size())});
-    }
-    h5_check(H5Fflush(f, H5F_SCOPE_GLOBAL), "flush " + tmp);
-  }
-  std::filesystem::rename(tmp, path);
+  write_file_atomic(path, data::h5_file_image([&](hid_t f) {
+    fill_checkpoint(f, net, optimizer, state);
+  }));
 }
 
 TrainState read_checkpoint_state(const std::string& path) {
