@@ -18,6 +18,7 @@ packages=(
   mricron-data                # Colin27 T1 + AAL atlas: the quickstart dataset
   gnuplot-nox                 # plots
   libopenmpi-dev openmpi-bin  # data-parallel training and sweeps across machines (mpirun)
+  clang-14 libclang-rt-14-dev libomp-14-dev  # the libFuzzer harnesses (scripts/fuzz.sh)
 )
 if [[ "${1:-}" == "--reference" ]]; then
   packages+=(python3-torch python3-h5py python3-numpy stress-ng)  # stress-ng: bench/busy_machine.sh
