@@ -88,9 +88,24 @@ void write_h5_scalar_attr(hid_t obj, const std::string& name, T value) {
 
 bool h5_has_attr(hid_t obj, const std::string& name) { return H5Aexists(obj, name.c_str()) > 0; }
 
+namespace {
+
+// An attribute read into one value must hold one: H5Aread writes all of an
+// array attribute's elements (a file could make it overrun the value).
+void check_one_value(hid_t attr, const std::string& name, const std::string& where) {
+  H5Handle space = h5_space(H5Aget_space(attr), "get the shape of attribute " + name);
+  const hssize_t n = H5Sget_simple_extent_npoints(space);
+  if (n != 1)
+    throw Error(where + ": attribute '" + name + "' holds " + std::to_string(n) +
+                " values, expected one");
+}
+
+}  // namespace
+
 std::string read_h5_string_attr(hid_t obj, const std::string& name, const std::string& where) {
   if (!h5_has_attr(obj, name)) throw Error(where + ": attribute '" + name + "' is missing");
   H5Handle attr = h5_attr(H5Aopen(obj, name.c_str(), H5P_DEFAULT), "open attribute " + name);
+  check_one_value(attr, name, where);
   H5Handle type = h5_type(H5Aget_type(attr), "get type of " + where + " " + name);
   if (H5Tget_class(type) != H5T_STRING)
     throw Error(where + ": attribute '" + name + "' is not a string, expected a string");
@@ -115,6 +130,7 @@ template <class T>
 T read_h5_scalar_attr(hid_t obj, const std::string& name, const std::string& where) {
   if (!h5_has_attr(obj, name)) throw Error(where + ": attribute '" + name + "' is missing");
   H5Handle a = h5_attr(H5Aopen(obj, name.c_str(), H5P_DEFAULT), "open attribute " + name);
+  check_one_value(a, name, where);
   T value{};
   h5_check(H5Aread(a, h5_native_type<T>(), &value), "read attribute " + name);
   return value;

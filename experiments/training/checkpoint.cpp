@@ -1,5 +1,6 @@
 #include "experiments/training/checkpoint.h"
 
+#include <cmath>
 #include <filesystem>
 
 #include "data/h5.h"
@@ -36,6 +37,21 @@ void read_into(hid_t file, const std::string& file_name, const std::string& path
                 ", the model expects " + to_string(expected) +
                 ": a checkpoint from a different architecture (width?)");
   h5_check(H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out), "read " + path);
+  // Training stops at the first non-finite loss, so no run saves one.
+  const int64_t n = numel(expected);
+  for (int64_t i = 0; i < n; ++i)
+    if (!std::isfinite(out[i]))
+      throw Error(file_name + ": '" + path + "' holds " + std::to_string(out[i]) + " at " +
+                  std::to_string(i) + ", expected finite values");
+}
+
+// An optimizer buffer's name below its slot: the parameter's index.
+size_t parameter_index(const std::string& file_name, const std::string& slot,
+                       const std::string& name) {
+  if (name.empty() || name.size() > 9 || name.find_first_not_of("0123456789") != std::string::npos)
+    throw Error(file_name + ": optimizer buffer '" + slot + "/" + name +
+                "': expected a parameter index");
+  return std::stoul(name);
 }
 
 // A checkpoint's attributes: missing ones name the file and say what it
@@ -123,6 +139,9 @@ TrainState load_checkpoint(const std::string& path, UNet& net, Optimizer* optimi
     read_into(f, path, "buffers/" + name, t.data(), t.shape());
   {
     Rng::State rng{};
+    if (data::h5_dataset_dims(f, path, "rng") != std::vector<hsize_t>{rng.size()})
+      throw Error(path + ": dataset 'rng' is not " + std::to_string(rng.size()) +
+                  " numbers (the dropout generator's state): not a qat checkpoint?");
     H5Handle ds = data::h5_dataset(H5Dopen2(f, "rng", H5P_DEFAULT), "open rng in " + path);
     h5_check(H5Dread(ds, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, rng.data()),
              "read rng in " + path);
@@ -162,7 +181,7 @@ TrainState load_checkpoint(const std::string& path, UNet& net, Optimizer* optimi
         char index[64];
         H5Lget_name_by_idx(sg, ".", H5_INDEX_NAME, H5_ITER_INC, j, index, sizeof index, H5P_DEFAULT);
         const std::string name = std::string(slot) + "/" + index;
-        const size_t p = std::stoul(index);
+        const size_t p = parameter_index(path, slot, index);
         if (p >= optimizer->params().size())
           throw Error(path + ": optimizer buffer '" + name + "' for a parameter the model lacks");
         std::vector<float> values(size_t(optimizer->params()[p].numel()));
