@@ -22,7 +22,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__)  // gcc
+#define QAT_ASAN 1
+#elif defined(__has_feature)  // clang
+#if __has_feature(address_sanitizer)
+#define QAT_ASAN 1
+#endif
+#endif
+#ifdef QAT_ASAN
 constexpr int kKills = 12;  // each attempt is several times slower under ASan
 #else
 constexpr int kKills = 30;
