@@ -91,12 +91,27 @@ bool is_nifti_path(const std::string& path) {
   return ends(".nii") || ends(".nii.gz");
 }
 
+NiftiPtr read_nifti_image(const std::string& path) {
+  constexpr int64_t kMaxVoxels = int64_t(1) << 30;
+  NiftiPtr nim(nifti_image_read(path.c_str(), /*read_data=*/0), nifti_image_free);
+  if (!nim) throw Error(path + ": could not read as NIfTI (expected a .nii or .nii.gz volume)");
+  bool dims_ok = nim->ndim >= 1 && nim->ndim <= 7;
+  for (int i = 1; dims_ok && i <= nim->ndim; ++i) dims_ok = nim->dim[i] >= 1;
+  if (!dims_ok)
+    throw Error(path + ": its NIfTI header has " + std::to_string(nim->ndim) +
+                " dimensions, some below 1; expected 1 to 7 dimensions of at least 1");
+  if (nim->nvox < 1 || nim->nvox > kMaxVoxels || nim->nbyper < 1)
+    throw Error(path + ": its NIfTI header declares " + std::to_string(nim->nvox) +
+                " voxels, expected 1 to " + std::to_string(kMaxVoxels));
+  if (nifti_image_load(nim.get()) != 0 || !nim->data)
+    throw Error(path + ": could not read its " + std::to_string(nim->nvox) +
+                " voxels (the file is shorter than its NIfTI header says?)");
+  return nim;
+}
+
 NiftiVolume read_nifti_volume(const std::string& path) {
   if (!fs::exists(path)) throw Error(path + ": file not found");
-  std::unique_ptr<nifti_image, void (*)(nifti_image*)> nim(
-      nifti_image_read(path.c_str(), /*read_data=*/1), nifti_image_free);
-  if (!nim || !nim->data)
-    throw Error(path + ": could not read as NIfTI (expected a .nii or .nii.gz volume)");
+  NiftiPtr nim = read_nifti_image(path);
   if (nim->nvox <= 0 || nim->nx <= 0 || nim->ny <= 0 || nim->nz <= 0)
     throw Error(path + ": a NIfTI volume of " + std::to_string(nim->nvox) +
                 " voxels, expected a non-empty 2-D or 3-D volume");
