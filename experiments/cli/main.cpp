@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "experiments/cli/commands.h"
+#include "experiments/cli/one_line.h"
 #include "experiments/distributed/comm.h"
 #include "data/quiet_libs.h"
 #include "experiments/training/provenance.h"
@@ -54,10 +55,10 @@ int main(int argc, char** argv) {
     // arguments (105-127) become the one usage code.
     return app.exit(e) == 0 ? 0 : kExitUsage;
   } catch (const ExitError& e) {
-    std::fprintf(stderr, "qat: error: %s\n", e.what());
+    std::fprintf(stderr, "qat: error: %s\n", one_line(e.what()).c_str());
     return e.code;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "qat: error: %s\n", e.what());
+    std::fprintf(stderr, "qat: error: %s\n", one_line(e.what()).c_str());
     distributed::abort_job(kExitError);  // under mpirun: the other ranks would wait for this one
     return kExitError;
   }

@@ -5,9 +5,9 @@
 // LLVMFuzzerTestOneInput (fuzz_main.cpp).
 //
 // What counts as a bug, besides a crash, hang, leak or sanitizer report: any
-// exception other than qat::Error, an error message on more than one line,
-// and a reader that accepts a file and returns values it promised to refuse
-// (NaN, masks other than 0/1). Those throw HarnessBug.
+// exception other than qat::Error, an empty error message, and a reader
+// that accepts a file and returns values it promised to refuse (NaN, masks
+// other than 0/1). Those throw HarnessBug.
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -64,9 +64,9 @@ void expect_clean(const std::string& what, const std::function<void()>& read) {
   try {
     read();
   } catch (const Error& e) {
-    const std::string m = e.what();
-    if (m.empty() || m.find('\n') != std::string::npos)
-      throw HarnessBug(what + ": error message not on one line: " + m);
+    // Messages may quote a newline from the input: the programs print them
+    // escaped (experiments/cli/one_line.h, tested in test_hostile_names).
+    if (std::string(e.what()).empty()) throw HarnessBug(what + ": an empty error message");
   } catch (const HarnessBug&) {
     throw;
   } catch (const std::exception& e) {

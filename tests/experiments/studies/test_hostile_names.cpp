@@ -7,6 +7,7 @@
 // never appear, and the plots must still be drawn.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <vector>
@@ -145,4 +146,17 @@ TEST_CASE("hostile names: training curves in a folder with shell syntax in its n
     CHECK(line.find("curves.png") != std::string::npos);
     CHECK(fs::exists(run / "curves.png"));
   }
+}
+
+TEST_CASE("hostile names: an error quoting a newline from the input is still one line") {
+  const fs::path dir = scratch("one_line");
+  const std::string err = (dir / "err.txt").string();
+  // Found by tests/fuzz (config): the message quotes the --set string.
+  CHECK(qat::testing::run_qat({"train", kTiny, "--set", "layers.conv9.x: 2\n!touch x=1"}, err) ==
+        1);
+  const std::string text = qat::testing::read_file(err);
+  INFO(text);
+  CHECK(text.find("qat: error: ") == 0);
+  CHECK(text.find("2\\n!touch x") != std::string::npos);  // the newline, escaped
+  CHECK(std::count(text.begin(), text.end(), '\n') == 1);
 }
