@@ -31,5 +31,4 @@ ninja -C build-asan tests/qat_tests experiments/cli/qat experiments/cli/qat-int 
 echo "== tests (AddressSanitizer + UndefinedBehaviorSanitizer)"
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 ASAN_OPTIONS=detect_leaks=1 \
-LSAN_OPTIONS=suppressions="$PWD/tests/fuzz/lsan.supp" \
   ./build-asan/tests/qat_tests

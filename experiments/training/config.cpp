@@ -38,6 +38,12 @@ T as(const YAML::Node& n, const Where& w, const char* expected) {
   }
 }
 
+// A map's key: YAML allows lists and maps as keys (`? [a]: 1`), configs do not.
+std::string key_of(const YAML::Node& k, const std::string& where) {
+  if (!k.IsScalar()) throw Error(where + ": found a key that is " + show(k) + ", expected a name");
+  return k.Scalar();
+}
+
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
   return s;
@@ -115,7 +121,7 @@ LayerOverride parse_override(const YAML::Node& n, const Where& w) {
   if (!n.IsMap()) throw Error(w.str() + ": expected a map of weight/activation, found " + show(n));
   LayerOverride o;
   for (const auto& kv : n) {
-    const std::string k = kv.first.as<std::string>();
+    const std::string k = key_of(kv.first, w.str());
     const std::string key = w.key + "." + k;
     const Where inner{w.file, key};
     if (k == "weight") {
@@ -251,7 +257,7 @@ std::map<std::string, Field> quantization_fields() {
      {[](C& c, N n, W w) {
         if (!n.IsMap()) throw Error(w.str() + ": expected a map from layer name to overrides, found " + show(n));
         for (const auto& kv : n) {
-          const std::string name = kv.first.as<std::string>();
+          const std::string name = key_of(kv.first, w.str());
           const std::string key = w.key + "." + name;
           c.layers[name] = parse_override(kv.second, Where{w.file, key});
         }
@@ -308,8 +314,8 @@ std::string unknown_key_hint(const std::string& key) {
 }
 
 // Copies every key of `over` into `base` (a later file wins).
-void merge_into(YAML::Node& base, const YAML::Node& over) {
-  for (const auto& kv : over) base[kv.first.as<std::string>()] = kv.second;
+void merge_into(YAML::Node& base, const YAML::Node& over, const std::string& where) {
+  for (const auto& kv : over) base[key_of(kv.first, where)] = kv.second;
 }
 
 YAML::Node load_yaml_file(const std::string& path, std::set<std::string>& chain) {
@@ -333,7 +339,7 @@ YAML::Node load_yaml_file(const std::string& path, std::set<std::string>& chain)
     merged = load_yaml_file(base_path.string(), chain);
     root.remove("extends");
   }
-  merge_into(merged, root);
+  merge_into(merged, root, path);
   return merged;
 }
 
@@ -391,7 +397,7 @@ Config parse_config(const YAML::Node& root, const std::string& source) {
   c.source = source;
   if (!root.IsMap()) throw Error(source + ": expected a map of keys at the top");
   for (const auto& kv : root) {
-    const std::string key = kv.first.as<std::string>();
+    const std::string key = key_of(kv.first, source);
     auto it = fields().find(key);
     if (it == fields().end())
       throw Error(source + ": unknown key '" + key + "' (" + unknown_key_hint(key) + ")");
