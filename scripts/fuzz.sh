@@ -4,6 +4,7 @@
 #
 #   scripts/fuzz.sh [--seconds N] [--build-only] [HARNESS ...]   (default: all, 60 s each)
 #   SEED_BUILD=build scripts/fuzz.sh --seeds-only   (fills empty tests/fuzz/corpus/<h>/)
+#   --no-build: run the programs already in build-fuzz/
 #
 # Cumulative: each harness's working corpus stays in build-fuzz/corpus/<h>/
 # between runs and starts from the committed seeds in tests/fuzz/corpus/<h>/;
@@ -20,13 +21,15 @@ cd "$(dirname "$0")/.."
 seconds=60
 build_only=0
 seeds_only=0
+no_build=0
 names=()
 while (($#)); do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
     --build-only) build_only=1; shift ;;
     --seeds-only) seeds_only=1; shift ;;
-    -*) echo "usage: scripts/fuzz.sh [--seconds N] [--build-only|--seeds-only] [HARNESS ...]" >&2; exit 2 ;;
+    --no-build) no_build=1; shift ;;
+    -*) echo "usage: scripts/fuzz.sh [--seconds N] [--build-only|--seeds-only|--no-build] [HARNESS ...]" >&2; exit 2 ;;
     *) names+=("$1"); shift ;;
   esac
 done
@@ -38,7 +41,7 @@ if [[ ! -f $build/build.ninja ]]; then
   CC=clang-14 CXX=clang++-14 meson setup "$build" -Dfuzzing=true \
     --buildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false
 fi
-if ((!seeds_only)); then
+if ((!seeds_only && !no_build)); then
   ninja -C "$build" $(printf 'tests/fuzz/fuzz_%s ' "${names[@]}")
   ((build_only)) && exit 0
 fi
@@ -90,7 +93,8 @@ seed_corpora() {
 seed_corpora
 ((seeds_only)) && exit 0
 
-export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1
+# Full malloc stacks, so that lsan.supp's H5F_open matches past libhdf5's frames.
+export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:fast_unwind_on_malloc=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export LSAN_OPTIONS=suppressions=$PWD/tests/fuzz/lsan.supp  # HDF5's own leak, see the file
 mkdir -p tests/fuzz/crashes
@@ -105,7 +109,7 @@ for h in "${names[@]}"; do
   [[ $h == config || $h == sweep ]] && dict=(-dict=tests/fuzz/yaml.dict)
   max_len=65536  # the model seeds are a few hundred KB: mutate them whole
   [[ $h == checkpoint || $h == int_model ]] && max_len=524288
-  before=$(ls tests/fuzz/crashes | grep -c "^$h-" || true)
+  before=$(ls tests/fuzz/crashes | grep -cE "^$h-(crash|leak|oom|timeout)-" || true)
   log=$build/fuzz-$h.log
   echo "== fuzz_$h for $seconds s (log: $log)"
   start=$(date +%s)
@@ -117,7 +121,7 @@ for h in "${names[@]}"; do
   wall=$(($(date +%s) - start))
   cpu=$(tail -1 "$build/cpu-$h" | awk '{printf "%.0f", $1 + $2}')
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
-  after=$(ls tests/fuzz/crashes | grep -c "^$h-" || true)
+  after=$(ls tests/fuzz/crashes | grep -cE "^$h-(crash|leak|oom|timeout)-" || true)
   # Keep the committed corpus minimal: the smallest set with the same coverage.
   min=$(mktemp -d)
   "$build/tests/fuzz/fuzz_$h" -merge=1 -timeout=20 -rss_limit_mb=2048 "$min" \
@@ -132,5 +136,5 @@ for h in "${names[@]}"; do
   tail -1 tests/fuzz/RUNS.md
 done
 echo "CPU seconds per harness so far:"
-awk -F'|' 'NR > 4 { cpu[$4] += $6 } END { for (h in cpu) printf "  %-16s %6.1f min\n", h, cpu[h] / 60 }' \
+awk -F'|' '$6 ~ /^ *[0-9]+ *$/ { cpu[$4] += $6 } END { for (h in cpu) printf "  %-16s %6.1f min\n", h, cpu[h] / 60 }' \
   tests/fuzz/RUNS.md
