@@ -53,6 +53,11 @@ bool link_exists(hid_t loc, const std::string& name) {
   return r > 0;
 }
 
+// Limits on shapes read from a file: 2^20 per dimension, 2^28 values
+// (1 GiB of float32) per sample.
+constexpr hsize_t kMaxDim = hsize_t(1) << 20;
+constexpr int64_t kMaxSampleValues = int64_t(1) << 28;
+
 // An opened split with validated shapes: images (N,C,H,W), masks (N,H,W).
 struct OpenSplit {
   int64_t n = 0, c = 0, h = 0, w = 0;
@@ -108,6 +113,12 @@ OpenSplit open_split(hid_t file, const std::string& path, const std::string& spl
   if (dm.size() != 3)
     throw Error(concat(where, "/masks: rank ", dm.size(), " ", dims_str(dm),
                        ", expected N x H x W"));
+  // Dims come from the file: keep every product below int64 (a file can
+  // declare a 2^40 x 2^40 dataset that stores nothing).
+  for (const auto* d : {&di, &dm})
+    for (hsize_t x : *d)
+      if (x > kMaxDim)
+        throw Error(concat(where, ": shape ", dims_str(*d), " has a dimension above ", kMaxDim));
   const bool has_c = di.size() == 4;
   s.n = int64_t(di[0]);
   s.c = has_c ? int64_t(di[1]) : 1;
@@ -118,6 +129,9 @@ OpenSplit open_split(hid_t file, const std::string& path, const std::string& spl
                        " differ in N, H or W"));
   if (s.n == 0 || s.c == 0 || s.h == 0 || s.w == 0)
     throw Error(concat(where, ": empty split ", dims_str(di), ", expected at least one sample"));
+  if (s.c * s.h * s.w > kMaxSampleValues)
+    throw Error(concat(where, "/images: samples of ", s.c, " x ", s.h, " x ", s.w,
+                       " values, more than the limit of ", kMaxSampleValues));
   return s;
 }
 

@@ -51,6 +51,22 @@ void read_h5_dataset(hid_t loc, const std::string& path, T* out) {
   h5_check(H5Dread(ds, h5_native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out), "read " + path);
 }
 
+std::string h5_file_image(const std::function<void(hid_t file)>& fill) {
+  H5Handle fapl = h5_plist(H5Pcreate(H5P_FILE_ACCESS), "create a property list");
+  h5_check(H5Pset_fapl_core(fapl, /*increment=*/size_t(1) << 20, /*backing_store=*/false),
+           "use the in-memory driver");
+  H5Handle file = h5_file(H5Fcreate("in-memory.h5", H5F_ACC_TRUNC, H5P_DEFAULT, fapl),
+                          "create a file in memory");
+  fill(file);
+  h5_check(H5Fflush(file, H5F_SCOPE_GLOBAL), "flush a file in memory");
+  const ssize_t size = H5Fget_file_image(file, nullptr, 0);
+  if (size < 0) throw Error("HDF5: could not get the image of a file in memory");
+  std::string bytes(size_t(size), '\0');
+  if (H5Fget_file_image(file, bytes.data(), bytes.size()) != size)
+    throw Error("HDF5: could not copy the image of a file in memory");
+  return bytes;
+}
+
 void write_h5_string_attr(hid_t obj, const std::string& name, const std::string& value) {
   H5Handle type = h5_type(H5Tcopy(H5T_C_S1), "copy the string type");
   h5_check(H5Tset_size(type, value.size() + 1), "size a string type");
@@ -72,9 +88,24 @@ void write_h5_scalar_attr(hid_t obj, const std::string& name, T value) {
 
 bool h5_has_attr(hid_t obj, const std::string& name) { return H5Aexists(obj, name.c_str()) > 0; }
 
+namespace {
+
+// An attribute read into one value must hold one: H5Aread writes all of an
+// array attribute's elements (a file could make it overrun the value).
+void check_one_value(hid_t attr, const std::string& name, const std::string& where) {
+  H5Handle space = h5_space(H5Aget_space(attr), "get the shape of attribute " + name);
+  const hssize_t n = H5Sget_simple_extent_npoints(space);
+  if (n != 1)
+    throw Error(where + ": attribute '" + name + "' holds " + std::to_string(n) +
+                " values, expected one");
+}
+
+}  // namespace
+
 std::string read_h5_string_attr(hid_t obj, const std::string& name, const std::string& where) {
   if (!h5_has_attr(obj, name)) throw Error(where + ": attribute '" + name + "' is missing");
   H5Handle attr = h5_attr(H5Aopen(obj, name.c_str(), H5P_DEFAULT), "open attribute " + name);
+  check_one_value(attr, name, where);
   H5Handle type = h5_type(H5Aget_type(attr), "get type of " + where + " " + name);
   if (H5Tget_class(type) != H5T_STRING)
     throw Error(where + ": attribute '" + name + "' is not a string, expected a string");
@@ -99,6 +130,7 @@ template <class T>
 T read_h5_scalar_attr(hid_t obj, const std::string& name, const std::string& where) {
   if (!h5_has_attr(obj, name)) throw Error(where + ": attribute '" + name + "' is missing");
   H5Handle a = h5_attr(H5Aopen(obj, name.c_str(), H5P_DEFAULT), "open attribute " + name);
+  check_one_value(a, name, where);
   T value{};
   h5_check(H5Aread(a, h5_native_type<T>(), &value), "read attribute " + name);
   return value;

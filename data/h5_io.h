@@ -3,6 +3,7 @@
 #pragma once
 #include <hdf5.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,13 @@ std::vector<hsize_t> h5_dataset_dims(hid_t loc, const std::string& file_name,
 // Reads all of loc:path into out (sized by the caller from h5_dataset_dims).
 template <class T>
 void read_h5_dataset(hid_t loc, const std::string& path, T* out);
+
+// An HDF5 file made in memory (the core driver, no backing file) by
+// fill(file), returned as its bytes: callers write them to disk themselves,
+// so that a full disk is an ordinary failed write (HDF5 1.10 crashes at exit
+// after a file whose close failed; and a checked write can go to a temporary
+// name and be renamed).
+std::string h5_file_image(const std::function<void(hid_t file)>& fill);
 
 void write_h5_string_attr(hid_t obj, const std::string& name, const std::string& value);
 template <class T>

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "autograd/check.h"
+#include "data/quiet_libs.h"
 
 namespace qat::data {
 namespace {
@@ -91,12 +92,50 @@ bool is_nifti_path(const std::string& path) {
   return ends(".nii") || ends(".nii.gz");
 }
 
+NiftiPtr read_nifti_image(const std::string& path) {
+  constexpr int64_t kMaxVoxels = int64_t(1) << 30;  // 1024^3
+  NiftiPtr nim(nullptr, nifti_image_free);
+  {
+    const StderrSilenced quiet;
+    nim.reset(nifti_image_read(path.c_str(), /*read_data=*/0));
+  }
+  if (!nim) throw Error(path + ": could not read as NIfTI (expected a .nii or .nii.gz volume)");
+  bool dims_ok = nim->ndim >= 1 && nim->ndim <= 7;
+  for (int i = 1; dims_ok && i <= nim->ndim; ++i) dims_ok = nim->dim[i] >= 1;
+  if (!dims_ok)
+    throw Error(path + ": its NIfTI header has " + std::to_string(nim->ndim) +
+                " dimensions, some below 1; expected 1 to 7 dimensions of at least 1");
+  if (nim->nvox < 1 || nim->nvox > kMaxVoxels || nim->nbyper < 1 || nim->nbyper > 16)
+    throw Error(path + ": its NIfTI header declares " + std::to_string(nim->nvox) +
+                " voxels, expected 1 to " + std::to_string(kMaxVoxels));
+  // An uncompressed file must hold what its header declares; libnifti
+  // would allocate it first (gzip sizes are known only after inflating).
+  const int64_t bytes = nim->nvox * nim->nbyper;
+  constexpr int64_t kMaxBytes = int64_t(1) << 31;
+  if (bytes > kMaxBytes)
+    throw Error(path + ": its NIfTI header declares " + std::to_string(bytes) +
+                " bytes of voxels, more than the limit of " + std::to_string(kMaxBytes));
+  const std::string data_file = nim->iname ? nim->iname : path;
+  std::error_code ec;
+  const auto file_size = fs::file_size(data_file, ec);
+  if (!nifti_is_gzfile(data_file.c_str()) && !ec &&
+      int64_t(file_size) < nim->iname_offset + bytes)
+    throw Error(path + ": its NIfTI header declares " + std::to_string(bytes) +
+                " bytes of voxels, the file holds " + std::to_string(file_size));
+  int loaded;
+  {
+    const StderrSilenced quiet;
+    loaded = nifti_image_load(nim.get());
+  }
+  if (loaded != 0 || !nim->data)
+    throw Error(path + ": could not read its " + std::to_string(nim->nvox) +
+                " voxels (the file is shorter than its NIfTI header says?)");
+  return nim;
+}
+
 NiftiVolume read_nifti_volume(const std::string& path) {
   if (!fs::exists(path)) throw Error(path + ": file not found");
-  std::unique_ptr<nifti_image, void (*)(nifti_image*)> nim(
-      nifti_image_read(path.c_str(), /*read_data=*/1), nifti_image_free);
-  if (!nim || !nim->data)
-    throw Error(path + ": could not read as NIfTI (expected a .nii or .nii.gz volume)");
+  NiftiPtr nim = read_nifti_image(path);
   if (nim->nvox <= 0 || nim->nx <= 0 || nim->ny <= 0 || nim->nz <= 0)
     throw Error(path + ": a NIfTI volume of " + std::to_string(nim->nvox) +
                 " voxels, expected a non-empty 2-D or 3-D volume");

@@ -17,6 +17,13 @@ struct NiftiVolume {
   int64_t nx = 0, ny = 0, nz = 0;
   std::vector<float> voxels;  // after scl_slope/scl_inter, x fastest: (z*ny + y)*nx + x
 };
+using NiftiPtr = std::unique_ptr<nifti_image, void (*)(nifti_image*)>;
+// The header, checked, then the voxels: a file of a few hundred bytes can
+// declare 2^62 voxels, which libnifti would allocate before it found the
+// data missing. Throws naming the file for no NIfTI header, fewer than one
+// or more than 2^30 voxels, and voxels missing from the file.
+NiftiPtr read_nifti_image(const std::string& path);
+
 // Throws qat::Error naming the file for a file that is not NIfTI, a volume
 // with no voxels, and one with a 4th dimension (time, components) > 1.
 NiftiVolume read_nifti_volume(const std::string& path);

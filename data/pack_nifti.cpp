@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "autograd/check.h"
+#include "data/nifti_io.h"
 #include "data/pack_common.h"
 #include "data/packers.h"
 #include "data/transforms.h"
@@ -32,9 +33,7 @@ void convert(const void* raw, int64_t count, double slope, double inter, std::ve
 }
 
 Volume read_volume(const std::string& path) {
-  std::unique_ptr<nifti_image, void (*)(nifti_image*)> nim(
-      nifti_image_read(path.c_str(), /*read_data=*/1), nifti_image_free);
-  if (!nim || !nim->data) throw Error(concat(path, ": could not read as NIfTI"));
+  NiftiPtr nim = read_nifti_image(path);
   const int64_t extra = nim->nvox / std::max<int64_t>(1, nim->nx * nim->ny * nim->nz);
   if (nim->ndim < 3 || extra != 1)
     throw Error(concat(path, ": ", nim->ndim, "-D volume of ", nim->nvox, " voxels, expected ",

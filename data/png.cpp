@@ -32,6 +32,13 @@ Image8 read_png(const std::string& path, png_uint_32 format, int64_t channels) {
   if (!png_image_begin_read_from_file(&image, path.c_str()))
     throw Error(concat(path, ": could not read PNG: ", image.message));
   image.format = format;
+  // The header alone can declare 10^6 x 10^6 pixels (libpng's limit).
+  constexpr int64_t kMaxPixels = int64_t(1) << 28;
+  if (int64_t(image.height) * int64_t(image.width) > kMaxPixels) {
+    png_image_free(&image);
+    throw Error(concat(path, ": PNG of ", image.width, " x ", image.height,
+                       " pixels, more than the limit of ", kMaxPixels));
+  }
   Image8 out{int64_t(image.height), int64_t(image.width), channels, {}};
   out.pixels.resize(PNG_IMAGE_SIZE(image));
   // Composite any alpha onto black rather than fail.

@@ -4,6 +4,9 @@
 #include <nifti2_io.h>
 #include <tiffio.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstdarg>
 #include <cstdio>
 
@@ -28,5 +31,20 @@ void quiet_library_messages() {
 }
 
 std::string last_tiff_message() { return tiff_message; }
+
+StderrSilenced::StderrSilenced() {
+  std::fflush(stderr);
+  saved_ = ::dup(2);
+  const int null = ::open("/dev/null", O_WRONLY);
+  if (saved_ >= 0 && null >= 0) ::dup2(null, 2);
+  if (null >= 0) ::close(null);
+}
+
+StderrSilenced::~StderrSilenced() {
+  std::fflush(stderr);
+  if (saved_ < 0) return;
+  ::dup2(saved_, 2);
+  ::close(saved_);
+}
 
 }  // namespace qat::data

@@ -12,4 +12,19 @@ void quiet_library_messages();
 // ("" if none), e.g. "Not a TIFF file, bad magic number 20553 (0x5049)".
 std::string last_tiff_message();
 
+// libnifti prints some header errors ("** ERROR: nifti_convert_n1hdr2nim:
+// bad datatype") whatever its debug level: while one of these lives, this
+// process's stderr goes to /dev/null. Only around a single-threaded library
+// call (another thread's message would be lost too).
+class StderrSilenced {
+ public:
+  StderrSilenced();
+  ~StderrSilenced();
+  StderrSilenced(const StderrSilenced&) = delete;
+  StderrSilenced& operator=(const StderrSilenced&) = delete;
+
+ private:
+  int saved_ = -1;
+};
+
 }  // namespace qat::data

@@ -31,6 +31,14 @@ std::vector<TiffPage> read_tiff_pages(const std::string& path) {
     if (spp != 1 || !(is_float || is_uint))
       throw Error(concat(path, ": page ", pages.size(), " has ", spp, " samples of ", bits,
                          " bits, expected one gray sample of 8/16-bit uint or 32-bit float"));
+    // The header alone can declare 2^32 x 2^32 pixels.
+    constexpr int64_t kMaxPixels = int64_t(1) << 28;
+    if (int64_t(h) * int64_t(w) > kMaxPixels || h == 0 || w == 0)
+      throw Error(concat(path, ": page ", pages.size(), " is ", w, " x ", h,
+                         " pixels, expected 1 to ", kMaxPixels, " pixels"));
+    if (TIFFScanlineSize(tif.get()) < tmsize_t(w) * (bits / 8))
+      throw Error(concat(path, ": page ", pages.size(), ": rows of ",
+                         TIFFScanlineSize(tif.get()), " bytes, expected ", w * (bits / 8)));
     TiffPage p{int64_t(h), int64_t(w), std::vector<float>(size_t(h) * w), {}};
     if (is_uint) p.raw.resize(size_t(h) * w);
     std::vector<uint8_t> line(size_t(TIFFScanlineSize(tif.get())));

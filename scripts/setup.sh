@@ -20,6 +20,7 @@ packages=(
   libopenmpi-dev openmpi-bin  # data-parallel training and sweeps across machines (mpirun)
   libonnx-dev libprotobuf-dev # qat export --format onnx (protobuf classes, onnx::checker)
   nodejs                      # tests/onnx/run_ort.js drives ONNX Runtime (npm, below)
+  clang-14 libclang-rt-14-dev libomp-14-dev  # the libFuzzer harnesses (scripts/fuzz.sh)
 )
 if [[ "${1:-}" == "--reference" ]]; then
   packages+=(python3-torch python3-h5py python3-numpy stress-ng)  # stress-ng: bench/busy_machine.sh

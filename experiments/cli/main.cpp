@@ -1,9 +1,11 @@
 // qat: the experiment runner. `qat --help` lists the subcommands; each
 // family's are in its own file (commands.h).
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdio>
 
 #include "experiments/cli/commands.h"
+#include "experiments/cli/one_line.h"
 #include "experiments/distributed/comm.h"
 #include "data/quiet_libs.h"
 #include "experiments/training/provenance.h"
@@ -31,6 +33,9 @@ int unknown_command(const CLI::App& app, int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Past a file-size limit (ulimit -f) a write should fail with EFBIG and
+  // get qat's one-line error, not kill qat mid-file with SIGXFSZ.
+  std::signal(SIGXFSZ, SIG_IGN);
   data::quiet_library_messages();
   CLI::App app{"qat: quantization-aware training of U-Nets for medical image segmentation"};
   app.option_defaults()->always_capture_default();
@@ -50,10 +55,10 @@ int main(int argc, char** argv) {
     // arguments (105-127) become the one usage code.
     return app.exit(e) == 0 ? 0 : kExitUsage;
   } catch (const ExitError& e) {
-    std::fprintf(stderr, "qat: error: %s\n", e.what());
+    std::fprintf(stderr, "qat: error: %s\n", one_line(e.what()).c_str());
     return e.code;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "qat: error: %s\n", e.what());
+    std::fprintf(stderr, "qat: error: %s\n", one_line(e.what()).c_str());
     distributed::abort_job(kExitError);  // under mpirun: the other ranks would wait for this one
     return kExitError;
   }

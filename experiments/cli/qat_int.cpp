@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "experiments/cli/one_line.h"
 #include "experiments/runtime/int_predict.h"
 
 using namespace qat;
@@ -33,7 +34,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "qat-int: error: %s\n", e.what());
+    std::fprintf(stderr, "qat-int: error: %s\n", one_line(e.what()).c_str());
     return 1;
   }
   return 0;

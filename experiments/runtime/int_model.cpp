@@ -33,6 +33,10 @@ struct Writer {
   }
 };
 
+// The largest dataset an integer model holds: width 64's widest conv has
+// 2.4 million weights.
+constexpr hsize_t kMaxValues = hsize_t(1) << 28;
+
 struct Reader {
   hid_t file;
   std::string file_name;
@@ -44,8 +48,12 @@ struct Reader {
     if (!expected.empty() && dims != expected)
       throw Error(file_name + ": dataset '" + path + "' has " + std::to_string(dims.size()) +
                   " dims not matching the model's expected shape");
+    // Shapes come from the file: a declared, unstored dataset can be huge.
     hsize_t n = 1;
-    for (hsize_t d : dims) n *= d;
+    for (hsize_t d : dims)
+      if (__builtin_mul_overflow(n, d, &n) || n > kMaxValues)
+        throw Error(file_name + ": dataset '" + path + "' has more than " +
+                    std::to_string(kMaxValues) + " values, expected a U-Net layer's");
     v.resize(size_t(n));
     data::read_h5_dataset(file, path, v.data());
     last_dims = dims;

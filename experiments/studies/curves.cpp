@@ -1,10 +1,9 @@
 #include "experiments/studies/curves.h"
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
-#include "experiments/studies/plots.h"
+#include "experiments/studies/gnuplot.h"
 #include "experiments/training/provenance.h"
 
 namespace qat {
@@ -17,7 +16,8 @@ std::string write_curves(const std::string& run_dir) {
     gp << "# Made by `qat train` (" << qat_version_line() << "); redraw: gnuplot curves.gp\n"
        << "set terminal pngcairo size 900,700 noenhanced\nset output 'curves.tmp.png'\n"
        << "set datafile separator ','\nset grid\nset key top right\n"
-       << "set multiplot layout 2,1 title '" << fs::path(run_dir).filename().string() << "'\n"
+       << "set multiplot layout 2,1 title " << gnuplot_quoted(fs::path(run_dir).filename().string())
+       << "\n"
        << "set ylabel 'loss'\nset xlabel 'epoch'\n"
        << "plot 'log.csv' using ($1+1):'train_loss' with linespoints lw 2 title 'train loss', \\\n"
        << "     '' using ($1+1):'val_loss' with linespoints lw 2 title 'val loss'\n"
@@ -28,8 +28,7 @@ std::string write_curves(const std::string& run_dir) {
   if (!gnuplot_available())
     return "gnuplot not found (install gnuplot-nox): no curves.png, the script is " + run_dir +
            "/curves.gp";
-  const std::string cmd = "cd \"" + run_dir + "\" && gnuplot curves.gp 2> curves.err";
-  if (std::system(cmd.c_str()) != 0 || !fs::exists(run_dir + "/curves.tmp.png"))
+  if (!run_gnuplot(run_dir, "curves.gp", "curves.err") || !fs::exists(run_dir + "/curves.tmp.png"))
     return "gnuplot failed on " + run_dir + "/curves.gp (see curves.err): no curves.png";
   fs::remove(run_dir + "/curves.err");
   fs::rename(run_dir + "/curves.tmp.png", run_dir + "/curves.png");

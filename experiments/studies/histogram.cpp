@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "data/png.h"
-#include "experiments/studies/plots.h"
+#include "experiments/studies/gnuplot.h"
 #include "experiments/training/checkpoint.h"
 #include "experiments/training/train.h"
 #include "quant/quantizers/quantize.h"
@@ -115,15 +115,18 @@ std::string layer_plot(const LayerHistogram& h) {
   std::ostringstream gp;
   const bool quantized = !h.quant_counts.counts.empty();
   const bool mark = quantized && h.grid.size() <= kMaxMarkedLevels;
-  gp << "set output '" << h.name << ".png'\nunset arrow\n"
-     << "set title '" << h.name << ": weights, " << h.format
-     << (quantized && !mark ? " (" + std::to_string(h.grid.size()) + " levels, not marked)" : "")
-     << "'\n";
+  gp << "set output " << gnuplot_quoted(h.name + ".png") << "\nunset arrow\n"
+     << "set title "
+     << gnuplot_quoted(h.name + ": weights, " + h.format +
+                       (quantized && !mark ? " (" + std::to_string(h.grid.size()) +
+                                                 " levels, not marked)"
+                                           : ""))
+     << "\n";
   if (mark)
     for (float level : h.grid)
       gp << "set arrow from " << level << ", graph 0 to " << level
          << ", graph 1 nohead dt 3 lc rgb '#6060c0'\n";
-  gp << "plot '" << h.name << ".dat' index 0 using 1:2 with boxes fs solid 0.6 lc rgb '#a0a0a0' "
+  gp << "plot " << gnuplot_quoted(h.name + ".dat") << " index 0 using 1:2 with boxes fs solid 0.6 lc rgb '#a0a0a0' "
      << "title 'float weights'";
   if (quantized)
     gp << ", '' index 1 using 1:2 axes x1y2 with impulses lw 3 lc rgb '#dc0000' title 'quantized'";
@@ -154,8 +157,7 @@ std::string write_weight_histograms(const Config& c) {
     std::ofstream script(dir + "/histograms.gp");
     script << gp.str();
   }
-  const std::string cmd = "cd \"" + dir + "\" && gnuplot histograms.gp 2> histograms.err";
-  if (gnuplot_available() && std::system(cmd.c_str()) == 0) {
+  if (gnuplot_available() && run_gnuplot(dir, "histograms.gp", "histograms.err")) {
     std::filesystem::remove(dir + "/histograms.err");
     return dir;
   }

@@ -1,8 +1,8 @@
 #include "experiments/studies/plots.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -10,6 +10,7 @@
 
 #include "autograd/check.h"
 #include "data/png.h"
+#include "experiments/studies/gnuplot.h"
 #include "experiments/training/train.h"
 
 namespace qat {
@@ -24,13 +25,24 @@ std::vector<std::string> columns_of(const Table& t) {
   return cols;
 }
 
-std::string file_part(const std::string& column) { return column.empty() ? "all" : column; }
+// A column in a file name. A sweep file's columns are already plain
+// (sweep.cpp check_name), but a table can be made from a folder of
+// cell.yaml files, whose text nobody checked: no separator or dot-dot may
+// take a file out of out_dir.
+std::string file_part(const std::string& column) {
+  if (column.empty()) return "all";
+  std::string out = column;
+  for (char& ch : out)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_' && ch != '-' && ch != '.')
+      ch = '_';
+  return out;
+}
 
-// gnuplot strings are in single quotes, where '' is a quote.
-std::string quoted(const std::string& s) {
-  std::string out = "'";
-  for (char ch : s) out += ch == '\'' ? std::string("''") : std::string(1, ch);
-  return out + "'";
+// Text on one line of a .dat file (a newline would start a data line).
+std::string one_line(std::string s) {
+  for (char& ch : s)
+    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = ' ';
+  return s;
 }
 
 std::string num(double v) {
@@ -41,8 +53,6 @@ std::string num(double v) {
 }
 
 }  // namespace
-
-bool gnuplot_available() { return std::system("command -v gnuplot > /dev/null 2>&1") == 0; }
 
 std::vector<std::string> write_plots(const Table& t, const std::string& out_dir,
                                      std::string& note) {
@@ -67,21 +77,21 @@ std::vector<std::string> write_plots(const Table& t, const std::string& out_dir,
       for (const auto* r : rows) {
         const MeanStd& d = r->metrics.at("dice");
         dat << r->bits << " " << num(d.mean) << " " << num(std::isfinite(d.std) ? d.std : 0.0)
-            << " " << num(r->paper) << " " << r->row << "\n";
+            << " " << num(r->paper) << " " << one_line(r->row) << "\n";
       }
       dat << "\n\n";
     }
     gp << "set output 'dice_vs_bits.png'\n"
-       << "set title " << quoted(t.name + ": val Dice (last epoch) against weight bits") << "\n"
+       << "set title " << gnuplot_quoted(t.name + ": val Dice (last epoch) against weight bits") << "\n"
        << "set xlabel 'weight bits (log scale; 32 = float)'\nset ylabel 'Dice %'\n"
        << "set logscale x 2\nset offsets graph 0.05, graph 0.05, 0, 0\nset yrange [0:100]\n"
        << "set key bottom right\nplot ";
     for (size_t i = 0; i < cols.size(); ++i) {
       const std::string c = file_part(cols[i]);
       gp << (i ? ", \\\n     " : "") << "'dice_vs_bits.dat' index " << i
-         << " using 1:2:3 with yerrorlines lw 2 title " << quoted("ours " + c)
+         << " using 1:2:3 with yerrorlines lw 2 title " << gnuplot_quoted("ours " + c)
          << ", '' index " << i << " using 1:4 with linespoints dt 2 title "
-         << quoted("paper " + c);
+         << gnuplot_quoted("paper " + c);
     }
     gp << "\nunset logscale x\nset offsets 0, 0, 0, 0\nset autoscale y\n";
     pngs.push_back(out_dir + "/dice_vs_bits.png");
@@ -94,19 +104,19 @@ std::vector<std::string> write_plots(const Table& t, const std::string& out_dir,
     std::vector<std::string> titles;
     for (const auto& r : t.rows) {
       if (r.column != col || r.dice_curve.empty()) continue;
-      dat << "# " << r.row << "\n";
+      dat << "# " << one_line(r.row) << "\n";
       for (size_t e = 0; e < r.dice_curve.size(); ++e)
         dat << e + 1 << " " << num(r.dice_curve[e]) << "\n";
       dat << "\n\n";
       titles.push_back(r.row);
     }
     if (titles.empty()) continue;
-    gp << "set output '" << name << ".png'\n"
-       << "set title " << quoted(t.name + " " + file_part(col) + ": mean val Dice per epoch")
+    gp << "set output " << gnuplot_quoted(name + ".png") << "\n"
+       << "set title " << gnuplot_quoted(t.name + " " + file_part(col) + ": mean val Dice per epoch")
        << "\nset xlabel 'epoch'\nset ylabel 'Dice %'\nset key bottom right\nplot ";
     for (size_t i = 0; i < titles.size(); ++i)
-      gp << (i ? ", \\\n     " : "") << "'" << name << ".dat' index " << i
-         << " using 1:2 with lines lw 2 title " << quoted(titles[i]);
+      gp << (i ? ", \\\n     " : "") << gnuplot_quoted(name + ".dat") << " index " << i
+         << " using 1:2 with lines lw 2 title " << gnuplot_quoted(titles[i]);
     gp << "\n";
     pngs.push_back(out_dir + "/" + name + ".png");
   }
@@ -119,8 +129,7 @@ std::vector<std::string> write_plots(const Table& t, const std::string& out_dir,
            out_dir + "/plots.gp, no PNG";
     return {};
   }
-  const std::string cmd = "cd " + quoted(out_dir) + " && gnuplot plots.gp";
-  if (std::system(cmd.c_str()) != 0) {
+  if (!run_gnuplot(out_dir, "plots.gp", "")) {
     note = "gnuplot failed on " + out_dir + "/plots.gp";
     return {};
   }

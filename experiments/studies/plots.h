@@ -6,11 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "experiments/studies/gnuplot.h"
 #include "experiments/studies/table.h"
 
 namespace qat {
-
-bool gnuplot_available();
 
 // dice_vs_bits.png (ours with the seed spread, the paper's dashed) and
 // curves_<column>.png (mean val Dice per epoch, one line per row) into

@@ -16,6 +16,7 @@
 
 #include "autograd/check.h"
 #include "experiments/training/checkpoint.h"
+#include "experiments/training/plain_text.h"
 #include "experiments/training/provenance.h"
 #include "experiments/training/train.h"
 
@@ -33,11 +34,12 @@ std::string scalar(const YAML::Node& n, const std::string& where) {
 
 // `set: {a: 1, layers: {conv9: {weight: fixed:0.8}}}` -> a=1,
 // layers.conv9.weight=fixed:0.8 (the dotted form `--set` takes).
-void flatten(const YAML::Node& n, const std::string& prefix, std::vector<std::string>& out) {
+void flatten(const YAML::Node& n, const std::string& prefix, std::vector<std::string>& out,
+             const std::string& where) {
   for (const auto& kv : n) {
-    const std::string key = prefix + kv.first.as<std::string>();
+    const std::string key = prefix + scalar(kv.first, where + ": a key under '" + prefix + "'");
     if (kv.second.IsMap()) {
-      flatten(kv.second, key + ".", out);
+      flatten(kv.second, key + ".", out, where);
     } else if (kv.second.IsSequence()) {
       YAML::Emitter e;
       e << YAML::Flow << kv.second;
@@ -52,7 +54,7 @@ std::vector<std::string> overrides_of(const YAML::Node& set, const std::string& 
   std::vector<std::string> out;
   if (!set) return out;
   if (!set.IsMap()) throw Error(where + ": expected a map of config keys to values");
-  flatten(set, "", out);
+  flatten(set, "", out, where);
   return out;
 }
 
@@ -78,7 +80,7 @@ std::vector<SweepChoice> choices(const YAML::Node& list, const std::string& key,
     if (!n.IsMap()) throw Error(where + ": expected a map with name, set, config, paper");
     SweepChoice c;
     for (const auto& kv : n) {
-      const std::string k = kv.first.as<std::string>();
+      const std::string k = scalar(kv.first, where + ": a key");
       const std::string w = where + "." + k;
       if (k == "name") c.name = scalar(kv.second, w);
       else if (k == "config") c.config = (dir / scalar(kv.second, w)).lexically_normal().string();
@@ -93,6 +95,7 @@ std::vector<SweepChoice> choices(const YAML::Node& list, const std::string& key,
       }
     }
     check_name(c.name, where);
+    check_one_line(c.paper, where + ".paper");
     for (const auto& prev : out)
       if (prev.name == c.name) throw Error(where + ": name '" + c.name + "' appears twice");
     out.push_back(c);
@@ -185,7 +188,7 @@ Sweep load_sweep(const std::string& path) {
   Sweep s;
   s.source = path;
   for (const auto& kv : root) {
-    const std::string k = kv.first.as<std::string>();
+    const std::string k = scalar(kv.first, path + ": a key");
     const std::string w = path + ": key '" + k + "'";
     if (k == "name") s.name = scalar(kv.second, w);
     else if (k == "base") s.base = (dir / scalar(kv.second, w)).lexically_normal().string();
@@ -211,6 +214,10 @@ Sweep load_sweep(const std::string& path) {
     }
   }
   if (s.name.empty()) s.name = fs::path(path).stem().string();
+  // Free text, but it titles plots and names the default output folder.
+  check_folder_name(s.name, path + ": key 'name'");
+  check_one_line(s.paper_column, path + ": key 'paper_column'");
+  check_one_line(s.output, path + ": key 'output'");
   if (s.output.empty()) s.output = "runs/sweeps/" + s.name;
   if (s.rows.empty()) throw Error(path + ": key 'rows': expected at least one row");
   for (const auto& r : s.rows) {

@@ -1,9 +1,11 @@
 #include "experiments/training/checkpoint.h"
 
+#include <cmath>
 #include <filesystem>
 
 #include "data/h5.h"
 #include "data/h5_io.h"
+#include "experiments/training/train.h"
 
 namespace qat {
 namespace {
@@ -35,6 +37,21 @@ void read_into(hid_t file, const std::string& file_name, const std::string& path
                 ", the model expects " + to_string(expected) +
                 ": a checkpoint from a different architecture (width?)");
   h5_check(H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out), "read " + path);
+  // Training stops at the first non-finite loss, so no run saves one.
+  const int64_t n = numel(expected);
+  for (int64_t i = 0; i < n; ++i)
+    if (!std::isfinite(out[i]))
+      throw Error(file_name + ": '" + path + "' holds " + std::to_string(out[i]) + " at " +
+                  std::to_string(i) + ", expected finite values");
+}
+
+// An optimizer buffer's name below its slot: the parameter's index.
+size_t parameter_index(const std::string& file_name, const std::string& slot,
+                       const std::string& name) {
+  if (name.empty() || name.size() > 9 || name.find_first_not_of("0123456789") != std::string::npos)
+    throw Error(file_name + ": optimizer buffer '" + slot + "/" + name +
+                "': expected a parameter index");
+  return std::stoul(name);
 }
 
 // A checkpoint's attributes: missing ones name the file and say what it
@@ -68,41 +85,44 @@ TrainState read_state(hid_t f, const std::string& path) {
   return s;
 }
 
+// The whole checkpoint into `f`.
+void fill_checkpoint(hid_t f, const UNet& net, const Optimizer* optimizer,
+                     const TrainState& state) {
+  data::write_h5_string_attr(f, "format", kFormat);
+  data::write_h5_scalar_attr<int64_t>(f, "epoch", state.epoch);
+  data::write_h5_scalar_attr<int64_t>(f, "step", state.step);
+  data::write_h5_scalar_attr<double>(f, "best_score", state.best_score);
+  data::write_h5_scalar_attr<int64_t>(f, "best_epoch", state.best_epoch);
+  data::write_h5_string_attr(f, "config", state.config_yaml);
+  if (!state.provenance_yaml.empty())
+    data::write_h5_string_attr(f, "provenance", state.provenance_yaml);
+  for (const auto& [name, t] : net.named_parameters()) write_tensor(f, "params/" + name, t);
+  for (const auto& [name, t] : net.named_buffers()) write_tensor(f, "buffers/" + name, t);
+  const auto& rng = net.rng.state();
+  data::write_h5_dataset(f, "rng", rng.data(), {hsize_t(rng.size())});
+  if (!optimizer) return;
+  const OptimizerState s = optimizer->state();
+  H5Handle g = data::h5_group(H5Gcreate2(f, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                              "create group optimizer");
+  data::write_h5_string_attr(g, "kind", s.kind);
+  data::write_h5_scalar_attr<float>(g, "lr", s.lr);
+  data::write_h5_scalar_attr<int64_t>(g, "steps", s.steps);
+  data::write_h5_dataset(f, "optimizer/param_steps", s.param_steps.data(),
+                         {hsize_t(s.param_steps.size())});
+  for (const auto& [name, values] : s.buffers)
+    data::write_h5_dataset(f, "optimizer/" + name, values.data(), {hsize_t(values.size())});
+}
+
 }  // namespace
 
+// Made in memory, then written to <path>.tmp and renamed (train.h
+// write_file_atomic): a full disk or a file-size limit is one failed write,
+// and the previous checkpoint at path stays as it was.
 void save_checkpoint(const std::string& path, const UNet& net, const Optimizer* optimizer,
                      const TrainState& state) {
-  const std::string tmp = path + ".tmp";
-  {
-    H5Handle f = data::h5_file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
-                               "create " + tmp);
-    data::write_h5_string_attr(f, "format", kFormat);
-    data::write_h5_scalar_attr<int64_t>(f, "epoch", state.epoch);
-    data::write_h5_scalar_attr<int64_t>(f, "step", state.step);
-    data::write_h5_scalar_attr<double>(f, "best_score", state.best_score);
-    data::write_h5_scalar_attr<int64_t>(f, "best_epoch", state.best_epoch);
-    data::write_h5_string_attr(f, "config", state.config_yaml);
-    if (!state.provenance_yaml.empty())
-      data::write_h5_string_attr(f, "provenance", state.provenance_yaml);
-    for (const auto& [name, t] : net.named_parameters()) write_tensor(f, "params/" + name, t);
-    for (const auto& [name, t] : net.named_buffers()) write_tensor(f, "buffers/" + name, t);
-    const auto& rng = net.rng.state();
-    data::write_h5_dataset(f, "rng", rng.data(), {hsize_t(rng.size())});
-    if (optimizer) {
-      const OptimizerState s = optimizer->state();
-      H5Handle g = data::h5_group(H5Gcreate2(f, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                                  "create group optimizer");
-      data::write_h5_string_attr(g, "kind", s.kind);
-      data::write_h5_scalar_attr<float>(g, "lr", s.lr);
-      data::write_h5_scalar_attr<int64_t>(g, "steps", s.steps);
-      data::write_h5_dataset(f, "optimizer/param_steps", s.param_steps.data(),
-                  {hsize_t(s.param_steps.size())});
-      for (const auto& [name, values] : s.buffers)
-        data::write_h5_dataset(f, "optimizer/" + name, values.data(), {hsize_t(values.size())});
-    }
-    h5_check(H5Fflush(f, H5F_SCOPE_GLOBAL), "flush " + tmp);
-  }
-  std::filesystem::rename(tmp, path);
+  write_file_atomic(path, data::h5_file_image([&](hid_t f) {
+    fill_checkpoint(f, net, optimizer, state);
+  }));
 }
 
 TrainState read_checkpoint_state(const std::string& path) {
@@ -119,6 +139,9 @@ TrainState load_checkpoint(const std::string& path, UNet& net, Optimizer* optimi
     read_into(f, path, "buffers/" + name, t.data(), t.shape());
   {
     Rng::State rng{};
+    if (data::h5_dataset_dims(f, path, "rng") != std::vector<hsize_t>{rng.size()})
+      throw Error(path + ": dataset 'rng' is not " + std::to_string(rng.size()) +
+                  " numbers (the dropout generator's state): not a qat checkpoint?");
     H5Handle ds = data::h5_dataset(H5Dopen2(f, "rng", H5P_DEFAULT), "open rng in " + path);
     h5_check(H5Dread(ds, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, rng.data()),
              "read rng in " + path);
@@ -158,7 +181,7 @@ TrainState load_checkpoint(const std::string& path, UNet& net, Optimizer* optimi
         char index[64];
         H5Lget_name_by_idx(sg, ".", H5_INDEX_NAME, H5_ITER_INC, j, index, sizeof index, H5P_DEFAULT);
         const std::string name = std::string(slot) + "/" + index;
-        const size_t p = std::stoul(index);
+        const size_t p = parameter_index(path, slot, index);
         if (p >= optimizer->params().size())
           throw Error(path + ": optimizer buffer '" + name + "' for a parameter the model lacks");
         std::vector<float> values(size_t(optimizer->params()[p].numel()));

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "autograd/check.h"
+#include "experiments/training/plain_text.h"
 
 namespace qat {
 namespace {
@@ -35,6 +36,12 @@ T as(const YAML::Node& n, const Where& w, const char* expected) {
   } catch (const YAML::Exception&) {
     throw Error(w.str() + ": expected " + expected + ", found " + show(n));
   }
+}
+
+// A map's key: YAML allows lists and maps as keys (`? [a]: 1`), configs do not.
+std::string key_of(const YAML::Node& k, const std::string& where) {
+  if (!k.IsScalar()) throw Error(where + ": found a key that is " + show(k) + ", expected a name");
+  return k.Scalar();
 }
 
 std::string lower(std::string s) {
@@ -75,6 +82,19 @@ int64_t at_least(const YAML::Node& n, const Where& w, int64_t lo) {
   return v;
 }
 
+// Paths and names end up in folder names and plot scripts (plain_text.h).
+std::string path(const YAML::Node& n, const Where& w) {
+  const std::string v = as<std::string>(n, w, "a path");
+  check_one_line(v, w.str());
+  return v;
+}
+
+std::string folder_name(const YAML::Node& n, const Where& w) {
+  const std::string v = as<std::string>(n, w, "a name");
+  check_folder_name(v, w.str());
+  return v;
+}
+
 bool boolean(const YAML::Node& n, const Where& w) { return as<bool>(n, w, "true or false"); }
 
 // The paper writes `dropout: enable|disable`; true/false also work.
@@ -101,7 +121,7 @@ LayerOverride parse_override(const YAML::Node& n, const Where& w) {
   if (!n.IsMap()) throw Error(w.str() + ": expected a map of weight/activation, found " + show(n));
   LayerOverride o;
   for (const auto& kv : n) {
-    const std::string k = kv.first.as<std::string>();
+    const std::string k = key_of(kv.first, w.str());
     const std::string key = w.key + "." + k;
     const Where inner{w.file, key};
     if (k == "weight") {
@@ -143,9 +163,9 @@ std::map<std::string, Field> paper_fields() {
     {"weight_f_width", member(&C::weight_f_width, [](N n, W w) { return int(at_least(n, w, 0)); })},
     {"dropout", {[](C& c, N n, W w) { c.dropout = enable_disable(n, w); },
                  [](const C& c) { return node(c.dropout ? "enable" : "disable"); }}},
-    {"trained_model", member(&C::trained_model, [](N n, W w) { return as<std::string>(n, w, "a path"); })},
-    {"experiment_name", member(&C::experiment_name, [](N n, W w) { return as<std::string>(n, w, "a name"); })},
-    {"log_output_dir", member(&C::log_output_dir, [](N n, W w) { return as<std::string>(n, w, "a path"); })},
+    {"trained_model", member(&C::trained_model, [](N n, W w) { return path(n, w); })},
+    {"experiment_name", member(&C::experiment_name, [](N n, W w) { return folder_name(n, w); })},
+    {"log_output_dir", member(&C::log_output_dir, [](N n, W w) { return path(n, w); })},
     {"operation_mode",
      {[](C& c, N n, W w) {
         c.operation_mode = one_of(n, w, {"normal", "retrain", "inference", "visualize"});
@@ -163,7 +183,7 @@ std::map<std::string, Field> training_fields() {
   using N = const YAML::Node&;
   using W = const Where&;
   return {
-    {"data", member(&C::data, [](N n, W w) { return as<std::string>(n, w, "a path"); })},
+    {"data", member(&C::data, [](N n, W w) { return path(n, w); })},
     {"batch_size", member(&C::batch_size, [](N n, W w) { return at_least(n, w, 1); })},
     {"crop", {[](C& c, N n, W w) {
                 c.crop = at_least(n, w, 8);
@@ -238,7 +258,7 @@ std::map<std::string, Field> quantization_fields() {
      {[](C& c, N n, W w) {
         if (!n.IsMap()) throw Error(w.str() + ": expected a map from layer name to overrides, found " + show(n));
         for (const auto& kv : n) {
-          const std::string name = kv.first.as<std::string>();
+          const std::string name = key_of(kv.first, w.str());
           const std::string key = w.key + "." + name;
           c.layers[name] = parse_override(kv.second, Where{w.file, key});
         }
@@ -295,8 +315,8 @@ std::string unknown_key_hint(const std::string& key) {
 }
 
 // Copies every key of `over` into `base` (a later file wins).
-void merge_into(YAML::Node& base, const YAML::Node& over) {
-  for (const auto& kv : over) base[kv.first.as<std::string>()] = kv.second;
+void merge_into(YAML::Node& base, const YAML::Node& over, const std::string& where) {
+  for (const auto& kv : over) base[key_of(kv.first, where)] = kv.second;
 }
 
 YAML::Node load_yaml_file(const std::string& path, std::set<std::string>& chain) {
@@ -320,7 +340,7 @@ YAML::Node load_yaml_file(const std::string& path, std::set<std::string>& chain)
     merged = load_yaml_file(base_path.string(), chain);
     root.remove("extends");
   }
-  merge_into(merged, root);
+  merge_into(merged, root, path);
   return merged;
 }
 
@@ -378,7 +398,7 @@ Config parse_config(const YAML::Node& root, const std::string& source) {
   c.source = source;
   if (!root.IsMap()) throw Error(source + ": expected a map of keys at the top");
   for (const auto& kv : root) {
-    const std::string key = kv.first.as<std::string>();
+    const std::string key = key_of(kv.first, source);
     auto it = fields().find(key);
     if (it == fields().end())
       throw Error(source + ": unknown key '" + key + "' (" + unknown_key_hint(key) + ")");

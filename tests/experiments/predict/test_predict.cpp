@@ -165,6 +165,26 @@ TEST_CASE("predict: bad input is one line naming the file, exit 1, nothing at OU
     nifti_image_free(nim);
     refused(run, path, out, "fourd.nii: a 4-D NIfTI volume");
   }
+  {  // found by tests/fuzz (nifti): a header libnifti printed "** ERROR" for, and
+     // one declaring far more voxels than the file holds (it was allocated)
+    const int64_t dims[8] = {3, 8, 8, 8, 1, 1, 1, 1};
+    nifti_image* nim = nifti_make_new_nim(dims, DT_INT16, 1);
+    const std::string path = (kRoot / "patched.nii").string();
+    nifti_set_filenames(nim, path.c_str(), 0, 1);
+    nifti_image_write(nim);
+    nifti_image_free(nim);
+    auto patch = [&](std::streamoff at, int16_t value) {
+      std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+      f.seekp(at);
+      f.write(reinterpret_cast<const char*>(&value), sizeof value);
+    };
+    patch(/*datatype=*/70, 3);
+    refused(run, path, out, "patched.nii: could not read as NIfTI");
+    patch(70, DT_INT16);
+    patch(/*dim[1..3]=*/42, 1000), patch(44, 1000), patch(46, 1000);
+    refused(run, path, out, "patched.nii: its NIfTI header declares 2000000000 bytes of voxels, "
+                            "the file holds 1376");
+  }
   const std::vector<uint8_t> tiny(4 * 4, 100);
   data::write_png_gray((kRoot / "tiny.png").string(), tiny.data(), 4, 4);
   refused(run, (kRoot / "tiny.png").string(), (kRoot / "tiny_mask.png").string(),

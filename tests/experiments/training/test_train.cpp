@@ -13,7 +13,7 @@
 #include <iterator>
 #include <sstream>
 
-#include "tests/experiments/training/tiny_em.h"
+#include "tests/experiments/training/tiny_run.h"
 #include "experiments/training/checkpoint.h"
 #include "experiments/studies/histogram.h"
 #include "quant/quantizers/quantize.h"
@@ -22,85 +22,7 @@
 using namespace qat;
 namespace fs = std::filesystem;
 
-extern char** environ;
-
-namespace {
-
-const std::string kTiny = QAT_TESTS "/experiments/training/tiny.yaml";
-
-std::string tiny_dataset() {
-  static const std::string path = qat::testing::tiny_em_dataset("qat_test_train", 16, 1);
-  return path;
-}
-
-Config tiny_config(const std::string& run, std::vector<std::string> extra = {}) {
-  const fs::path dir = fs::temp_directory_path() / "qat_test_train" / run;
-  fs::remove_all(dir);
-  std::vector<std::string> overrides{
-      "data=" + tiny_dataset(),
-      "log_output_dir=" + (fs::temp_directory_path() / "qat_test_train").string(),
-      "experiment_name=" + run};
-  overrides.insert(overrides.end(), extra.begin(), extra.end());  // later ones win
-  return load_config(kTiny, overrides);
-}
-
-std::vector<std::vector<std::string>> read_csv(const std::string& path) {
-  std::vector<std::vector<std::string>> rows;
-  std::ifstream f(path);
-  std::string line;
-  while (std::getline(f, line)) {
-    std::vector<std::string> cells;
-    std::stringstream ss(line);
-    for (std::string cell; std::getline(ss, cell, ',');) cells.push_back(cell);
-    rows.push_back(cells);
-  }
-  return rows;
-}
-
-// Every column but the last (seconds).
-std::vector<std::vector<std::string>> without_time(std::vector<std::vector<std::string>> rows) {
-  for (auto& r : rows) r.pop_back();
-  return rows;
-}
-
-std::vector<float> weights_of(const std::string& checkpoint, const Config& c) {
-  Model m = build_model(c);
-  load_checkpoint(checkpoint, *m.net, nullptr);
-  std::vector<float> all;
-  for (const auto& [name, t] : m.net->named_parameters()) {
-    auto v = t.to_vector();
-    all.insert(all.end(), v.begin(), v.end());
-  }
-  return all;
-}
-
-// Runs the qat binary; returns its wait status.
-int run_qat(const std::vector<std::string>& args, const std::vector<std::string>& env_extra,
-            const std::string& stdout_file = "/dev/null") {
-  std::vector<std::string> argv_s{QAT_BINARY};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_s;
-  for (char** e = environ; *e; ++e) env_s.emplace_back(*e);
-  env_s.insert(env_s.end(), env_extra.begin(), env_extra.end());
-  std::vector<char*> envp;
-  for (auto& e : env_s) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, stdout_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  pid_t pid;
-  REQUIRE(posix_spawn(&pid, QAT_BINARY, &actions, nullptr, argv.data(), envp.data()) == 0);
-  posix_spawn_file_actions_destroy(&actions);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return status;
-}
-
-}  // namespace
+using namespace qat::testing;
 
 TEST_CASE("train: a tiny config trains and its loss falls") {
   const Config c = tiny_config("falls");
@@ -138,11 +60,11 @@ TEST_CASE("train: a run killed mid-epoch resumes to the weights of an unbroken r
       "log_output_dir=" + broken.log_output_dir, "--set", "experiment_name=killed",
       "--set", "dropout=enable"};
   // 4 steps per epoch: step 7 is in the middle of the second epoch.
-  const int status = run_qat(args, {"QAT_FAULT_KILL_AT_STEP=7"});
+  const int status = run_qat_status(args, {"QAT_FAULT_KILL_AT_STEP=7"});
   REQUIRE(WIFSIGNALED(status));
   CHECK(WTERMSIG(status) == SIGKILL);
   CHECK(read_checkpoint_state(broken.run_dir() + "/checkpoint.h5").epoch == 1);
-  const int resumed = run_qat(args, {});
+  const int resumed = run_qat_status(args, {});
   REQUIRE(WIFEXITED(resumed));
   CHECK(WEXITSTATUS(resumed) == 0);
   CHECK(read_checkpoint_state(broken.run_dir() + "/checkpoint.h5").epoch == 4);
@@ -160,7 +82,7 @@ TEST_CASE("train: a run that drops to one thread on a busy machine ends with the
   const std::vector<std::string> args{
       "train", kTiny, "--set", "data=" + tiny_dataset(), "--set",
       "log_output_dir=" + busy.log_output_dir, "--set", "experiment_name=busy"};
-  const int status = run_qat(args, {"QAT_FAULT_BUSY_MACHINE=1"}, out);
+  const int status = run_qat_status(args, {"QAT_FAULT_BUSY_MACHINE=1"}, out);
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
   std::ifstream f(out);
