@@ -2,14 +2,17 @@
 //
 //   bench_int_engine [--width W] [--size S] [--reps R] [--threads T] [--portable 0|1]
 //                    [--quantization fixed_twos|FIXED] [--act I.F] [--weight I.F]
-//                    [--float 0|1] [--onnx DIR]
+//                    [--float 0|1] [--onnx DIR] [--requantize-upsample 0|1]
 //                    (default width 64, 1x200x200, 5 reps, 2 threads, portable 1,
 //                    fixed_twos, activations Q8.0, weights Q0.8; FIXED is the
 //                    paper's sign-magnitude: int16 codes at Q8.0/Q0.8 (whose
 //                    up1 conv is widened to int64), int8 at Q6.0/Q0.4;
 //                    --float 0 skips the float and fake-quant timings;
 //                    --onnx DIR writes the same model's ONNX export and the
-//                    input for ONNX Runtime, tests/onnx/run_ort.js --bench)
+//                    input for ONNX Runtime, tests/onnx/run_ort.js --bench;
+//                    --requantize-upsample 1 builds the model with the config
+//                    option requantize_upsample: the decoder's upsampled
+//                    inputs rounded back to the activation grid, bytes)
 //
 // bench/int_engine.sh runs it beside PyTorch's float inference
 // (torch_int_inference.py) and prints the ratios; the last line here,
@@ -73,6 +76,7 @@ int main(int argc, char** argv) {
   int reps = 5, threads = 2;
   bool portable = true;  // --portable 0: skip the slow portable run
   bool with_float = true;
+  bool requantize_upsample = false;
   int ai = 8, af = 0, wi = 0, wf = 8;
   std::string quantization = "fixed_twos";
   std::string onnx_dir;  // --onnx: where model.onnx, x.f32 and manifest.txt go
@@ -84,6 +88,8 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--portable")) portable = std::atoi(argv[i + 1]) != 0;
     else if (!std::strcmp(argv[i], "--quantization")) quantization = argv[i + 1];
     else if (!std::strcmp(argv[i], "--float")) with_float = std::atoi(argv[i + 1]) != 0;
+    else if (!std::strcmp(argv[i], "--requantize-upsample"))
+      requantize_upsample = std::atoi(argv[i + 1]) != 0;
     else if (!std::strcmp(argv[i], "--act")) std::sscanf(argv[i + 1], "%d.%d", &ai, &af);
     else if (!std::strcmp(argv[i], "--weight")) std::sscanf(argv[i + 1], "%d.%d", &wi, &wf);
     else if (!std::strcmp(argv[i], "--onnx")) onnx_dir = argv[i + 1];
@@ -98,10 +104,12 @@ int main(int argc, char** argv) {
   c.quantization = quantization;
   c.activation_i_width = ai, c.activation_f_width = af;
   c.weight_i_width = wi, c.weight_f_width = wf;
+  c.requantize_upsample = requantize_upsample;
   Model sim = build_model(c);
   sim.net->eval();
   Config cf = c;
   cf.quantization = "none";
+  cf.requantize_upsample = false;
   Model plain = build_model(cf);
   plain.net->eval();
   const IntModel im = export_int_model(sim);
@@ -145,9 +153,10 @@ int main(int argc, char** argv) {
     if (quant::gemm_path() == p) fallbacks.emplace_back(p, median_ms(reps, [&] { engine.logits(x); }));
   }
   quant::set_gemm_path_limit(quant::GemmPath::vnni);
-  std::printf("U-Net width %lld, 1x%lldx%lld, batch 1, %d threads, median of %d, %s Q%d.%d/Q%d.%d\n",
+  std::printf("U-Net width %lld, 1x%lldx%lld, batch 1, %d threads, median of %d, %s Q%d.%d/Q%d.%d%s\n",
               (long long)width, (long long)size, (long long)size, threads, reps,
-              quantization.c_str(), ai, af, wi, wf);
+              quantization.c_str(), ai, af, wi, wf,
+              requantize_upsample ? ", requantize_upsample" : "");
   std::printf("  float model (no quantizers)    %8.1f ms\n", t_float);
   std::printf("  simulation (fake-quant, eval)  %8.1f ms\n", t_sim);
   std::printf("  integer engine (%-8s)        %8.1f ms   float/int %.2fx  sim/int %.2fx\n",

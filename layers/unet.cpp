@@ -75,7 +75,9 @@ Tensor UNet::forward(const Tensor& x) {
                                [&](const auto& k) { return k.first == b.skip; });
       QAT_CHECK(skip != kept.end(), "UNet: block ", b.name, " reads ", b.skip,
                 ", which does not come before it");
-      h = upsample_cat(h, skip->second);
+      const TensorFn& q = blocks_[i]->up_quant;
+      h = q ? cat_channels({q(upsample_bilinear2x(h)), skip->second})
+            : upsample_cat(h, skip->second);
       kept.erase(skip);
     }
     h = blocks_[i]->forward(h);

@@ -39,6 +39,9 @@ class DownConv : public Module {
   Activation act;
   float beta = 3.0f;  // ternary tanh only
   TensorFn act_quant1, act_quant2;  // after bn1 and bn2
+  // Up-blocks only: applied to the bilinear x2 upsampled input before the
+  // concatenation with the skip (the model option requantize_upsample).
+  TensorFn up_quant;
 
  private:
   Tensor activate_normalise(const Tensor& conv_out, BatchNorm2d& bn) const;

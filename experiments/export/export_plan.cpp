@@ -83,16 +83,18 @@ PlanEntry entry_of(Model& m, const std::string& name) {
 
 // f_in and the largest |input code| of e, whose input is p (or, for an
 // up-block's first conv, [upsample(p) at f+4, skip s] at the larger
-// fraction: int_ops.h).
-void set_input_range(PlanEntry& e, const QuantSpec& p, const QuantSpec* s) {
+// fraction: int_ops.h; with requantize_upsample the upsampled part is back
+// on p's grid, at p's f with p's codes).
+void set_input_range(PlanEntry& e, const QuantSpec& p, const QuantSpec* s, bool requantized) {
   if (!s) {
     e.in_frac = frac_bits_of(p);
     e.max_abs_in = quant::max_abs_code(p);
     return;
   }
-  const int fp = frac_bits_of(p) + 4, fs = frac_bits_of(*s);
+  const int fp = frac_bits_of(p) + (requantized ? 0 : 4), fs = frac_bits_of(*s);
+  const int64_t up_max = (requantized ? 1 : 16) * quant::max_abs_code(p);
   e.in_frac = std::max(fp, fs);
-  e.max_abs_in = std::max((16 * quant::max_abs_code(p)) << (e.in_frac - fp),
+  e.max_abs_in = std::max(up_max << (e.in_frac - fp),
                           quant::max_abs_code(*s) << (e.in_frac - fs));
   if (e.max_abs_in > (int64_t(1) << 30))
     throw Error("integer export: layer " + e.name + ": its input codes reach " +
@@ -140,7 +142,8 @@ std::vector<PlanEntry> plan_integer_layers(Model& m) {
     PlanEntry e = entry_of(m, names[i]);
     const IntLayerInputs& in = inputs[i];
     set_input_range(e, format_of(in.previous),
-                    in.join == topology::Join::UpConcat ? &format_of(in.skip) : nullptr);
+                    in.join == topology::Join::UpConcat ? &format_of(in.skip) : nullptr,
+                    m.requantize_upsample);
     set_bounds(e);
     entries.push_back(e);
   }

@@ -45,6 +45,7 @@ IntModel export_int_model(Model& m) {
   IntModel im;
   im.width = m.net->options.width;
   im.in_channels = m.net->options.in_channels;
+  im.requantize_upsample = m.requantize_upsample;
   auto float_layer = [&](const std::string& name, BatchNorm2d* bn) {
     const LayerQuant& l = layer_of(m, name);
     FloatLayer f;

@@ -122,7 +122,12 @@ Tensor integer_eval_forward(Model& m, const Tensor& x, const LayerObserver& obse
     const IntLayerInputs& in = inputs[i];
     Tensor h = output(in.previous);
     if (in.join == topology::Join::Pooled) h = max_pool2d(h, 2, 2);
-    if (in.join == topology::Join::UpConcat) h = upsample_cat(h, output(in.skip));
+    if (in.join == topology::Join::UpConcat) {
+      // the training-time hook itself (requantize_upsample), as UNet::forward
+      const TensorFn& q = plan[i].block->up_quant;
+      h = q ? cat_channels({q(upsample_bilinear2x(h)), output(in.skip)})
+            : upsample_cat(h, output(in.skip));
+    }
     out.push_back(integer_eval_step(plan[i], h));
     if (observe) observe(plan[i].name, out.back());
   }

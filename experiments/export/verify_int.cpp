@@ -55,6 +55,11 @@ Config config_of(const IntModel& im, const std::string& path) {
 VerifyResult verify_int(const IntModel& im, const Config& c, const std::string& checkpoint) {
   set_threads(c.threads);
   Model m = load_model(c, checkpoint);
+  if (m.requantize_upsample != im.requantize_upsample)
+    throw Error(c.source + ": key 'requantize_upsample' is " +
+                (m.requantize_upsample ? "true" : "false") + " but the integer model was "
+                "exported with it " + (im.requantize_upsample ? "on" : "off") +
+                ": the simulation and the engine would compute different functions");
   std::map<std::string, Tensor> sim;
   // The input quantizer is conv1's second act_quant: catch its output too.
   TensorFn input_quant = m.net->block("conv1").act_quant2;

@@ -46,8 +46,11 @@ std::vector<IntEngine::Input> IntEngine::inputs_of(size_t i, const IntLayerInput
   const size_t skip = size_t(w.skip);
   const int64_t up_c = model_.layers[prev].out_channels;
   const quant::CodeRange r = quant::code_range(out_spec(prev));
-  return {{up_c, {16 * r.lo, 16 * r.hi}, frac_bits_of(out_spec(prev)) + 4},  // int_ops.h
-          {l.in_channels - up_c, quant::code_range(out_spec(skip)), frac_bits_of(out_spec(skip))}};
+  const Input up = model_.requantize_upsample  // back on prev's grid, or 16x at f + 4
+                       ? Input{up_c, r, frac_bits_of(out_spec(prev))}
+                       : Input{up_c, {16 * r.lo, 16 * r.hi}, frac_bits_of(out_spec(prev)) + 4};
+  return {up, {l.in_channels - up_c, quant::code_range(out_spec(skip)),
+               frac_bits_of(out_spec(skip))}};
 }
 
 // The parts of one input (channels [c0, c0 + in.channels) of layer l's
@@ -109,6 +112,15 @@ IntEngine::IntEngine(IntModel model) : model_(std::move(model)) {
     p.out_bytes = code_bytes(out.lo, out.hi);
     p.wide = l.acc_bound > quant::kInt32Max;
     int64_t c0 = 0;  // the first channel of an input within the weight's rows
+    if (model_.requantize_upsample && wiring[i].join == topology::Join::UpConcat) {
+      const IntLayer& source = model_.layers[size_t(wiring[i].previous)];
+      try {
+        p.up_grid = quant::grid_rounding(source.activation);
+      } catch (const Error& e) {
+        throw Error("integer engine: layer " + l.name + ": requantize_upsample: its input, " +
+                    source.name + "'s output upsampled, cannot be rounded back: " + e.what());
+      }
+    }
     const std::vector<Input> in = inputs_of(i, wiring[i]);
     for (size_t input = 0; input < in.size(); ++input) {
       p.input_channels.push_back(in[input].channels);

@@ -20,6 +20,7 @@
 #include "experiments/runtime/int_model.h"
 #include "quant/int_kernels/int_conv.h"
 #include "quant/int_kernels/int_gemm.h"
+#include "quant/int_kernels/int_ops.h"
 
 namespace qat {
 
@@ -97,6 +98,7 @@ class IntEngine {
     std::vector<Part> parts;
     bool wide = false;  // int64 accumulators and 128-bit requantisation
     int out_bytes = 1;
+    quant::GridRounding up_grid;  // up-blocks' conv1 with requantize_upsample
   };
   struct Input;
   std::vector<Input> inputs_of(size_t i, const IntLayerInputs& w) const;

@@ -82,6 +82,19 @@ CodeTensor upsample(const CodeTensor& x, int out_bytes) {
   return z;
 }
 
+// x (N,C,H,W) at f -> (N,C,2H,2W) at f, rounded back to x's grid g
+// (requantize_upsample): the same code type as x.
+CodeTensor upsample_to_grid(const CodeTensor& x, const quant::GridRounding& g) {
+  CodeTensor y{x.N, x.C, 2 * x.H, 2 * x.W, x.frac, 1, {}, {}, {}};
+  y.allocate(x.bytes);
+  with_codes(y, [&](auto* out) {
+    using T = std::remove_pointer_t<decltype(out)>;
+    std::vector<T> unused;  // same width: codes_as returns x's own codes
+    quant::upsample_bilinear2x_to_grid(out, codes_as<T>(x, unused), x.N * x.C, x.H, x.W, g);
+  });
+  return y;
+}
+
 }  // namespace
 
 // One part of a layer's conv (IntEngine::Part) on its input x, shifted left.
@@ -229,7 +242,7 @@ CodeTensor IntEngine::conv_wide(size_t i, const std::vector<const CodeTensor*>& 
 
 // The blocks after the first, wired as integer_layer_inputs says: a
 // block's first conv reads the pooled previous output, or [upsample(x) at
-// f + 4, skip] without building the concatenation (the conv takes the two
+// f + 4 (requantize_upsample: rounded back to x's grid at f), skip] without building the concatenation (the conv takes the two
 // as parts); its second conv reads the first's output.
 CodeTensor IntEngine::run_integer(const CodeTensor& x1) {
   const std::vector<IntLayerInputs> wiring = integer_layer_inputs();
@@ -241,7 +254,10 @@ CodeTensor IntEngine::run_integer(const CodeTensor& x1) {
       const CodeTensor p = pool(output(w.previous));
       out[i] = conv_layer(i, {&p});
     } else if (w.join == topology::Join::UpConcat) {
-      const CodeTensor up = upsample(output(w.previous), plan_[i].parts[0].bytes == 4 ? 4 : 2);
+      const CodeTensor up =
+          model_.requantize_upsample
+              ? upsample_to_grid(output(w.previous), plan_[i].up_grid)
+              : upsample(output(w.previous), plan_[i].parts[0].bytes == 4 ? 4 : 2);
       out[i] = conv_layer(i, {&up, &output(w.skip)});
     } else {
       out[i] = conv_layer(i, {&output(w.previous)});

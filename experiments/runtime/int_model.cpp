@@ -139,12 +139,18 @@ void int_layer_io(Io& io, IntLayer& l) {
   l.lo = sat[0], l.hi = sat[1];
 }
 
+// with_upsample_flag: the file is qat-int-model-3 (it has /requantize_upsample).
 template <class Io>
-void model_io(Io& io, IntModel& m) {
+void model_io(Io& io, IntModel& m, bool with_upsample_flag) {
   std::vector<int64_t> meta{m.width, m.in_channels, int64_t(m.prefix.size()),
                             int64_t(m.layers.size())};
   io.array("/meta", meta, {4});
   m.width = meta[0], m.in_channels = meta[1];
+  if (with_upsample_flag) {
+    std::vector<int32_t> flag{m.requantize_upsample ? 1 : 0};
+    io.array("/requantize_upsample", flag, {1});
+    m.requantize_upsample = flag[0] != 0;
+  }
   const std::vector<std::string> names = integer_layer_names();
   if (meta[2] != 2 || meta[3] != int64_t(names.size()))
     throw Error(detail::concat("integer model: /meta says ", meta[2], " float and ", meta[3],
@@ -168,6 +174,7 @@ std::string optional_attr(hid_t file, const std::string& name, const std::string
 }
 
 constexpr const char* kFormat = "qat-int-model-2";
+constexpr const char* kFormatRequantized = "qat-int-model-3";  // + /requantize_upsample
 
 }  // namespace
 
@@ -221,8 +228,9 @@ void write_int_model(const std::string& path, const IntModel& model) {
     data::H5Handle file = data::h5_file(
         H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), "create " + tmp);
     Writer w{file, {}};
-    model_io(w, m);
-    data::write_h5_string_attr(file, "format", kFormat);
+    model_io(w, m, m.requantize_upsample);
+    data::write_h5_string_attr(file, "format",
+                               m.requantize_upsample ? kFormatRequantized : kFormat);
     data::write_h5_string_attr(file, "checksum", std::to_string(w.fnv.h));
     data::write_h5_string_attr(file, "rounding",
                     "acc = (sum of input codes * weight codes) * 2^guard + bias code (int32, "
@@ -233,7 +241,12 @@ void write_int_model(const std::string& path, const IntModel& model) {
                     "fixed / fixed_gm layers (activation_format[0] = 1 / 2): sign-magnitude "
                     "Q(i.f), integer part floor(|y|) clamped to 2^i - 1, fraction rounded "
                     "half to even on its own (fixed_gm at f = 0: truncated), sign restored "
-                    "(quant/int_kernels/int_requant.h)");
+                    "(quant/int_kernels/int_requant.h)" +
+                    std::string(m.requantize_upsample ?
+                    "; requantize_upsample = 1: an up-block's bilinear x2 upsampled codes u "
+                    "(at f + 4) are rounded back to the format they came from before its "
+                    "first conv: fixed_twos clamp(round_half_even(u / 16)), fixed / "
+                    "fixed_gm as above on u / 16 (quant/int_kernels/int_ops.h)" : ""));
     data::write_h5_string_attr(file, "config", m.config_yaml);
     data::write_h5_string_attr(file, "source_checkpoint", m.source_checkpoint);
   }
@@ -253,12 +266,12 @@ IntModel read_int_model(const std::string& path) {
                        "model written by `qat export CHECKPOINT`");
   data::H5Handle file = data::h5_file(id, "open " + path);
   const std::string format = optional_attr(file, "format", path);
-  if (format != kFormat)
+  if (format != kFormat && format != kFormatRequantized)
     throw Error(path + ": attribute 'format' is '" + format + "', expected '" + kFormat +
-                "' (write one with `qat export CHECKPOINT`)");
+                "' or '" + kFormatRequantized + "' (write one with `qat export CHECKPOINT`)");
   IntModel m;
   Reader r{file, path, {}, {}};
-  model_io(r, m);
+  model_io(r, m, format == kFormatRequantized);
   const std::string stored = optional_attr(file, "checksum", path);
   if (stored != std::to_string(r.fnv.h))
     throw Error(path + ": checksum mismatch: the file says " + stored +

@@ -86,6 +86,13 @@ struct IntLayer {
 
 struct IntModel {
   int64_t width = 0, in_channels = 1;
+  // Each up-block's upsampled codes (f + 4) rounded back to the grid of the
+  // layer they were upsampled from before its first conv, as the
+  // simulation's quantizer after the upsample (config requantize_upsample;
+  // quant/int_kernels/int_ops.h round_to_grid). Files with it are format
+  // qat-int-model-3, which engines before it refuse; files without it stay
+  // qat-int-model-2, byte for byte as before.
+  bool requantize_upsample = false;
   std::vector<FloatLayer> prefix;  // conv1.conv1, conv1.conv2
   std::vector<IntLayer> layers;    // conv2.conv1 .. up3.conv.conv2, forward order
   FloatLayer last;                 // conv9

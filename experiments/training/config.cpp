@@ -247,6 +247,11 @@ std::map<std::string, Field> quantization_fields() {
       [](const C& c) {
         return c.activation_quant.empty() ? YAML::Node() : node(c.activation_quant);
       }}},
+    {"requantize_upsample",
+     {[](C& c, N n, W w) { c.requantize_upsample = boolean(n, w); },
+      // written only when on, so that the resolved configs of runs without
+      // it stay as they were
+      [](const C& c) { return c.requantize_upsample ? node(true) : YAML::Node(); }}},
     {"first_layer", member(&C::first_layer, [](N n, W w) { return one_of(n, w, {"full", "quantized"}); })},
     {"last_layer",
      {[](C& c, N n, W w) {

@@ -83,6 +83,10 @@ struct Config {
   std::string first_layer = "full";  // full | quantized: the first block conv1
   std::string last_layer = "full";   // full | quantized | a format for conv9
   std::map<std::string, LayerOverride> layers;  // per-layer overrides by name
+  // Quantize each up-block's bilinear x2 upsampled input with the format of
+  // the activations it was upsampled from (so that the integer engine's
+  // decoder convs read byte codes; layers/unet.h DownConv::up_quant).
+  bool requantize_upsample = false;
   int64_t steps_per_epoch = 0;  // 0: the whole train split each epoch
   int64_t val_batches = 0;      // 0: the whole val split
   bool telemetry = true;

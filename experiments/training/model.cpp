@@ -4,6 +4,7 @@
 #include <set>
 
 #include "experiments/training/telemetry.h"
+#include "layers/topology/unet_topology.h"
 #include "quant/quantizers/quantize.h"
 
 namespace qat {
@@ -67,7 +68,35 @@ void paper_init(const Config& c, const std::vector<LayerQuant>& layers) {
         l.weight.format == quant::Format::None ? Init::PyTorchDefault : Init::Unit, rng);
 }
 
+// requantize_upsample: each up-block's upsampled input quantized as the
+// activations it came from, with their straight-through gradient (the same
+// quant::quantize as the activation hooks).
+void plug_upsample_quantizers(const Config& c, Model& m) {
+  for (auto& [name, block] : m.net->blocks()) {
+    if (topology::kBlocks[size_t(topology::block_index(name))].join != topology::Join::UpConcat)
+      continue;
+    const std::string source = upsample_source(name);
+    const LayerQuant& l = *std::find_if(m.layers.begin(), m.layers.end(),
+                                        [&](const LayerQuant& x) { return x.name == source; });
+    const quant::QuantSpec spec = l.activation;
+    const quant::Format f = spec.format;
+    if (f != quant::Format::FixedTwos && f != quant::Format::Fixed && f != quant::Format::FixedGm)
+      throw Error(c.source + ": key 'requantize_upsample': " + name +
+                  " upsamples the output of " + source + ", whose activations are " +
+                  spec.name() + "; only fixed_twos, fixed and fixed_gm have a fixed grid "
+                  "of codes the integer engine can round the upsampled tensor to");
+    block->up_quant = [spec](const Tensor& a) { return quant::quantize(a, spec); };
+  }
+}
+
 }  // namespace
+
+std::string upsample_source(std::string_view up_block) {
+  const int i = topology::block_index(up_block);
+  QAT_CHECK(i > 0 && topology::kBlocks[size_t(i)].join == topology::Join::UpConcat,
+            "upsample_source: ", up_block, " is not an up-block");
+  return topology::conv_name(topology::kBlocks[size_t(i - 1)], 2);
+}
 
 std::vector<LayerQuant> plan_layers(const Config& c, UNet& net) {
   const QuantChoice weight = c.weight_quant.empty()
@@ -157,6 +186,8 @@ Model build_model(const Config& c, Telemetry* telemetry) {
       };
     }
   }
+  m.requantize_upsample = c.requantize_upsample;
+  if (m.requantize_upsample) plug_upsample_quantizers(c, m);
   return m;
 }
 

@@ -33,13 +33,23 @@ class Telemetry;  // telemetry.h
 struct Model {
   std::unique_ptr<UNet> net;
   std::vector<LayerQuant> layers;  // forward order; the input image stays float
+  // Config requantize_upsample: each up-block's upsampled input quantized
+  // with the activation format of the layer it was upsampled from
+  // (upsample_source), by DownConv::up_quant.
+  bool requantize_upsample = false;
 };
+
+// The layer whose output an up-block's upsampled input is: the previous
+// block's conv2 ("conv4.conv2" for "up1.conv").
+std::string upsample_source(std::string_view up_block);
 
 UNetOptions unet_options(const Config& c);
 // The per-layer formats the config asks for; throws qat::Error naming the
 // key for an override of a layer that does not exist (listing the names).
 std::vector<LayerQuant> plan_layers(const Config& c, UNet& net);
 // Builds the network and plugs in its quantizers. Telemetry may be null.
+// With requantize_upsample, qat::Error naming the up-block and the source
+// layer if the source's activation format has no fixed grid.
 Model build_model(const Config& c, Telemetry* telemetry = nullptr);
 
 // The ternary tanh's beta for an epoch: linear from beta_start at epoch 0 to

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "autograd/check.h"
+#include "quant/int_kernels/int_bound.h"
 
 namespace qat::quant {
 
@@ -47,11 +48,10 @@ std::vector<Tap> taps_x2(int64_t n) {
   return t;
 }
 
-}  // namespace
-
-// x (planes, H, W) at f -> out (planes, 2H, 2W) at f + 4.
-template <class TIn, class TOut>
-void upsample_bilinear2x_codes(TOut* out, const TIn* x, int64_t planes, int64_t H, int64_t W) {
+// x (planes, H, W) at f -> out (planes, 2H, 2W): store(16ths) of each output.
+template <class TIn, class TOut, class Store>
+void upsample_planes(TOut* out, const TIn* x, int64_t planes, int64_t H, int64_t W,
+                     Store store) {
   QAT_CHECK(H >= 1 && W >= 1, "upsample_bilinear2x_codes: empty plane ", H, "x", W);
   const int64_t OH = 2 * H, OW = 2 * W;
   const std::vector<Tap> rows = taps_x2(H), cols = taps_x2(W);
@@ -72,10 +72,49 @@ void upsample_bilinear2x_codes(TOut* out, const TIn* x, int64_t planes, int64_t 
         const int32_t* a = tmp.data() + r.i0 * OW;
         const int32_t* b = tmp.data() + r.i1 * OW;
         TOut* dst = out + (p * OH + oh) * OW;
-        for (int64_t ow = 0; ow < OW; ++ow) dst[ow] = TOut(r.w0 * a[ow] + r.w1 * b[ow]);
+        for (int64_t ow = 0; ow < OW; ++ow) dst[ow] = TOut(store(r.w0 * a[ow] + r.w1 * b[ow]));
       }
     }
   }
+}
+
+}  // namespace
+
+// x (planes, H, W) at f -> out (planes, 2H, 2W) at f + 4.
+template <class TIn, class TOut>
+void upsample_bilinear2x_codes(TOut* out, const TIn* x, int64_t planes, int64_t H, int64_t W) {
+  upsample_planes(out, x, planes, H, W, [](int32_t v) { return v; });
+}
+
+GridRounding grid_rounding(const QuantSpec& s) {
+  GridRounding g;
+  g.frac_bits = s.frac_bits;
+  if (s.format == Format::FixedTwos) {
+    const CodeRange r = code_range(s);
+    g.lo = int32_t(r.lo), g.hi = int32_t(r.hi);
+    return g;
+  }
+  if (s.format != Format::Fixed && s.format != Format::FixedGm)
+    throw Error("format " + s.name() + " has no fixed grid of codes to round the upsampled "
+                "tensor to (requantize_upsample needs fixed_twos, fixed or fixed_gm)");
+  QAT_CHECK(s.int_bits + s.frac_bits <= 26, "grid_rounding: ", s.name(), " too wide");
+  g.sign_magnitude = true;
+  g.drop_fraction = s.format == Format::FixedGm && s.frac_bits == 0;
+  g.int_max = (int32_t(1) << s.int_bits) - 1;
+  return g;
+}
+
+// x (planes, H, W) at f -> out (planes, 2H, 2W) at f, rounded to g's grid.
+// The two roundings are separate loops, each branch-free inside.
+template <class T>
+void upsample_bilinear2x_to_grid(T* out, const T* x, int64_t planes, int64_t H, int64_t W,
+                                 const GridRounding& g) {
+  if (g.sign_magnitude)
+    upsample_planes(out, x, planes, H, W, [g](int32_t v) { return round_to_grid(v, g); });
+  else
+    upsample_planes(out, x, planes, H, W, [lo = g.lo, hi = g.hi](int32_t v) {
+      return std::clamp(round_half_even_sixteenth(v), lo, hi);
+    });
 }
 
 template void max_pool2x2_codes<int8_t>(int8_t*, const int8_t*, int64_t, int64_t, int64_t);
@@ -87,5 +126,11 @@ template void upsample_bilinear2x_codes<int16_t, int32_t>(int32_t*, const int16_
                                                           int64_t, int64_t);
 template void upsample_bilinear2x_codes<int32_t, int32_t>(int32_t*, const int32_t*, int64_t,
                                                           int64_t, int64_t);
+template void upsample_bilinear2x_to_grid<int8_t>(int8_t*, const int8_t*, int64_t, int64_t,
+                                                  int64_t, const GridRounding&);
+template void upsample_bilinear2x_to_grid<int16_t>(int16_t*, const int16_t*, int64_t, int64_t,
+                                                   int64_t, const GridRounding&);
+template void upsample_bilinear2x_to_grid<int32_t>(int32_t*, const int32_t*, int64_t, int64_t,
+                                                   int64_t, const GridRounding&);
 
 }  // namespace qat::quant

@@ -13,6 +13,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "data/h5.h"
+#include "data/h5_io.h"
 #include "data/png.h"
 #include "experiments/training/checkpoint.h"
 #include "experiments/export/int_export.h"
@@ -176,6 +177,75 @@ TEST_CASE("int engine: sign-magnitude fixed and fixed_gm run bit-exact with the 
     check_bit_exact(c, ckpt);
     check_close_to_float(c, ckpt);
   }
+}
+
+// The file's format attribute and whether it has the option's dataset.
+std::pair<std::string, bool> file_format(const std::string& path) {
+  data::H5Handle f = data::h5_file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open");
+  return {data::read_h5_string_attr(f, "format", path),
+          H5Lexists(f, "/requantize_upsample", H5P_DEFAULT) > 0};
+}
+
+TEST_CASE("int engine: requantize_upsample runs bit-exact, the decoder's convs on their codes") {
+  for (const auto& [run, q] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {"rq_twos6", twos(6, 0, 0, 4)},
+           {"rq_sm6", formats("fixed", 6, 0, 0, 4)},
+           {"rq_twos8", twos(8, 0, 0, 8)},
+           {"rq_sm8", formats("fixed", 8, 0, 0, 8)},
+           {"rq_gm6", formats("fixed_gm", 6, 0, 0, 4)}}) {
+    CAPTURE(run);
+    std::vector<std::string> on = q;
+    on.push_back("requantize_upsample=true");
+    const auto [c, ckpt] = trained(run, on);
+    check_bit_exact(c, ckpt);
+    Model m = load_model(c, ckpt);
+    const IntModel im = export_int_model(m);
+    CHECK(im.requantize_upsample);
+    // the upsampled part is read at the format's own f, not f + 4
+    for (const IntLayer& l : im.layers) CHECK(l.in_frac == c.activation_f_width);
+    const IntEngine engine(im);
+    if (run == "rq_twos6" || run == "rq_sm6")  // bytes end to end: no int16 GEMM left
+      for (const std::string& line : engine.gemm_report()) {
+        CAPTURE(line);
+        CHECK(line.find("int16") == std::string::npos);
+        CHECK(line.find("int8 bytes (run ") != std::string::npos);
+      }
+  }
+}
+
+TEST_CASE("int engine: the requantize_upsample file format, and models without it as before") {
+  const auto [c, ckpt] = trained("rq_twos6", [] {
+    std::vector<std::string> on = twos(6, 0, 0, 4);
+    on.push_back("requantize_upsample=true");
+    return on;
+  }());
+  const auto [c_off, ckpt_off] = trained("q6", twos(6, 0, 0, 4));
+  const fs::path dir = fs::temp_directory_path() / "qat_test_int";
+  const std::string on = (dir / "rq.int.h5").string(), off = (dir / "rq_off.int.h5").string();
+  Model m = load_model(c, ckpt), m_off = load_model(c_off, ckpt_off);
+  write_int_model(on, export_int_model(m));
+  write_int_model(off, export_int_model(m_off));
+  // engines before the option read only qat-int-model-2: they refuse the new files
+  CHECK(file_format(on) == std::pair<std::string, bool>{"qat-int-model-3", true});
+  CHECK(file_format(off) == std::pair<std::string, bool>{"qat-int-model-2", false});
+  CHECK(read_int_model(on).requantize_upsample);
+  CHECK_FALSE(read_int_model(off).requantize_upsample);
+  // the flag is inside the checksum
+  {
+    data::H5Handle f = data::h5_file(H5Fopen(on.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), "open");
+    data::H5Handle ds = data::h5_dataset(H5Dopen2(f, "/requantize_upsample", H5P_DEFAULT), "ds");
+    const int32_t zero = 0;
+    data::h5_check(H5Dwrite(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, &zero), "write");
+  }
+  CHECK_THROWS_WITH_AS(read_int_model(on), doctest::Contains("checksum mismatch"), Error);
+  // a config that disagrees with the file is refused, not compared
+  CHECK_THROWS_WITH_AS(verify_int(export_int_model(m), c_off, ckpt),
+                       doctest::Contains("key 'requantize_upsample' is false"), Error);
+  // an engine given the option on a format it cannot round to says which layer
+  IntModel bad = export_int_model(m);
+  bad.layers[7].activation = quant::make_spec(quant::Format::Int, 8, 0);  // up1.conv.conv2
+  CHECK_THROWS_WITH_AS(IntEngine{bad}, doctest::Contains("layer up2.conv.conv1: "
+                                                         "requantize_upsample"), Error);
 }
 
 TEST_CASE("int engine: int, binary and ternary formats run bit-exact") {
