@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
   FILE* out = fopen(argv[5], "wb");
   if (!out || fwrite(prob, sizeof(float), (size_t)(h * w), out) != (size_t)(h * w)) return 2;
   fclose(out);
+  expect(qat_model_free(m), QAT_OK, "free");
 
   expect(qat_model_load(NULL, &m), QAT_ERR_NULL, "load(NULL path)");
   expect(qat_model_load(argv[6], &m), QAT_ERR_FILE, "load(corrupted file)");
