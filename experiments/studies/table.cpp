@@ -358,13 +358,17 @@ bool read_cell(Table& t, std::vector<Group>& groups, const FoundCell& f, bool al
 // Mean and std over seeds of the reported epoch, the mean Dice curve, sizes.
 TableRow summarise(Group& g, const std::vector<std::string>& metrics, EpochSelect select) {
   TableRow& r = g.row;
+  std::vector<size_t> chosen;
   std::vector<double> epochs_chosen;
-  for (const auto& log : g.logs) epochs_chosen.push_back(double(reported_epoch(log, select) + 1));
+  for (const auto& log : g.logs) {
+    chosen.push_back(reported_epoch(log, select));
+    epochs_chosen.push_back(double(chosen.back() + 1));
+  }
   r.epoch = mean_std(epochs_chosen);
   for (const auto& m : metrics) {
     std::vector<double> v;
-    for (const auto& log : g.logs)
-      v.push_back(log[reported_epoch(log, select)].at(m) * (percent_metric(m) ? 100.0 : 1.0));
+    for (size_t i = 0; i < g.logs.size(); ++i)
+      v.push_back(g.logs[i][chosen[i]].at(m) * (percent_metric(m) ? 100.0 : 1.0));
     r.metrics[m] = mean_std(v);
   }
   size_t epochs = 0;
