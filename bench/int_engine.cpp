@@ -8,8 +8,10 @@
 //                    paper's sign-magnitude: int16 codes at Q8.0/Q0.8 (whose
 //                    up1 conv is widened to int64), int8 at Q6.0/Q0.4;
 //                    --float 0 skips the float and fake-quant timings;
-//                    --onnx DIR writes the same model's ONNX export and the
-//                    input for ONNX Runtime, tests/onnx/run_ort.js --bench;
+//                    --onnx DIR writes the same model's ONNX exports (the
+//                    exact QDQ graph, model.onnx, and --ort-int8's,
+//                    model_ort_int8.onnx) and the input for ONNX Runtime,
+//                    tests/onnx/run_ort.js --bench;
 //                    --requantize-upsample 1 builds the model with the config
 //                    option requantize_upsample: the decoder's upsampled
 //                    inputs rounded back to the activation grid, bytes)
@@ -62,10 +64,14 @@ double median_ms(int reps, const std::function<void()>& f) {
 
 }  // namespace
 
-// The model as ONNX (onnx_export.h) and x as run_ort.js reads it.
+// The model as ONNX (onnx_export.h), exact and --ort-int8, and x as
+// run_ort.js reads it.
 static void write_onnx_input(const std::string& dir, const IntModel& im, const Tensor& x) {
   std::filesystem::create_directories(dir);
   write_onnx(dir + "/model.onnx", im, {});
+  OnnxExportOptions int8;
+  int8.ort_int8 = true;
+  write_onnx(dir + "/model_ort_int8.onnx", im, int8);
   std::ofstream(dir + "/x.f32", std::ios::binary)
       .write(reinterpret_cast<const char*>(x.data()), std::streamsize(4 * x.numel()));
   std::ofstream(dir + "/manifest.txt") << "x 1 1 " << x.size(2) << " " << x.size(3) << "\n";

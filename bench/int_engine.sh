@@ -10,9 +10,11 @@
 # --act 6.0 --weight 0.4"), then torch_int_inference.py (PyTorch float and
 # PyTorch's own int8 model, FX + onednn, of the same U-Net, eval, no_grad,
 # the same threads), then ONNX Runtime (npm onnxruntime-node, scripts/setup.sh)
-# on the same model's QDQ export (qat export --format onnx; all graph
-# optimisations, intra_op_num_threads = the thread count), then one table row
-# with the ratios. Targets: issue #6,
+# on the same model's two ONNX exports (all graph optimisations,
+# intra_op_num_threads = the thread count): the exact QDQ graph (qat export
+# --format onnx), whose convs ONNX Runtime runs in float, and --ort-int8's,
+# which it runs as int8 QLinearConv (each prints the op counts of the graph
+# ONNX Runtime ran), then one table row with the ratios. Targets: issue #6,
 # float qat / int >= 2 and PyTorch float / int > 1; issue #13, qat int /
 # PyTorch int8 <= 0.7.
 # Timings are printed, never asserted. On a shared machine, stop the other
@@ -46,20 +48,24 @@ for t in "${threads[@]}"; do
   else
     echo "python3-torch is missing (apt-get install python3-torch): no PyTorch column"
   fi
-  o=-
+  o=- o8=-
   if [[ -f tests/onnx/node_modules/onnxruntime-node/package.json ]]; then
-    out=$(node tests/onnx/run_ort.js "$onnx_dir/model.onnx" "$onnx_dir" --threads "$t" --opt all --bench "$reps")
-    echo "ONNX Runtime: $out"
-    o=$(awk '{print $2}' <<<"$out")
+    for m in model model_ort_int8; do
+      out=$(node tests/onnx/run_ort.js "$onnx_dir/$m.onnx" "$onnx_dir" --threads "$t" --opt all \
+              --bench "$reps" --optimized "$onnx_dir/$m.optimized.onnx")
+      echo "ONNX Runtime, $m.onnx: $out"
+      ms=$(awk '$1 == "x" {print $2}' <<<"$out")
+      if [[ $m == model ]]; then o=$ms; else o8=$ms; fi
+    done
   else
     echo "onnxruntime-node is missing (bash scripts/setup.sh): no ONNX Runtime column"
   fi
   rm -rf "$onnx_dir"
-  rows+=("| $t | $i | $q | $o | $p | $f | $s | **$(ratio "$i" "$q")** | $(ratio "$o" "$i") | $(ratio "$f" "$i") | $(ratio "$p" "$i") |")
+  rows+=("| $t | $i | $q | $o8 | $o | $p | $f | $s | **$(ratio "$i" "$q")** | $(ratio "$o8" "$q") | $(ratio "$o8" "$i") | $(ratio "$f" "$i") | $(ratio "$p" "$i") |")
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "qat: ${BENCH_ARGS:-fixed_twos Q8.0/Q0.8}"
-echo "| threads | qat integer ms | PyTorch int8 ms | ONNX Runtime QDQ ms | PyTorch float ms | qat float ms | qat fake-quant ms | qat int / PyTorch int8 | ORT / qat int | qat float / int | PyTorch float / int |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| threads | qat integer ms | PyTorch int8 ms | ONNX Runtime int8 (--ort-int8) ms | ONNX Runtime exact QDQ (float convs) ms | PyTorch float ms | qat float ms | qat fake-quant ms | qat int / PyTorch int8 | ORT int8 / PyTorch int8 | ORT int8 / qat int | qat float / int | PyTorch float / int |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"

@@ -19,15 +19,17 @@ struct ExportArgs {
   std::string format = "int";  // int: the integer model .h5; onnx: QDQ ONNX
   bool expose_codes = false;   // onnx: every layer's int8 codes as outputs too
   bool integer_part = false;   // onnx: input the input quantizer's codes (no first block)
+  bool ort_int8 = false;       // onnx: convs ONNX Runtime fuses into QLinearConv (approximate)
 };
 
 void write_onnx_export(const ExportArgs& a, const IntModel& im) {
   const std::string out =
       a.out.empty() ? a.checkpoint.substr(0, a.checkpoint.rfind(".h5")) + ".onnx" : a.out;
-  const OnnxReport r = write_onnx(out, im, {a.expose_codes, a.integer_part});
+  const OnnxReport r = write_onnx(out, im, {a.expose_codes, a.integer_part, a.ort_int8});
   std::printf("wrote %s (ONNX opset 13, QDQ int8; %s)\n", out.c_str(),
-              r.proven_exact ? "every integer layer proven exact"
-                             : "exact where the lines below say so");
+              a.ort_int8          ? "--ort-int8: an APPROXIMATION for ONNX Runtime's QLinearConv"
+              : r.proven_exact ? "every integer layer proven exact"
+                               : "exact where the lines below say so");
   for (const std::string& l : r.layers) std::printf("  %s\n", l.c_str());
 }
 
@@ -83,6 +85,9 @@ void add_deploy_commands(CLI::App& app) {
   e->add_flag("--expose-codes", ex.expose_codes, "onnx: also output each layer's int8 codes");
   e->add_flag("--integer-part", ex.integer_part,
               "onnx: the graph's input is the input quantizer's int8 codes (for checking)");
+  e->add_flag("--ort-int8", ex.ort_int8,
+              "onnx: integer convs ONNX Runtime fuses into int8 QLinearConv; approximate "
+              "(README \"ONNX export\")");
   e->callback([] { run_export(ex); });
 
   static VerifyArgs v;

@@ -32,6 +32,16 @@
 // code only when the BatchNorm output lies within a rounding error of a
 // code boundary).
 //
+// ## --ort-int8 (OnnxExportOptions::ort_int8)
+// The graph above is exact but ONNX Runtime cannot fuse it into its int8
+// kernels: the ReLU, the double requantisation and the casts sit between
+// Conv and QuantizeLinear, so it runs 12 float Convs. With ort_int8 each
+// integer layer is DQ(int8 codes) -> Conv(DQ(weight codes, per-channel
+// scale), DQ(int32 bias)) -> QuantizeLinear -> Max -> Min (int8, per
+// channel), which it fuses into QLinearConv; MaxPool runs on the int8 codes,
+// the upsampling as DQ -> Resize -> QuantizeLinear. Not exact in general:
+// onnx_export.cpp says where and by how much.
+//
 // ## Formats
 // Exported: weights fixed_twos up to 8 bits (or int up to 8 bits), every
 // activation fixed_twos up to 8 bits signed (7 unsigned). Refused, naming
@@ -52,6 +62,11 @@ struct OnnxExportOptions {
   // quantizer's int8 codes, "codes.conv1.conv2" (N,C,H,W), so that the
   // integer layers can be checked on the engine's own input codes.
   bool integer_part = false;
+  // --ort-int8: the integer convs as DQ -> Conv -> Q with per-channel
+  // scales, which ONNX Runtime runs as int8 QLinearConv (the default graph's
+  // convs run in float there); an approximation (onnx_export.cpp, "--ort-int8",
+  // and the file's metadata qat.approximation).
+  bool ort_int8 = false;
 };
 
 struct OnnxReport {

@@ -35,10 +35,16 @@ std::string GraphBuilder::doubles(const std::string& name, const std::vector<dou
                 [](onnx::TensorProto* t, double x) { t->add_double_data(x); });
 }
 
-// int8 and int32 tensors keep their values in int32_data (onnx.proto).
+// int8, uint8 and int32 tensors keep their values in int32_data (onnx.proto).
 std::string GraphBuilder::int8s(const std::string& name, const std::vector<int32_t>& codes,
                                 const std::vector<int64_t>& dims) {
   return filled(constant(name, onnx::TensorProto::INT8, dims), codes,
+                [](onnx::TensorProto* t, int32_t x) { t->add_int32_data(x); });
+}
+
+std::string GraphBuilder::uint8s(const std::string& name, const std::vector<int32_t>& codes,
+                                 const std::vector<int64_t>& dims) {
+  return filled(constant(name, onnx::TensorProto::UINT8, dims), codes,
                 [](onnx::TensorProto* t, int32_t x) { t->add_int32_data(x); });
 }
 

@@ -21,6 +21,8 @@ class GraphBuilder {
                       const std::vector<int64_t>& dims);
   std::string int8s(const std::string& name, const std::vector<int32_t>& codes,
                     const std::vector<int64_t>& dims);
+  std::string uint8s(const std::string& name, const std::vector<int32_t>& codes,
+                     const std::vector<int64_t>& dims);
   std::string int32s(const std::string& name, const std::vector<int32_t>& v,
                      const std::vector<int64_t>& dims);
 

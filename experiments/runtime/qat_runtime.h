@@ -9,7 +9,10 @@
  * one-line message naming what was wrong (the file, the argument, the size
  * found and the size expected). No function exits the program or lets a C++
  * exception out. Handles are checked: a handle that qat_model_load did not
- * return, or one already given to qat_model_free, gets QAT_ERR_MODEL.
+ * return, or one already given to qat_model_free, gets QAT_ERR_MODEL. A
+ * handle is a serial number that no later load reuses, not the address of
+ * the model, so a freed handle stays invalid after the memory is reused, and
+ * checking it never touches freed memory.
  * A model may be used from one thread at a time; different models from
  * different threads. The engine's own OpenMP threads follow OMP_NUM_THREADS. */
 #ifndef QAT_RUNTIME_H

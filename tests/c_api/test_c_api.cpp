@@ -78,7 +78,32 @@ TEST_CASE("c api: a model runs, and misuse gets a status and a one-line message"
   CHECK(qat_model_run(m, nullptr, 1, kSide, kSide, 0.5f, prob.data(), nullptr) == QAT_ERR_NULL);
   CHECK(qat_model_free(m) == QAT_OK);
   CHECK(qat_model_run(m, px.data(), 1, kSide, kSide, 0.5f, prob.data(), nullptr) == QAT_ERR_MODEL);
+  CHECK(std::string(qat_last_error()).find("not a live model handle") != std::string::npos);
   CHECK(qat_model_free(m) == QAT_ERR_MODEL);
+  int64_t channels = 0;
+  CHECK(qat_model_channels(m, &channels) == QAT_ERR_MODEL);
+
+  // A freed handle stays invalid while new models are loaded, whatever memory
+  // they get (a freed model's memory is reused at once by the allocator);
+  // live ones keep working; a pointer to something else is no handle.
+  qat_model* stale = m;
+  std::vector<qat_model*> live(4, nullptr);
+  for (qat_model*& l : live) {
+    REQUIRE(qat_model_load(int_model().c_str(), &l) == QAT_OK);
+    CHECK(l != stale);
+  }
+  CHECK(qat_model_run(stale, px.data(), 1, kSide, kSide, 0.5f, prob.data(), nullptr) ==
+        QAT_ERR_MODEL);
+  CHECK(qat_model_free(stale) == QAT_ERR_MODEL);
+  for (qat_model* l : live) {
+    CHECK(qat_model_run(l, px.data(), 1, kSide, kSide, 0.5f, prob.data(), nullptr) == QAT_OK);
+    CHECK(qat_model_free(l) == QAT_OK);
+  }
+  int not_a_model = 0;
+  auto* foreign = reinterpret_cast<qat_model*>(&not_a_model);
+  CHECK(qat_model_channels(foreign, &channels) == QAT_ERR_MODEL);
+  CHECK(qat_model_free(foreign) == QAT_ERR_MODEL);
+  CHECK(not_a_model == 0);
   CHECK(qat_model_load(nullptr, &m) == QAT_ERR_NULL);
 
   // a truncated model, and an ONNX file where an integer model belongs

@@ -74,6 +74,17 @@ int main(int argc, char** argv) {
   expect(qat_model_free(m), QAT_OK, "free");
   expect(qat_model_run(m, pixels, 1, h, w, 0.5f, prob, mask), QAT_ERR_MODEL, "run(freed model)");
   expect(qat_model_free(m), QAT_ERR_MODEL, "free(freed model)");
+  /* a new model where the freed one was: the freed handle is still refused */
+  qat_model* again = NULL;
+  expect(qat_model_load(argv[1], &again), QAT_OK, "load a third time");
+  if (again == m) {
+    fprintf(stderr, "use_runtime: a new model got the freed model's handle\n");
+    ++failures;
+  }
+  expect(qat_model_run(m, pixels, 1, h, w, 0.5f, prob, mask), QAT_ERR_MODEL,
+         "run(freed model, after a new load)");
+  expect(qat_model_run(again, pixels, 1, h, w, 0.5f, prob, mask), QAT_OK, "run(new model)");
+  expect(qat_model_free(again), QAT_OK, "free(new model)");
   expect(qat_model_free(NULL), QAT_ERR_NULL, "free(NULL)");
 
   free(pixels), free(mask), free(prob);
