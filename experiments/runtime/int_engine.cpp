@@ -1,6 +1,7 @@
 // The integer engine; see int_engine.h.
 #include "experiments/runtime/int_engine.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "autograd/conv_kernels.h"
@@ -100,6 +101,32 @@ void IntEngine::add_parts(Plan& p, const IntLayer& l, size_t input, const Input&
   }
 }
 
+// An up-block's two inputs as one part when both run the byte GEMM at
+// the same f (requantize_upsample): weights (OC, (C_up + C_skip)*9), the
+// windows of both inputs one after the other, one pass over K. Proven
+// again on the joined weights (the byte path's runs may straddle the two).
+void IntEngine::merge_parts(Plan& p, const IntLayer& l, const std::vector<Input>& in) {
+  if (p.wide || in.size() != 2 || p.parts.size() != 2) return;
+  const Part& a = p.parts[0];
+  const Part& b = p.parts[1];
+  if (a.bytes != 1 || b.bytes != 1 || a.input != 0 || b.input != 1 || a.first != 0 ||
+      b.first != 0 || a.channels != in[0].channels || b.channels != in[1].channels ||
+      in[0].frac != in[1].frac || a.w8.byte_run == 0 || b.w8.byte_run == 0)
+    return;
+  const quant::CodeRange range{std::min(in[0].range.lo, in[1].range.lo),
+                               std::max(in[0].range.hi, in[1].range.hi)};
+  const int64_t K = l.in_channels * 9;
+  const std::vector<int8_t> w8(l.weight_codes.begin(), l.weight_codes.end());  // fits: bytes 1
+  Part joined;
+  joined.input = 0;
+  joined.channels = a.channels;
+  joined.next_channels = b.channels;
+  joined.w8 = quant::pack_a(w8.data(), l.out_channels, K, range);
+  if (joined.w8.byte_run == 0) return;  // the joined rows are not proven: keep two
+  p.parts = {};
+  p.parts.push_back(std::move(joined));
+}
+
 IntEngine::IntEngine(IntModel model) : model_(std::move(model)) {
   const std::vector<std::string> names = integer_layer_names();
   const std::vector<IntLayerInputs> wiring = integer_layer_inputs();
@@ -127,6 +154,7 @@ IntEngine::IntEngine(IntModel model) : model_(std::move(model)) {
       add_parts(p, l, input, in[input], c0);
       c0 += in[input].channels;
     }
+    merge_parts(p, l, in);
     plan_.push_back(std::move(p));
   }
 }
@@ -138,6 +166,7 @@ std::vector<std::string> IntEngine::gemm_report() const {
     for (const Part& part : plan_[i].parts) {
       line += &part == &plan_[i].parts.front() ? " " : ", ";
       if (part.bytes == 4 || plan_[i].wide) line += "int64 ";
+      if (part.next_channels) line += "[up, skip] ";
       if (part.bytes == 1 && part.w8.byte_run > 0)
         line += "int8 bytes (run " + std::to_string(part.w8.byte_run) + ")";
       else

@@ -89,6 +89,10 @@ class IntEngine {
     size_t input = 0;                  // which input tensor
     int64_t first = 0, channels = 0;   // its channels [first, first + channels)
     int bytes = 1;                     // the code type its GEMM runs on
+    // bytes == 1: all channels of input + 1 too, after these in the weight
+    // rows, in the same GEMM (quant::ConvPart::more): an up-block's
+    // [upsampled, skip] when both are bytes at one f (requantize_upsample)
+    int64_t next_channels = 0;
     quant::PackedA<int8_t> w8;
     quant::PackedA<int16_t> w16;
     std::vector<int32_t> w32;          // (OC, channels*9), bytes == 4
@@ -103,8 +107,10 @@ class IntEngine {
   struct Input;
   std::vector<Input> inputs_of(size_t i, const IntLayerInputs& w) const;
   static void add_parts(Plan& p, const IntLayer& l, size_t input, const Input& in, int64_t c0);
-  static quant::ConvPart conv_part(const CodeTensor& x, const Part& part, int shift,
-                                   std::vector<int8_t>& keep8, std::vector<int16_t>& keep16);
+  static void merge_parts(Plan& p, const IntLayer& l, const std::vector<Input>& in);
+  static quant::ConvPart conv_part(const std::vector<const CodeTensor*>& in, const Part& part,
+                                   int shift, std::vector<std::vector<int8_t>>& keep8,
+                                   std::vector<std::vector<int16_t>>& keep16);
   CodeTensor conv_layer(size_t i, const std::vector<const CodeTensor*>& in);
   CodeTensor conv_wide(size_t i, const std::vector<const CodeTensor*>& in, const Plan& p);
   void seen(const std::string& name, const CodeTensor& t) const {

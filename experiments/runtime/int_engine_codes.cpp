@@ -97,18 +97,26 @@ CodeTensor upsample_to_grid(const CodeTensor& x, const quant::GridRounding& g) {
 
 }  // namespace
 
-// One part of a layer's conv (IntEngine::Part) on its input x, shifted left.
-quant::ConvPart IntEngine::conv_part(const CodeTensor& x, const Part& part, int shift,
-                                     std::vector<int8_t>& keep8, std::vector<int16_t>& keep16) {
+// One part of a layer's conv (IntEngine::Part) on its input, shifted left.
+quant::ConvPart IntEngine::conv_part(const std::vector<const CodeTensor*>& in,
+                                     const Part& part, int shift,
+                                     std::vector<std::vector<int8_t>>& keep8,
+                                     std::vector<std::vector<int16_t>>& keep16) {
+  const CodeTensor& x = *in[part.input];
   quant::ConvPart c;
   c.C = part.channels;
   c.image_stride = x.C * x.H * x.W;
   c.shift = shift;
   const int64_t skip = part.first * x.H * x.W;  // to the part's first channel
   if (part.bytes == 1)
-    c.x8 = codes_as<int8_t>(x, keep8) + skip, c.w8 = &part.w8;
+    c.x8 = codes_as<int8_t>(x, keep8[part.input]) + skip, c.w8 = &part.w8;
   else
-    c.x16 = codes_as<int16_t>(x, keep16) + skip, c.w16 = &part.w16;
+    c.x16 = codes_as<int16_t>(x, keep16[part.input]) + skip, c.w16 = &part.w16;
+  if (part.next_channels) {
+    const CodeTensor& y = *in[part.input + 1];
+    QAT_CHECK(y.C == part.next_channels && y.frac == x.frac, "integer engine: joined part");
+    c.more.push_back({codes_as<int8_t>(y, keep8[part.input + 1]), y.C, y.C * y.H * y.W});
+  }
   return c;
 }
 
@@ -153,8 +161,8 @@ CodeTensor IntEngine::conv_layer(size_t i, const std::vector<const CodeTensor*>&
   std::vector<std::vector<int8_t>> keep8(in.size());
   std::vector<std::vector<int16_t>> keep16(in.size());
   for (const Part& part : p.parts)
-    parts.push_back(conv_part(*in[part.input], part, l.in_frac - in[part.input]->frac + l.guard,
-                              keep8[part.input], keep16[part.input]));
+    parts.push_back(conv_part(in, part, l.in_frac - in[part.input]->frac + l.guard, keep8,
+                              keep16));
   const ConvGeometry g = ConvGeometry::same3x3(x0.N, l.in_channels, x0.H, x0.W, l.out_channels);
   CodeTensor y{x0.N, l.out_channels, x0.H, x0.W, frac_bits_of(l.activation), 1, {}, {}, {}};
   y.allocate(p.out_bytes);
@@ -215,7 +223,7 @@ CodeTensor IntEngine::conv_wide(size_t i, const std::vector<const CodeTensor*>& 
     // the fast GEMM, each chunk added into the int64 accumulator.
     const ConvGeometry g = ConvGeometry::same3x3(x.N, part.channels, x.H, x.W, l.out_channels);
     quant::conv2d_codes_parts(
-        {conv_part(x, part, shift, keep8[part.input], keep16[part.input])}, nullptr, g,
+        {conv_part(in, part, shift, keep8, keep16)}, nullptr, g,
         [&](int32_t* a, int64_t n, int64_t oh0, int64_t oh1) {
           const int64_t cols = (oh1 - oh0) * g.OW;
           for (int64_t oc = 0; oc < g.OC; ++oc) {

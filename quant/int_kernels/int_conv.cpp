@@ -165,16 +165,19 @@ void conv2d_codes_parts(const std::vector<ConvPart>& parts, const int32_t* bias,
   for (const ConvPart& part : parts) {
     QAT_CHECK((part.x8 && part.w8 && !part.x16) || (part.x16 && part.w16 && !part.x8),
               "conv2d_codes_parts: a part needs codes and weights of one type");
+    QAT_CHECK(part.more.empty() || part.x8, "conv2d_codes_parts: further inputs need int8");
+    int64_t C = part.C;  // all inputs of the part
+    for (const ConvPart::More& m : part.more) C += m.C;
     const int64_t M = part.w8 ? part.w8->M : part.w16->M;
     const int64_t K = part.w8 ? part.w8->K : part.w16->K;
-    QAT_CHECK(M == g.OC && K == part.C * g.KH * g.KW, "conv2d_codes_parts: packed weight (",
-              M, ", ", K, ") does not match OC=", g.OC, " and C*KH*KW=", part.C * g.KH * g.KW);
+    QAT_CHECK(M == g.OC && K == C * g.KH * g.KW, "conv2d_codes_parts: packed weight (",
+              M, ", ", K, ") does not match OC=", g.OC, " and C*KH*KW=", C * g.KH * g.KW);
     QAT_CHECK(part.shift >= 0 && part.shift < 31, "conv2d_codes_parts: shift ", part.shift);
     std::vector<int64_t>& o = offsets.emplace_back();
-    for (int64_t c = 0; c < part.C; ++c)
+    for (int64_t c = 0; c < C; ++c)
       for (int64_t kh = 0; kh < g.KH; ++kh)
         for (int64_t kw = 0; kw < g.KW; ++kw) o.push_back((c * R + kh) * Wp + kw);
-    window_bytes = std::max(window_bytes, size_t(part.C * R * Wp) * (part.x8 ? 1 : 2));
+    window_bytes = std::max(window_bytes, size_t(C * R * Wp) * (part.x8 ? 1 : 2));
   }
 #pragma omp parallel
   {
@@ -199,6 +202,12 @@ void conv2d_codes_parts(const std::vector<ConvPart>& parts, const int32_t* bias,
         if (part.x8) {
           auto* w8 = reinterpret_cast<int8_t*>(window.data());
           pad_window(w8, part.x8 + n * stride, g, part.C, oh0 - g.pad, filled, R);
+          int8_t* next = w8 + part.C * R * Wp;  // the further inputs' channels after it
+          for (const ConvPart::More& m : part.more) {
+            const int64_t s = m.image_stride ? m.image_stride : m.C * g.H * g.W;
+            pad_window(next, m.x8 + n * s, g, m.C, oh0 - g.pad, filled, R);
+            next += m.C * R * Wp;
+          }
           gemm_packed_rows(part_acc.data(), *part.w8, w8, offsets[i].data(), cols);
         } else {
           pad_window(window.data(), part.x16 + n * stride, g, part.C, oh0 - g.pad, filled, R);

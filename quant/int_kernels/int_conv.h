@@ -65,6 +65,15 @@ struct ConvPart {
   int64_t C = 0;
   int64_t image_stride = 0;                 // codes from one image to the next; 0: C*H*W
                                             // (a channel range of a wider tensor: its C*H*W)
+  // int8 only: further inputs read by the same GEMM, their channels after
+  // x8's in w8's rows, so that w8 is (OC, (C + sum of more's C)*KH*KW). An
+  // up-block's [upsampled, skip] on one grid (requantize_upsample) is one
+  // GEMM this way: one pass over K instead of two accumulators added.
+  struct More {
+    const int8_t* x8 = nullptr;
+    int64_t C = 0, image_stride = 0;        // as above
+  };
+  std::vector<More> more;
   const PackedA<int8_t>* w8 = nullptr;      // (OC, C*KH*KW), with x8
   const PackedA<int16_t>* w16 = nullptr;    // with x16
   int shift = 0;                            // left shift of this part's sum

@@ -25,9 +25,10 @@
 // B panel of 16 columns as the VNNI kernel's (int_gemm_panels.h): Bp (Kp/4,
 // 16, 4) unsigned bytes, so one k-group of 8 columns is one 32-byte vector
 // (4 k of a column in each 32-bit lane) and a panel row two vectors. A's
-// 4 bytes of a row and k-group are broadcast. Register tile 3 rows x 16
-// columns: 6 int32 accumulators, 6 int16 run sums, 2 B vectors, 1 A
-// broadcast and the ones: 16 ymm, no spills.
+// 4 bytes of a row and k-group are broadcast. Register tile 6 rows x 16
+// columns (k_loop_6x16): 12 int16 run sums, 2 B vectors, 1 A broadcast, 1
+// product; the int32 sums of all rows of a panel in memory (acc below),
+// so that the panel's k can go in L1-sized blocks under every row tile.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -110,39 +111,69 @@ __attribute__((target("avx2"))) void k_loop_6x16(int32_t* acc, const uint8_t* bp
 #undef QAT_ROW
 #undef QAT_WIDEN
 
-// One tile of 6 x 16: C[0.., 0..] = A rows (lda apart) x Bp panel - corr, the
-// k-groups in runs of A.byte_run (proven not to leave int16 for any B in
-// the format's range). groups >= 1.
-void maddubs_tile(int32_t* C, const int8_t* A, int64_t lda, const uint8_t* Bp, int64_t groups,
-                  int64_t run, const int32_t* corr, int64_t ldc, int64_t mr, int64_t nr) {
-  alignas(32) int32_t acc[kRows][kCols] = {};
-  if (groups > 0) k_loop_6x16(&acc[0][0], Bp, A, lda, groups, run);
+// C (mr, nr), ldc apart = acc (mr, 16) - corr per row, mod 2^32 as the other
+// paths (vpsubd wraps).
+__attribute__((target("avx2"))) void store_tile(int32_t* C, const int32_t* acc,
+                                                const int32_t* corr, int64_t ldc, int64_t mr,
+                                                int64_t nr) {
+  if (nr == kCols) {
+    for (int64_t i = 0; i < mr; ++i) {
+      const __m256i c = _mm256_set1_epi32(corr[i]);
+      const auto* a = reinterpret_cast<const __m256i*>(acc + i * kCols);
+      auto* out = reinterpret_cast<__m256i*>(C + i * ldc);
+      _mm256_storeu_si256(out, _mm256_sub_epi32(_mm256_load_si256(a), c));
+      _mm256_storeu_si256(out + 1, _mm256_sub_epi32(_mm256_load_si256(a + 1), c));
+    }
+    return;
+  }
   for (int64_t i = 0; i < mr; ++i)
-    for (int64_t j = 0; j < nr; ++j)  // mod 2^32, as the other paths
-      C[i * ldc + j] = int32_t(uint32_t(acc[i][j]) - uint32_t(corr[i]));
+    for (int64_t j = 0; j < nr; ++j)
+      C[i * ldc + j] = int32_t(uint32_t(acc[i * kCols + j]) - uint32_t(corr[i]));
 }
+
+// k-groups per block: the panel's block (block * 64 bytes, 12 KiB) stays
+// in L1 while every row tile of A runs over it, instead of streaming the
+// whole panel (up to 74 KB at K = 4608) from L2 once per row tile. A
+// multiple of the run, so that the runs start where maddubs_run's proof
+// put them (windows from group 0) and a block adds no widening.
+int64_t block_groups(int64_t run) { return std::max<int64_t>(1, 192 / run) * run; }
 
 }  // namespace
 
 // OpenMP over 16-column panels, each packed once by its thread (Kp*16
-// bytes, 108 KB at K = 6912: in L2) and run under every row tile of A.
+// bytes, 108 KB at K = 6912: in L2); the panel's k in blocks, each run
+// under every row tile of A, the tiles' int32 sums (rows padded to 6, 16)
+// kept in acc across the blocks and stored once with the correction.
 template <class Rows>
 void packed_maddubs(int32_t* C, const PackedA<int8_t>& A, const Rows& row, int64_t N,
                     int64_t ldc) {
   const int64_t panels = (N + kCols - 1) / kCols, groups = A.Kp / 4;
+  const int64_t Mp = (A.M + kRows - 1) / kRows * kRows;
+  const int64_t block = block_groups(A.byte_run);
   const auto* Ap = A.data.data();
 #pragma omp parallel
   {
     thread_local std::vector<int8_t> Bp;  // kept between calls, as in int_gemm.cpp
     if (Bp.size() < size_t(A.Kp * kCols)) Bp.resize(size_t(A.Kp * kCols));
+    // (Mp, 16) int32 sums, 32-byte aligned for the kernel's vmovdqa
+    thread_local std::vector<__m256i> sums;
+    if (sums.size() < size_t(Mp * 2)) sums.resize(size_t(Mp * 2));
+    int32_t* acc = reinterpret_cast<int32_t*>(sums.data());
 #pragma omp for schedule(static)
     for (int64_t p = 0; p < panels; ++p) {
       const int64_t n0 = p * kCols, nr = std::min(kCols, N - n0);
       pack_b_panel<kCols>(Bp.data(), row, A.K, A.Kp, n0, nr, A.byte_offset);
       const auto* bytes = reinterpret_cast<const uint8_t*>(Bp.data());
+      std::fill_n(acc, Mp * kCols, 0);  // rows past M stay unused
+      for (int64_t g0 = 0; g0 < groups; g0 += block) {
+        const int64_t n_groups = std::min(block, groups - g0);
+        for (int64_t m0 = 0; m0 < A.M; m0 += kRows)
+          k_loop_6x16(acc + m0 * kCols, bytes + g0 * 4 * kCols, Ap + m0 * A.Kp + g0 * 4,
+                      A.Kp, n_groups, A.byte_run);
+      }
       for (int64_t m0 = 0; m0 < A.M; m0 += kRows)
-        maddubs_tile(C + m0 * ldc + n0, Ap + m0 * A.Kp, A.Kp, bytes, groups, A.byte_run,
-                     A.byte_corr.data() + m0, ldc, std::min(kRows, A.M - m0), nr);
+        store_tile(C + m0 * ldc + n0, acc + m0 * kCols, A.byte_corr.data() + m0, ldc,
+                   std::min(kRows, A.M - m0), nr);
     }
   }
 }

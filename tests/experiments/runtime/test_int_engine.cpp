@@ -209,6 +209,10 @@ TEST_CASE("int engine: requantize_upsample runs bit-exact, the decoder's convs o
         CAPTURE(line);
         CHECK(line.find("int16") == std::string::npos);
         CHECK(line.find("int8 bytes (run ") != std::string::npos);
+        // an up-block's [upsampled, skip] as one GEMM (one part, both inputs)
+        const bool up_conv1 = line.find("up") == 0 && line.find("conv1") != std::string::npos;
+        CHECK((line.find("[up, skip] int8 bytes") != std::string::npos) == up_conv1);
+        CHECK(line.find("), ") == std::string::npos);  // no second part
       }
   }
 }

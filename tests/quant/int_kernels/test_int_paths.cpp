@@ -51,6 +51,16 @@ void check_packed(Rng& rng, int64_t M, int64_t N, int64_t K, int32_t lo, int32_t
   CHECK(bad == 0);
 }
 
+// The epilogue that copies each chunk's accumulators into acc (N,OC,H,W).
+ConvEpilogue copy_into(std::vector<int32_t>& acc, int64_t OC, int64_t H, int64_t W) {
+  return [&acc, OC, H, W](int32_t* chunk, int64_t n, int64_t oh0, int64_t oh1) {
+    const int64_t cols = (oh1 - oh0) * W;
+    for (int64_t oc = 0; oc < OC; ++oc)
+      std::copy(chunk + oc * cols, chunk + (oc + 1) * cols,
+                acc.begin() + (n * OC + oc) * H * W + oh0 * W);
+  };
+}
+
 // conv2d_codes_parts with one part of type T against conv2d_codes_naive.
 // With w_hi > 0, the weights in [-w_hi, w_hi] and (int8) packed with the
 // input's range, as the engine packs them: the byte path where it is proven.
@@ -75,16 +85,55 @@ void check_conv(Rng& rng, int64_t N, int64_t C, int64_t H, int64_t W, int64_t OC
     part.x8 = x.data(), part.w8 = &p;
   else
     part.x16 = x.data(), part.w16 = &p;
-  conv2d_codes_parts({part}, bias.data(), g, [&](int32_t* acc, int64_t n, int64_t oh0, int64_t oh1) {
-    const int64_t cols = (oh1 - oh0) * W;
-    for (int64_t oc = 0; oc < OC; ++oc)
-      std::copy(acc + oc * cols, acc + (oc + 1) * cols,
-                got.begin() + (n * OC + oc) * H * W + oh0 * W);
-  });
+  conv2d_codes_parts({part}, bias.data(), g, copy_into(got, OC, H, W));
+  CHECK(got == want);
+}
+
+// A part with a further input (ConvPart::more: an up-block's [upsampled,
+// skip] in one GEMM) against conv2d_codes_naive on the concatenation of the
+// two inputs; each input a channel range of a wider tensor (image_stride),
+// as the engine passes them. Weights in [-w_hi, w_hi] packed with the
+// inputs' range: the byte path where it is proven, whose runs of k-groups
+// straddle the two inputs when C0*9 is not a multiple of 4.
+void check_joined(Rng& rng, int64_t N, int64_t C0, int64_t C1, int64_t H, int64_t W,
+                  int64_t OC, int32_t lo, int32_t hi, int32_t w_hi) {
+  const int64_t C = C0 + C1, extra = 2;  // channels of the wider tensors not read
+  const auto x0 = random_codes<int8_t>(rng, N * (C0 + extra) * H * W, lo, hi);
+  const auto x1 = random_codes<int8_t>(rng, N * (C1 + extra) * H * W, lo, hi);
+  std::vector<int8_t> x(size_t(N * C * H * W));  // [x0, x1] channels, the reference's input
+  for (int64_t n = 0; n < N; ++n) {
+    std::copy_n(x0.begin() + n * (C0 + extra) * H * W, C0 * H * W, x.begin() + n * C * H * W);
+    std::copy_n(x1.begin() + n * (C1 + extra) * H * W, C1 * H * W,
+                x.begin() + (n * C + C0) * H * W);
+  }
+  const auto w = random_codes<int8_t>(rng, OC * C * 9, -w_hi, w_hi);
+  const auto bias = random_codes<int32_t>(rng, OC, -100000, 100000);
+  const ConvGeometry g = ConvGeometry::same3x3(N, C, H, W, OC);
+  std::vector<int32_t> want(size_t(N * OC * H * W)), got(want.size(), 0);
+  conv2d_codes_naive(want.data(), x.data(), w.data(), bias.data(), g);
+  const PackedA<int8_t> p = pack_a(w.data(), OC, C * 9, CodeRange{lo, hi});
+  ConvPart part;
+  part.x8 = x0.data(), part.C = C0, part.image_stride = (C0 + extra) * H * W, part.w8 = &p;
+  part.more.push_back({x1.data(), C1, (C1 + extra) * H * W});
+  conv2d_codes_parts({part}, bias.data(), g, copy_into(got, OC, H, W));
   CHECK(got == want);
 }
 
 }  // namespace
+
+TEST_CASE("int conv paths: a part joining two inputs equals conv2d_codes_naive of their concat") {
+  Rng rng(135);
+  for (GemmPath path : paths_here()) {
+    CAPTURE(gemm_path_name(path));
+    set_gemm_path_limit(path);
+    // odd shapes: C0*9 odd (groups straddle the inputs), partial panels and row tiles
+    check_joined(rng, /*N=*/2, /*C0=*/3, /*C1=*/2, /*H=*/9, /*W=*/13, /*OC=*/7, -32, 31, 8);
+    check_joined(rng, 1, 5, 7, 20, 35, 13, -64, 64, 16);
+    check_joined(rng, 1, 1, 1, 3, 5, 1, -128, 127, 127);  // not proven: the int16 kernels
+    check_joined(rng, 1, 24, 16, 17, 70, 19, -32, 31, 8);
+  }
+  set_gemm_path_limit(GemmPath::vnni);
+}
 
 TEST_CASE("int gemm paths: each path the CPU has equals the naive loop") {
   Rng rng(131);
