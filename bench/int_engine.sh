@@ -51,6 +51,7 @@ for t in "${threads[@]}"; do
   o=- o8=-
   if [[ -f tests/onnx/node_modules/onnxruntime-node/package.json ]]; then
     for m in model model_ort_int8; do
+      [[ -f $onnx_dir/$m.onnx ]] || continue  # the export refused this format
       out=$(node tests/onnx/run_ort.js "$onnx_dir/$m.onnx" "$onnx_dir" --threads "$t" --opt all \
               --bench "$reps" --optimized "$onnx_dir/$m.optimized.onnx")
       echo "ONNX Runtime, $m.onnx: $out"
