@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "autograd/check.h"
+#include "data/atomic_write.h"
 #include "data/h5.h"
 #include "data/h5_io.h"
 
@@ -148,36 +149,40 @@ void check_values(const std::string& where, const float* images, const uint8_t* 
                          int(masks[i]), ", expected 0 or 1"));
 }
 
+// One split as the group /<name> of file; `where` names it in errors.
+void write_split(hid_t file, const std::string& where, const std::string& name, const Split& s) {
+  if (s.n < 1) throw Error(concat(where, ": split has no samples, expected at least one"));
+  QAT_CHECK(int64_t(s.images.size()) == s.n * s.c * s.h * s.w &&
+                int64_t(s.masks.size()) == s.n * s.h * s.w,
+            where, ": buffers do not match n, c, h, w");
+  check_values(where, s.images.data(), s.masks.data(), s.n, s.c * s.h * s.w, s.h * s.w, 0);
+  H5Handle gcpl = h5_plist(H5Pcreate(H5P_GROUP_CREATE), "create plist");
+  h5_check(H5Pset_obj_track_times(gcpl, false), "untime " + where);
+  H5Handle group = h5_group(H5Gcreate2(file, name.c_str(), H5P_DEFAULT, gcpl, H5P_DEFAULT),
+                            "create " + where);
+  const auto n = hsize_t(s.n), c = hsize_t(s.c), h = hsize_t(s.h), w = hsize_t(s.w);
+  // One channel is written N x H x W, the way most people pack gray images.
+  const std::vector<hsize_t> idims = s.c == 1 ? std::vector<hsize_t>{n, h, w}
+                                              : std::vector<hsize_t>{n, c, h, w};
+  // One chunk per sample, so SplitReader reads touch one chunk each; no
+  // timestamps, so that the same data gives the same bytes.
+  const DatasetLayout layout{/*chunk_per_sample=*/true, /*deflate=*/4,
+                             /*make_parents=*/false, /*track_times=*/false};
+  write_h5_dataset(group.get(), "images", s.images.data(), idims, layout);
+  write_h5_dataset(group.get(), "masks", s.masks.data(), {n, h, w}, layout);
+}
+
 }  // namespace
 
 void write_dataset(const std::string& path, const std::map<std::string, Split>& splits,
                    const std::map<std::string, std::string>& attrs) {
-  H5Handle file = h5_file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
-                          "create " + path);
-  for (const auto& [name, s] : splits) {
-    const std::string where = path + ":/" + name;
-    if (s.n < 1) throw Error(concat(where, ": split has no samples, expected at least one"));
-    QAT_CHECK(int64_t(s.images.size()) == s.n * s.c * s.h * s.w &&
-                  int64_t(s.masks.size()) == s.n * s.h * s.w,
-              where, ": buffers do not match n, c, h, w");
-    check_values(where, s.images.data(), s.masks.data(), s.n, s.c * s.h * s.w, s.h * s.w, 0);
-    H5Handle gcpl = h5_plist(H5Pcreate(H5P_GROUP_CREATE), "create plist");
-    h5_check(H5Pset_obj_track_times(gcpl, false), "untime " + where);
-    H5Handle group = h5_group(H5Gcreate2(file, name.c_str(), H5P_DEFAULT, gcpl, H5P_DEFAULT),
-                              "create " + where);
-    const auto n = hsize_t(s.n), c = hsize_t(s.c), h = hsize_t(s.h), w = hsize_t(s.w);
-    // One channel is written N x H x W, the way most people pack gray images.
-    const std::vector<hsize_t> idims = s.c == 1 ? std::vector<hsize_t>{n, h, w}
-                                                : std::vector<hsize_t>{n, c, h, w};
-    // One chunk per sample, so SplitReader reads touch one chunk each; no
-    // timestamps, so that the same data gives the same bytes.
-    const DatasetLayout layout{/*chunk_per_sample=*/true, /*deflate=*/4,
-                               /*make_parents=*/false, /*track_times=*/false};
-    write_h5_dataset(group.get(), "images", s.images.data(), idims, layout);
-    write_h5_dataset(group.get(), "masks", s.masks.data(), {n, h, w}, layout);
-  }
-  H5Handle root = h5_group(H5Gopen2(file, "/", H5P_DEFAULT), "open / of " + path);
-  for (const auto& [key, value] : attrs) write_h5_string_attr(root, key, value);
+  // Made in memory and written in one checked write (atomic_write.h): a
+  // full disk is one error and leaves no partial dataset behind.
+  write_file_atomic(path, h5_file_image([&](hid_t file) {
+    for (const auto& [name, s] : splits) write_split(file, path + ":/" + name, name, s);
+    H5Handle root = h5_group(H5Gopen2(file, "/", H5P_DEFAULT), "open / of " + path);
+    for (const auto& [key, value] : attrs) write_h5_string_attr(root, key, value);
+  }));
 }
 
 Split read_split(const std::string& path, const std::string& split, int64_t max_bytes) {

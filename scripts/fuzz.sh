@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses (tests/fuzz/, clang-14 with ASan + UBSan in
-# build-fuzz/) and runs each for a given wall time, one after another.
+# build-fuzz/) and runs each for a given time, one after another.
 #
-#   scripts/fuzz.sh [--seconds N] [--build-only] [HARNESS ...]   (default: all, 60 s each)
+#   scripts/fuzz.sh [--cpu-seconds N] [--seconds N] [--build-only] [HARNESS ...]
+#     --cpu-seconds N: stop each fuzzer once it has used N s of CPU (user +
+#                      system). The measure of work on a shared machine.
+#     --seconds N:     stop each fuzzer after N s of wall time (libFuzzer's
+#                      -max_total_time). Default 60 s when no CPU budget is given.
 #   SEED_BUILD=build scripts/fuzz.sh --seeds-only   (fills empty tests/fuzz/corpus/<h>/)
 #   --no-build: run the programs already in build-fuzz/
 #
@@ -14,11 +18,15 @@
 # is appended to tests/fuzz/RUNS.md. Inputs that crash go to
 # tests/fuzz/crashes/<h>-*; once the bug is fixed, move each to
 # tests/fuzz/regressions/<h>/, which CI replays with the corpus.
-# Run it niced (`nice -n 19 scripts/fuzz.sh`) to take only idle CPU.
+# Interrupted (Ctrl-C, SIGTERM): the running fuzzer stops, its corpus is
+# merged and its row written, and no further harness starts.
+# Run it niced (`nice -n 15 scripts/fuzz.sh`) to take mostly idle CPU; two
+# instances with different harnesses can run side by side.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-seconds=60
+seconds=
+cpu_seconds=
 build_only=0
 seeds_only=0
 no_build=0
@@ -26,13 +34,16 @@ names=()
 while (($#)); do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
+    --cpu-seconds) cpu_seconds=$2; shift 2 ;;
     --build-only) build_only=1; shift ;;
     --seeds-only) seeds_only=1; shift ;;
     --no-build) no_build=1; shift ;;
-    -*) echo "usage: scripts/fuzz.sh [--seconds N] [--build-only|--seeds-only|--no-build] [HARNESS ...]" >&2; exit 2 ;;
+    -*) echo "usage: scripts/fuzz.sh [--cpu-seconds N] [--seconds N] [--build-only|--seeds-only|--no-build] [HARNESS ...]" >&2; exit 2 ;;
     *) names+=("$1"); shift ;;
   esac
 done
+# No budget at all: a minute of wall time. A CPU budget alone: no wall limit.
+[[ -n $seconds || -n $cpu_seconds ]] || seconds=60
 all=(config sweep dataset_bytes dataset_values nifti tiff png checkpoint int_model)
 ((${#names[@]})) || names=("${all[@]}")
 
@@ -102,6 +113,53 @@ mkdir -p tests/fuzz/crashes
   '| date (UTC) | commit | harness | wall s | CPU s | execs | corpus files | new crashes |' \
   '|---|---|---|---|---|---|---|---|' > tests/fuzz/RUNS.md
 
+# The CPU time (user + system, s) a running process has had so far.
+cpu_of() {
+  awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) / hz) }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+# Waits for the fuzzer under /usr/bin/time (pid $1) and, with a CPU budget,
+# interrupts it once it has had that much CPU: libFuzzer's -max_total_time
+# counts wall time, and here a fuzzer gets a fraction of a core (training at
+# nice 19, builds, the benchmark lock stopping it for minutes). SIGTERM makes
+# libFuzzer print its final stats and exit, like -max_total_time.
+watch_fuzzer() {
+  local timer=$1 fuzzer=
+  while kill -0 "$timer" 2>/dev/null; do
+    [[ -n $fuzzer ]] || fuzzer=$(cat "/proc/$timer/task/$timer/children" 2>/dev/null | awk '{print $1}')
+    if ((interrupted)) || [[ -n $cpu_seconds && -n $fuzzer && $(cpu_of "$fuzzer") -ge $cpu_seconds ]]; then
+      kill -TERM "$fuzzer" 2>/dev/null || true
+    fi
+    sleep 2 & wait $! 2>/dev/null || true
+  done
+  wait "$timer" 2>/dev/null || true
+}
+
+# Replaces the committed corpus by the smallest set of it and the working
+# corpus with the same coverage. An interrupted fuzzer's inputs are all in
+# the working corpus (libFuzzer writes each as it finds it), so its run
+# merges like any other. Only a finished merge replaces the committed
+# corpus, by a rename within tests/fuzz/corpus/: a merge interrupted in turn
+# leaves it as it was.
+merge_corpus() {
+  local h=$1 min=tests/fuzz/corpus/.$1.merged signals=$interrupted
+  rm -rf "$min" && mkdir "$min"
+  if "$build/tests/fuzz/fuzz_$h" -merge=1 -timeout=60 -rss_limit_mb=2048 "$min" \
+      "tests/fuzz/corpus/$h" "$build/corpus/$h" > "$build/merge-$h.log" 2>&1 &&
+      ((interrupted == signals)); then
+    mv "tests/fuzz/corpus/$h" "tests/fuzz/corpus/.$h.old"
+    mv "$min" "tests/fuzz/corpus/$h"
+    rm -rf "tests/fuzz/corpus/.$h.old"
+  else
+    echo "   merge of $h's corpus did not finish: committed corpus unchanged (see $build/merge-$h.log)"
+    rm -rf "$min"
+  fi
+}
+
+# Ctrl-C or SIGTERM: stop the fuzzer gracefully, keep its row, start no other.
+interrupted=0
+trap 'interrupted=$((interrupted + 1))' INT TERM
+
 for h in "${names[@]}"; do
   work=$build/corpus/$h
   mkdir -p "$work" "tests/fuzz/regressions/$h"
@@ -111,29 +169,26 @@ for h in "${names[@]}"; do
   [[ $h == checkpoint || $h == int_model ]] && max_len=524288
   before=$(ls tests/fuzz/crashes | grep -cE "^$h-(crash|leak|oom|timeout)-" || true)
   log=$build/fuzz-$h.log
-  echo "== fuzz_$h for $seconds s (log: $log)"
+  echo "== fuzz_$h for ${cpu_seconds:-any} CPU s, ${seconds:-any} wall s (log: $log)"
   start=$(date +%s)
   # -fork would spread over cores; one process at a time leaves them to others.
+  # -timeout counts wall time too, and the benchmark lock can stop a fuzzer
+  # for tens of seconds: 60 s, and every timeout is replayed by hand.
   /usr/bin/time -f '%U %S' -o "$build/cpu-$h" "$build/tests/fuzz/fuzz_$h" \
-    -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 -max_len="$max_len" \
+    -max_total_time="${seconds:-0}" -timeout=60 -rss_limit_mb=2048 -max_len="$max_len" \
     -artifact_prefix="tests/fuzz/crashes/$h-" -print_final_stats=1 "${dict[@]}" \
-    "$work" "tests/fuzz/corpus/$h" "tests/fuzz/regressions/$h" > "$log" 2>&1 || true
+    "$work" "tests/fuzz/corpus/$h" "tests/fuzz/regressions/$h" > "$log" 2>&1 &
+  watch_fuzzer $!
   wall=$(($(date +%s) - start))
   cpu=$(tail -1 "$build/cpu-$h" | awk '{printf "%.0f", $1 + $2}')
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
   after=$(ls tests/fuzz/crashes | grep -cE "^$h-(crash|leak|oom|timeout)-" || true)
-  # Keep the committed corpus minimal: the smallest set with the same coverage.
-  min=$(mktemp -d)
-  "$build/tests/fuzz/fuzz_$h" -merge=1 -timeout=20 -rss_limit_mb=2048 "$min" \
-    "tests/fuzz/corpus/$h" "$work" > "$build/merge-$h.log" 2>&1 && {
-    rm -f "tests/fuzz/corpus/$h"/*
-    cp "$min"/* "tests/fuzz/corpus/$h/" 2>/dev/null || true
-  }
-  rm -rf "$min"
+  merge_corpus "$h"
   files=$(ls "tests/fuzz/corpus/$h" | wc -l)
-  echo "| $(date -u '+%F %H:%M') | $(git describe --always --dirty) | $h | $wall | $cpu | ${execs:-0} | $files | $((after - before)) |" \
-    >> tests/fuzz/RUNS.md
+  # Two instances may append at once: one row at a time.
+  flock tests/fuzz/RUNS.md -c "echo '| $(date -u '+%F %H:%M') | $(git describe --always --dirty) | $h | $wall | $cpu | ${execs:-0} | $files | $((after - before)) |' >> tests/fuzz/RUNS.md"
   tail -1 tests/fuzz/RUNS.md
+  ((!interrupted)) || { echo "interrupted: no further harness"; break; }
 done
 echo "CPU seconds per harness so far:"
 awk -F'|' '$6 ~ /^ *[0-9]+ *$/ { cpu[$4] += $6 } END { for (h in cpu) printf "  %-16s %6.1f min\n", h, cpu[h] / 60 }' \

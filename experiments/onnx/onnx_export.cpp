@@ -6,9 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 
+#include "data/atomic_write.h"
 #include "experiments/onnx/onnx_graph.h"
 #include "quant/int_kernels/int_bound.h"
 
@@ -504,13 +503,7 @@ OnnxReport write_onnx(const std::string& path, const IntModel& m, const OnnxExpo
   }
   std::string bytes;
   if (!model.SerializeToString(&bytes)) throw Error(path + ": could not serialise the ONNX model");
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    f.write(bytes.data(), std::streamsize(bytes.size()));
-    if (!f.flush()) throw Error(tmp + ": could not write the ONNX model");
-  }
-  std::filesystem::rename(tmp, path);
+  data::write_file_atomic(path, bytes);  // a full disk: one error, no partial file
   return report;
 }
 

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 
+#include "data/atomic_write.h"
 #include "data/fnv1a.h"
 #include "data/h5.h"
 #include "data/h5_io.h"
@@ -223,10 +224,9 @@ int frac_bits_of(const quant::QuantSpec& s) {
 
 void write_int_model(const std::string& path, const IntModel& model) {
   IntModel m = model;  // the walk takes non-const references
-  const std::string tmp = path + ".tmp";
-  {
-    data::H5Handle file = data::h5_file(
-        H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), "create " + tmp);
+  // Made in memory and written in one checked write (data/atomic_write.h):
+  // a full disk is one error and leaves no partial model behind.
+  data::write_file_atomic(path, data::h5_file_image([&](hid_t file) {
     Writer w{file, {}};
     model_io(w, m, m.requantize_upsample);
     data::write_h5_string_attr(file, "format",
@@ -249,8 +249,7 @@ void write_int_model(const std::string& path, const IntModel& model) {
                     "fixed_gm as above on u / 16 (quant/int_kernels/int_ops.h)" : ""));
     data::write_h5_string_attr(file, "config", m.config_yaml);
     data::write_h5_string_attr(file, "source_checkpoint", m.source_checkpoint);
-  }
-  std::filesystem::rename(tmp, path);
+  }));
 }
 
 IntModel read_int_model(const std::string& path) {

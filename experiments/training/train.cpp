@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "data/atomic_write.h"
 #include "data/png.h"
 #include "experiments/distributed/data_parallel.h"
 #include "experiments/training/checkpoint.h"
@@ -30,21 +31,7 @@ namespace fs = std::filesystem;
 void set_threads(int threads) { omp_set_num_threads(threads); }
 
 void write_file_atomic(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".tmp";
-  std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-  if (!f) throw Error(tmp + ": cannot write");
-  const size_t half = content.size() / 2;
-  f.write(content.data(), std::streamsize(half)).flush();
-  write_fault_point();  // half written
-  f.write(content.data() + half, std::streamsize(content.size() - half));
-  f.close();
-  if (!f) {  // the previous file at path stays as it was
-    std::error_code ignored;
-    fs::remove(tmp, ignored);
-    throw Error(path + ": write failed (disk full or file too large?), the previous file is kept");
-  }
-  write_fault_point();  // written, not yet in place
-  fs::rename(tmp, path);
+  data::write_file_atomic(path, content, write_fault_point);
 }
 
 data::Pipeline make_pipeline(const Config& c) {

@@ -82,6 +82,7 @@ Tensor image_tensor(const data::Sample& s);
 float lr_for_epoch(const Config& c, int64_t epoch);  // the schedule's
 // OpenMP's threads; results do not depend on them (autograd/work_parts.h).
 void set_threads(int threads);
+// data::write_file_atomic with the chaos test's kill points (write_faults.h).
 void write_file_atomic(const std::string& path, const std::string& content);
 
 }  // namespace qat

@@ -124,3 +124,75 @@ TEST_CASE("chaos: a file-size limit while writing the checkpoint is one clear er
   CHECK(run_qat_status(train_args(c), {}) == 0);
   CHECK(read_checkpoint_state(ckpt).epoch == c.num_epochs);
 }
+
+namespace {
+
+// Runs `qat args...` under a file-size limit of `limit` bytes; returns its
+// stderr and requires exit status 1.
+std::string run_limited(const std::vector<std::string>& args, long limit, const fs::path& dir) {
+  Spawn limited;
+  limited.file_size_limit = limit;
+  limited.stderr_file = (dir / "limited.err").string();
+  int status = 0;
+  waitpid(spawn_qat(args, limited), &status, 0);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 1);
+  return read_file(limited.stderr_file);
+}
+
+// One line, qat's prefix, the cause and the file named.
+void check_full_disk_error(const std::string& err, const std::string& file) {
+  INFO(err);
+  CHECK(err.find("qat: error: ") == 0);
+  CHECK(err.find(file + ": write failed (disk full or file too large?)") != std::string::npos);
+  CHECK(std::count(err.begin(), err.end(), '\n') == 1);
+}
+
+void check_no_tmp(const fs::path& dir) {
+  for (const auto& e : fs::directory_iterator(dir))
+    CHECK_MESSAGE(e.path().extension() != ".tmp", e.path().string());
+}
+
+}  // namespace
+
+TEST_CASE("chaos: a file-size limit while qat data or qat export writes is one clear error, no partial file") {
+  const fs::path dir = fs::temp_directory_path() / "qat_test_train" / "full_disk_writers";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  constexpr long kLimit = 4096;  // bytes: a dataset and a model are larger
+
+  SUBCASE("qat data: a new dataset is not left half written") {
+    const std::string out = (dir / "em.h5").string();
+    const std::string err = run_limited(
+        {"data", "synthetic-em", out, "--train", "8", "--val", "2", "--size", "32"}, kLimit, dir);
+    check_full_disk_error(err, out);
+    CHECK(err.find("nothing written") != std::string::npos);
+    CHECK_FALSE(fs::exists(out));
+    check_no_tmp(dir);
+  }
+  SUBCASE("qat data: the previous dataset stays as it was") {
+    const std::string out = (dir / "em.h5").string();
+    std::ofstream(out) << "the previous file";
+    check_full_disk_error(run_limited({"data", "synthetic-em", out, "--train", "8", "--val", "2",
+                                       "--size", "32"}, kLimit, dir), out);
+    CHECK(read_file(out) == "the previous file");
+    check_no_tmp(dir);
+  }
+  SUBCASE("qat export: neither the integer model nor the ONNX file is left half written") {
+    const Config c = tiny_config("full_disk_export");
+    std::vector<std::string> args = train_args(c);
+    for (const char* s : {"num_epochs=1", "quantization=fixed_twos", "activation_i_width=4",
+                          "activation_f_width=4", "weight_i_width=0", "weight_f_width=4"})
+      args.insert(args.end(), {"--set", s});
+    REQUIRE(run_qat_status(args, {}) == 0);
+    const std::string ckpt = c.run_dir() + "/checkpoint.h5";
+    for (const std::string format : {"int", "onnx"}) {
+      CAPTURE(format);
+      const std::string out = (dir / ("model." + format)).string();
+      check_full_disk_error(run_limited({"export", ckpt, "--format", format, "--out", out},
+                                        kLimit, dir), out);
+      CHECK_FALSE(fs::exists(out));
+      check_no_tmp(dir);
+    }
+  }
+}
