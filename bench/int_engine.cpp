@@ -64,8 +64,6 @@ double median_ms(int reps, const std::function<void()>& f) {
 
 }  // namespace
 
-// The model as ONNX (onnx_export.h), exact and --ort-int8, and x as
-// run_ort.js reads it.
 // A format ONNX cannot carry (sign-magnitude FIXED, ...) is refused by the
 // exporter: say so and leave that file out, so the script skips its column.
 static void write_onnx_or_say_why(const std::string& path, const IntModel& im,
@@ -77,6 +75,8 @@ static void write_onnx_or_say_why(const std::string& path, const IntModel& im,
   }
 }
 
+// The model as ONNX (onnx_export.h), exact and --ort-int8, and x as
+// run_ort.js reads it.
 static void write_onnx_input(const std::string& dir, const IntModel& im, const Tensor& x) {
   std::filesystem::create_directories(dir);
   write_onnx_or_say_why(dir + "/model.onnx", im, {});
