@@ -6,10 +6,13 @@
 // within float rounding of the threshold (conv9 is a float conv), with ONNX
 // Runtime's graph optimisations off and on; given the engine's input codes,
 // the integer part gives the engine's int8 codes on every layer, bit for
-// bit. --ort-int8 runs as 12 QLinearConvs, its differences reported. Formats
+// bit; the same for a model trained with requantize_upsample and for an
+// edited model with negative multipliers. --ort-int8 runs as 12
+// QLinearConvs, its differences reported. Formats
 // that cannot be exported are refused naming the layer.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <cstdlib>
@@ -53,17 +56,18 @@ std::string colin27() {
 // mean something (QAT_ONNX_EPOCHS=8 in the environment: the quickstart's
 // eight, as README reports); returns the best checkpoint. QAT_ONNX_RUNS=DIR:
 // no training, DIR/RUN/best.h5 of runs trained by hand (README "ONNX export").
-std::string trained(const std::string& run, int ai, int af, int wi, int wf) {
+std::string trained(const std::string& run, int ai, int af, int wi, int wf,
+                    const std::vector<std::string>& extra) {
   const std::string data = colin27();  // also makes kRoot
   if (const char* runs = std::getenv("QAT_ONNX_RUNS")) return std::string(runs) + "/" + run + "/best.h5";
   const char* epochs = std::getenv("QAT_ONNX_EPOCHS");
-  const Config c = load_config(
-      kQuickstart,
-      {"data=" + data, "log_output_dir=" + kRoot.string(), "experiment_name=" + run,
-       "num_epochs=" + std::string(epochs ? epochs : "2"), "quantization=fixed_twos", "activation_i_width=" + std::to_string(ai),
-       "activation_f_width=" + std::to_string(af), "weight_i_width=" + std::to_string(wi),
-       "weight_f_width=" + std::to_string(wf)});
-  return train(c).run_dir + "/best.h5";
+  std::vector<std::string> set = {
+      "data=" + data, "log_output_dir=" + kRoot.string(), "experiment_name=" + run,
+      "num_epochs=" + std::string(epochs ? epochs : "2"), "quantization=fixed_twos",
+      "activation_i_width=" + std::to_string(ai), "activation_f_width=" + std::to_string(af),
+      "weight_i_width=" + std::to_string(wi), "weight_f_width=" + std::to_string(wf)};
+  set.insert(set.end(), extra.begin(), extra.end());
+  return train(load_config(kQuickstart, set)).run_dir + "/best.h5";
 }
 
 // The engine's logits and codes (by layer) of every validation image.
@@ -237,8 +241,52 @@ void check_ort_int8(const std::string& run, const std::string& ckpt, const fs::p
   }
 }
 
-void check_format(const std::string& run, int ai, int af, int wi, int wf) {
-  const std::string ckpt = trained(run, ai, af, wi, wf);
+// A BatchNorm with a negative gamma gives a channel a negative multiplier.
+// --ort-int8 then negates its weight codes, or, where one is -128 (which int8
+// cannot negate), puts the sign into a negative weight scale. The 2-epoch
+// models have neither, so both are made here: conv2.conv1's channels 0 and 1
+// get their multiplier's sign flipped, channel 0 also a -128 weight code
+// (inside Q0.8's range, so the layer's bounds still hold). The engine runs
+// the edited model; ONNX Runtime runs its exact and its --ort-int8 export.
+void check_negative_scales(const std::string& run, const std::string& int_model,
+                           const fs::path& dir) {
+  IntModel m = read_int_model(int_model);
+  IntLayer& l = m.layers.at(0);
+  REQUIRE(l.name == "conv2.conv1");
+  for (int c : {0, 1}) l.requant[size_t(c)].multiplier = -l.requant[size_t(c)].multiplier;
+  l.weight_codes[0] = -128;
+  const std::string edited = (kRoot / (run + ".negative.int.h5")).string();
+  write_int_model(edited, m);
+  const Outputs qat = run_engine(edited, dir);
+  const std::vector<int32_t>& first = qat.codes.at("conv2.conv1")[0];
+  const size_t plane = first.size() / size_t(l.out_channels);
+  for (size_t c : {0, 1}) {  // the flipped channels are not constant
+    const auto [lo, hi] = std::minmax_element(first.begin() + c * plane, first.begin() + (c + 1) * plane);
+    CHECK(*lo < *hi);
+  }
+  OnnxExportOptions o;
+  o.expose_codes = o.integer_part = true;
+  const std::string exact = (kRoot / (run + ".negative.onnx")).string();
+  write_onnx(exact, m, o);
+  const Diff d_exact = compare(exact, dir / "codes", qat, "all");
+  report(run + " negative multipliers, integer part in ONNX Runtime", d_exact);
+  CHECK(d_exact.code_values > 0);
+  CHECK(d_exact.codes == 0);
+  o.ort_int8 = true;
+  const std::string int8 = (kRoot / (run + ".negative.ort_int8.onnx")).string();
+  write_onnx(int8, m, o);
+  const Diff d = compare(int8, dir / "codes_u8", qat, "all", /*u8=*/true);
+  report(run + " negative multipliers, --ort-int8 integer part in ONNX Runtime", d);
+  CHECK(op_count(d.ops, "QLinearConv") == 12);
+  // two wrong channels of conv2.conv1's 16 would move far more than 1%
+  const auto [differ, of] = d.per_layer.at("conv2.conv1");
+  CHECK(of > 0);
+  CHECK(differ * 100 < of);
+}
+
+void check_format(const std::string& run, int ai, int af, int wi, int wf,
+                  const std::vector<std::string>& extra = {}) {
+  const std::string ckpt = trained(run, ai, af, wi, wf, extra);
   const fs::path dir = kRoot / (run + "_ort");
   const std::string int_model = (kRoot / (run + ".int.h5")).string();
   const std::string onnx = (kRoot / (run + ".onnx")).string();
@@ -284,6 +332,7 @@ void check_format(const std::string& run, int ai, int af, int wi, int wf) {
     CHECK(integer.max_logit_diff < 1e-3f);
   }
   check_ort_int8(run, ckpt, dir, qat);
+  if (wf == 8) check_negative_scales(run, int_model, kRoot / (run + "_negative"));
 }
 
 }  // namespace
@@ -294,6 +343,12 @@ TEST_CASE("onnx: Q6.0/Q0.4 in ONNX Runtime gives the engine's masks and codes on
 
 TEST_CASE("onnx: Q8.0/Q0.8 in ONNX Runtime gives the engine's masks and codes on 29 images") {
   check_format("q80_q08", 8, 0, 0, 8);
+}
+
+// requantize_upsample: the up-blocks' first convs read the upsampled codes
+// rounded back to the activation grid, in the exact export as in --ort-int8.
+TEST_CASE("onnx: Q6.0/Q0.4 with requantize_upsample in ONNX Runtime gives the engine's masks and codes") {
+  check_format("q60_q04_requant", 6, 0, 0, 4, {"requantize_upsample=true"});
 }
 
 TEST_CASE("onnx: formats without an exact QDQ form are refused naming the layer") {
