@@ -101,8 +101,8 @@ OpenSplit open_split(hid_t file, const std::string& path, const std::string& spl
     if (!link_exists(group, name))
       throw Error(concat(where, "/", name, ": dataset not found"));
   }
-  s.images = h5_dataset(H5Dopen2(group, "images", H5P_DEFAULT), "open " + where + "/images");
-  s.masks = h5_dataset(H5Dopen2(group, "masks", H5P_DEFAULT), "open " + where + "/masks");
+  s.images = h5_open_dataset(group, "images", where + "/images");
+  s.masks = h5_open_dataset(group, "masks", where + "/masks");
   check_dtype(s.images, H5T_FLOAT, 4, false, where + "/images", "float32");
   check_dtype(s.masks, H5T_INTEGER, 1, true, where + "/masks", "uint8");
 

@@ -1,6 +1,9 @@
 #include "data/h5_io.h"
 
+#include <algorithm>
 #include <cstdint>
+
+#include "data/h5_chunks.h"
 
 namespace qat::data {
 
@@ -34,11 +37,30 @@ void write_h5_dataset(hid_t loc, const std::string& path, const T* values,
            "write " + path);
 }
 
+H5Handle h5_open_dataset(hid_t loc, const std::string& path, const std::string& what) {
+  H5Handle ds = h5_dataset(H5Dopen2(loc, path.c_str(), H5P_DEFAULT), "open " + what);
+  H5Handle dcpl = h5_plist(H5Dget_create_plist(ds), "read the layout of " + what);
+  const H5D_layout_t layout = H5Pget_layout(dcpl);
+  if (layout == H5D_CHUNKED) check_chunks(ds, dcpl, what);
+  if (layout != H5D_COMPACT) return ds;  // contiguous: reads are bounded by the file
+  H5Handle space = h5_space(H5Dget_space(ds), "read the shape of " + what);
+  H5Handle type = h5_type(H5Dget_type(ds), "read the type of " + what);
+  const hssize_t points = H5Sget_simple_extent_npoints(space);
+  const size_t bytes = H5Tget_size(type);
+  const hsize_t stored = H5Dget_storage_size(ds);
+  if (points < 0 || bytes == 0 || stored != hsize_t(points) * bytes)
+    throw Error(what + ": compact storage of " + std::to_string(stored) + " bytes, where " +
+                std::to_string(points) + " values of " + std::to_string(bytes) +
+                " bytes need " + std::to_string(hsize_t(std::max<hssize_t>(points, 0)) * bytes) +
+                ": a damaged file");
+  return ds;
+}
+
 std::vector<hsize_t> h5_dataset_dims(hid_t loc, const std::string& file_name,
                                      const std::string& path) {
   if (H5Lexists(loc, path.c_str(), H5P_DEFAULT) <= 0)
     throw Error(file_name + ": dataset '" + path + "' is missing");
-  H5Handle ds = h5_dataset(H5Dopen2(loc, path.c_str(), H5P_DEFAULT), "open " + path);
+  H5Handle ds = h5_open_dataset(loc, path, path);
   H5Handle space = h5_space(H5Dget_space(ds), "read the shape of " + path);
   std::vector<hsize_t> dims(size_t(std::max(H5Sget_simple_extent_ndims(space), 0)));
   H5Sget_simple_extent_dims(space, dims.data(), nullptr);
@@ -47,7 +69,7 @@ std::vector<hsize_t> h5_dataset_dims(hid_t loc, const std::string& file_name,
 
 template <class T>
 void read_h5_dataset(hid_t loc, const std::string& path, T* out) {
-  H5Handle ds = h5_dataset(H5Dopen2(loc, path.c_str(), H5P_DEFAULT), "open " + path);
+  H5Handle ds = h5_open_dataset(loc, path, path);
   h5_check(H5Dread(ds, h5_native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out), "read " + path);
 }
 

@@ -26,6 +26,14 @@ template <class T>
 void write_h5_dataset(hid_t loc, const std::string& path, const T* values,
                       const std::vector<hsize_t>& dims, const DatasetLayout& layout = {});
 
+// Opens dataset loc:path (what: how errors name it) and checks that what
+// the file stores can hold its shape, because HDF5 1.10.8 does not: it
+// trusts the size in a compact dataset's layout message, and the size a
+// chunk's filters decompress to (data/h5_chunks.h), and a file that holds
+// fewer bytes makes H5Dread read past a heap buffer (found by
+// fuzz_dataset_bytes). Every reader opens datasets through here.
+H5Handle h5_open_dataset(hid_t loc, const std::string& path, const std::string& what);
+
 // The shape of loc:path; throws naming file_name and path if it is missing.
 std::vector<hsize_t> h5_dataset_dims(hid_t loc, const std::string& file_name,
                                      const std::string& path);

@@ -26,7 +26,7 @@ void read_into(hid_t file, const std::string& file_name, const std::string& path
   if (H5Lexists(file, path.c_str(), H5P_DEFAULT) <= 0)
     throw Error(file_name + ": dataset '" + path + "' is missing (expected shape " +
                 to_string(expected) + "): a checkpoint from a different architecture?");
-  H5Handle ds = data::h5_dataset(H5Dopen2(file, path.c_str(), H5P_DEFAULT), "open " + path);
+  H5Handle ds = data::h5_open_dataset(file, path, file_name + ":" + path);
   H5Handle space = data::h5_space(H5Dget_space(ds), "read the shape of " + path);
   const int rank = H5Sget_simple_extent_ndims(space);
   std::vector<hsize_t> dims(size_t(std::max(rank, 0)));
@@ -142,7 +142,7 @@ TrainState load_checkpoint(const std::string& path, UNet& net, Optimizer* optimi
     if (data::h5_dataset_dims(f, path, "rng") != std::vector<hsize_t>{rng.size()})
       throw Error(path + ": dataset 'rng' is not " + std::to_string(rng.size()) +
                   " numbers (the dropout generator's state): not a qat checkpoint?");
-    H5Handle ds = data::h5_dataset(H5Dopen2(f, "rng", H5P_DEFAULT), "open rng in " + path);
+    H5Handle ds = data::h5_open_dataset(f, "rng", path + ":rng");
     h5_check(H5Dread(ds, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, rng.data()),
              "read rng in " + path);
     net.rng.set_state(rng);
@@ -157,8 +157,7 @@ TrainState load_checkpoint(const std::string& path, UNet& net, Optimizer* optimi
     s.steps = get_attr<int64_t>(g, path, "steps");
     s.param_steps.resize(optimizer->params().size());
     {
-      H5Handle ds = data::h5_dataset(H5Dopen2(f, "optimizer/param_steps", H5P_DEFAULT),
-                                     "open optimizer/param_steps in " + path);
+      H5Handle ds = data::h5_open_dataset(f, "optimizer/param_steps", path + ":optimizer/param_steps");
       H5Handle space = data::h5_space(H5Dget_space(ds), "read a shape");
       if (H5Sget_simple_extent_npoints(space) != hssize_t(s.param_steps.size()))
         throw Error(path + ": optimizer state for " +

@@ -2,8 +2,11 @@
 // validation error naming the file/dataset, what was found and expected.
 #include <doctest/doctest.h>
 #include <hdf5.h>
+#include <zlib.h>
 
 #include <cmath>
+#include <fstream>
+#include <iterator>
 #include <limits>
 
 #include "autograd/check.h"
@@ -125,6 +128,106 @@ TEST_CASE("data: attributes written by h5py (variable-length strings) are read")
   H5Awrite(a, t, &value);
   H5Aclose(a), H5Sclose(sp), H5Tclose(t), H5Fclose(f);
   CHECK(read_attrs(tmp.str()).at("description") == "from h5py");
+}
+
+// fuzz_dataset_bytes found a file whose compact train/masks holds fewer
+// bytes than its shape, on which HDF5 1.10.8's H5Dread read past a heap
+// buffer (an ASan report; tests/fuzz/regressions/dataset_bytes/ keeps it).
+// Made here on purpose: masks written compact, then the size in its layout
+// message (version 3: 3, class 0 = compact, size as 2 bytes) cut from 32 to 23.
+TEST_CASE("data: a compact dataset that stores fewer bytes than its shape is refused") {
+  TmpPath tmp("compact.h5");
+  const Split s = ramp_split(2, 1, 4, 4);
+  hid_t f = H5Fcreate(tmp.str().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t g = H5Gcreate2(f, "train", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  raw_write(g, "images", H5T_NATIVE_FLOAT, {2, 4, 4}, s.images.data());
+  const hsize_t dims[] = {2, 4, 4};
+  hid_t space = H5Screate_simple(3, dims, nullptr);
+  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_layout(dcpl, H5D_COMPACT);
+  hid_t d = H5Dcreate2(g, "masks", H5T_NATIVE_UINT8, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  H5Dwrite(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, s.masks.data());
+  H5Dclose(d), H5Pclose(dcpl), H5Sclose(space), H5Gclose(g), H5Fclose(f);
+  CHECK_NOTHROW(read_split(tmp.str(), "train"));  // intact, it reads
+
+  std::ifstream in(tmp.str(), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  const std::string message = std::string("\x03\x00\x20\x00", 4) +
+                              std::string(s.masks.begin(), s.masks.end());
+  const size_t at = bytes.find(message);
+  REQUIRE(at != std::string::npos);
+  REQUIRE(bytes.find(message, at + 1) == std::string::npos);
+  bytes[at + 2] = 23;
+  std::ofstream(tmp.str(), std::ios::binary | std::ios::trunc) << bytes;
+  CHECK_THROWS_WITH_AS(read_split(tmp.str(), "train"),
+                       doctest::Contains(":/train/masks: compact storage of 23 bytes, where 32 "
+                                         "values of 1 bytes need 32: a damaged file"),
+                       qat::Error);
+}
+
+// The same bug through a chunk: a deflate stream that inflates to fewer
+// bytes than the chunk (fuzz_dataset_bytes's file of 2026-12-01 did this to
+// train/masks), written with H5Dwrite_chunk, which bypasses the filters.
+// Also a stream that does not inflate, and a filter qat does not decode.
+TEST_CASE("data: a chunk that decodes to the wrong size, or an unknown filter, is refused") {
+  const Split s = ramp_split(2, 1, 4, 4);
+  auto file_with_chunk = [&](const std::string& path, const std::vector<unsigned char>& raw) {
+    write_dataset(path, {{"train", s}}, {});  // chunk per sample, deflate
+    hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t d = H5Dopen2(f, "train/masks", H5P_DEFAULT);
+    const hsize_t second[] = {1, 0, 0};
+    H5Dwrite_chunk(d, H5P_DEFAULT, 0, second, raw.size(), raw.data());
+    H5Dclose(d), H5Fclose(f);
+  };
+  TmpPath tmp("chunk.h5");
+  std::vector<unsigned char> short_stream(64);
+  uLongf n = short_stream.size();
+  const unsigned char ten[10] = {0, 1, 0, 1, 0, 1, 0, 1, 0, 1};
+  REQUIRE(compress(short_stream.data(), &n, ten, sizeof ten) == Z_OK);
+  short_stream.resize(n);
+  file_with_chunk(tmp.str(), short_stream);
+  CHECK_THROWS_WITH_AS(read_split(tmp.str(), "train"),
+                       doctest::Contains(":/train/masks: a stored chunk decodes to 10 bytes, "
+                                         "where its chunk shape needs 16: a damaged file"),
+                       qat::Error);
+  CHECK_THROWS_WITH_AS(SplitReader(tmp.str(), "train"), doctest::Contains("decodes to 10 bytes"),
+                       qat::Error);
+  file_with_chunk(tmp.str(), {1, 2, 3, 4, 5, 6, 7});
+  CHECK_THROWS_WITH_AS(read_split(tmp.str(), "train"),
+                       doctest::Contains("chunk decodes to nothing (a broken stream)"),
+                       qat::Error);
+  {  // no filter: the chunk index records 10 bytes for a chunk of 16
+    hid_t f = H5Fcreate(tmp.str().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t g = H5Gcreate2(f, "train", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    raw_write(g, "images", H5T_NATIVE_FLOAT, {2, 4, 4}, s.images.data());
+    const hsize_t dims[] = {2, 4, 4}, chunk[] = {1, 4, 4}, second[] = {1, 0, 0};
+    hid_t space = H5Screate_simple(3, dims, nullptr);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 3, chunk);
+    hid_t d = H5Dcreate2(g, "masks", H5T_NATIVE_UINT8, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Dwrite(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, s.masks.data());
+    H5Dwrite_chunk(d, H5P_DEFAULT, 0, second, sizeof ten, ten);
+    H5Dclose(d), H5Pclose(dcpl), H5Sclose(space), H5Gclose(g), H5Fclose(f);
+    CHECK_THROWS_WITH_AS(read_split(tmp.str(), "train"),
+                         doctest::Contains(":/train/masks: a stored chunk decodes to 10 bytes"),
+                         qat::Error);
+  }
+
+  hid_t f = H5Fcreate(tmp.str().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t g = H5Gcreate2(f, "train", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  raw_write(g, "masks", H5T_NATIVE_UINT8, {2, 4, 4}, s.masks.data());
+  const hsize_t dims[] = {2, 4, 4}, chunk[] = {1, 4, 4};
+  hid_t space = H5Screate_simple(3, dims, nullptr);
+  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_chunk(dcpl, 3, chunk);
+  H5Pset_scaleoffset(dcpl, H5Z_SO_FLOAT_DSCALE, 2);
+  hid_t d = H5Dcreate2(g, "images", H5T_NATIVE_FLOAT, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, s.images.data());
+  H5Dclose(d), H5Pclose(dcpl), H5Sclose(space), H5Gclose(g), H5Fclose(f);
+  CHECK_THROWS_WITH_AS(read_split(tmp.str(), "train"),
+                       doctest::Contains(":/train/images: HDF5 filter 6 ('scaleoffset'), where "
+                                         "qat reads deflate, shuffle and fletcher32 only"),
+                       qat::Error);
 }
 
 TEST_CASE("data: the reader names the file, dataset, what it found and expected") {

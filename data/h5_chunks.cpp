@@ -1,0 +1,118 @@
+#include "data/h5_chunks.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "autograd/check.h"
+#include "data/h5.h"
+
+namespace qat::data {
+
+namespace {
+
+struct Filters {
+  std::vector<H5Z_filter_t> ids;  // in pipeline order (written first to last)
+};
+
+Filters filters_of(hid_t dcpl, const std::string& what) {
+  Filters f;
+  const int n = H5Pget_nfilters(dcpl);
+  for (int i = 0; i < n; ++i) {
+    unsigned flags = 0, config = 0;
+    size_t values = 0;
+    char name[64] = {};
+    const H5Z_filter_t id = H5Pget_filter2(dcpl, unsigned(i), &flags, &values, nullptr,
+                                           sizeof name, name, &config);
+    if (id != H5Z_FILTER_DEFLATE && id != H5Z_FILTER_SHUFFLE && id != H5Z_FILTER_FLETCHER32)
+      throw Error(what + ": HDF5 filter " + std::to_string(id) + " ('" + name +
+                  "'), where qat reads deflate, shuffle and fletcher32 only");
+    f.ids.push_back(id);
+  }
+  return f;
+}
+
+// The size of raw after inflating it, at most limit + 1 bytes decoded; -1
+// if it is not a whole zlib stream.
+int64_t inflated_size(const std::vector<unsigned char>& raw, size_t limit) {
+  std::vector<unsigned char> out(limit + 1);
+  z_stream z{};
+  if (inflateInit(&z) != Z_OK) return -1;
+  z.next_in = const_cast<unsigned char*>(raw.data());
+  z.avail_in = uInt(raw.size());
+  z.next_out = out.data();
+  z.avail_out = uInt(out.size());
+  const int rc = inflate(&z, Z_FINISH);
+  const int64_t size = int64_t(z.total_out);
+  inflateEnd(&z);
+  return rc == Z_STREAM_END ? size : -1;
+}
+
+// The size chunk `raw` decodes to: the filters undone last to first,
+// skipping those its filter mask says were not applied.
+int64_t decoded_size(const Filters& f, unsigned mask, std::vector<unsigned char> raw,
+                     size_t chunk_bytes) {
+  int64_t size = int64_t(raw.size());
+  for (size_t i = f.ids.size(); i-- > 0;) {
+    if (mask & (1u << i)) continue;
+    if (f.ids[i] == H5Z_FILTER_FLETCHER32) {  // a 4-byte checksum at the end
+      if (size < 4) return -1;
+      size -= 4;
+      raw.resize(size_t(size));
+    } else if (f.ids[i] == H5Z_FILTER_DEFLATE) {
+      size = inflated_size(raw, chunk_bytes);
+      if (size != int64_t(chunk_bytes)) return size;
+      raw.assign(chunk_bytes, 0);  // the bytes do not matter past here, the size does
+    }  // shuffle keeps the size
+  }
+  return size;
+}
+
+}  // namespace
+
+void check_chunks(hid_t ds, hid_t dcpl, const std::string& what) {
+  const Filters f = filters_of(dcpl, what);
+  H5Handle space = h5_space(H5Dget_space(ds), "read the shape of " + what);
+  H5Handle type = h5_type(H5Dget_type(ds), "read the type of " + what);
+  const int rank = H5Sget_simple_extent_ndims(space);
+  std::vector<hsize_t> dims(size_t(std::max(rank, 0))), chunk(dims.size());
+  H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+  if (H5Pget_chunk(dcpl, rank, chunk.data()) != rank)
+    throw Error(what + ": could not read its chunk shape");
+  size_t chunk_bytes = H5Tget_size(type);
+  for (hsize_t c : chunk) chunk_bytes *= size_t(c);
+  // every chunk of the grid, by coordinates (O(log n) each in 1.10's index)
+  std::vector<hsize_t> at(dims.size(), 0);
+  std::vector<unsigned char> raw;
+  for (bool more = !dims.empty(); more;) {
+    unsigned mask = 0;
+    haddr_t address = HADDR_UNDEF;
+    hsize_t stored = 0;
+    h5_check(H5Dget_chunk_info_by_coord(ds, at.data(), &mask, &address, &stored),
+             "read a chunk index of " + what);
+    if (address != HADDR_UNDEF) {  // an unwritten chunk reads as the fill value
+      int64_t size = int64_t(stored);  // no filters: the stored bytes are the chunk
+      if (!f.ids.empty()) {
+        raw.resize(size_t(stored));
+        h5_check(H5Dread_chunk(ds, H5P_DEFAULT, at.data(), &mask, raw.data()),
+                 "read a chunk of " + what);
+        size = decoded_size(f, mask, raw, chunk_bytes);
+      }
+      if (size != int64_t(chunk_bytes))
+        throw Error(what + ": a stored chunk decodes to " +
+                    (size < 0 ? std::string("nothing (a broken stream)")
+                              : std::to_string(size) + " bytes") +
+                    ", where its chunk shape needs " + std::to_string(chunk_bytes) +
+                    ": a damaged file");
+    }
+    more = false;  // the next chunk coordinates, last dimension fastest
+    for (size_t d = dims.size(); d-- > 0 && !more;) {
+      at[d] += chunk[d];
+      if (at[d] < dims[d]) more = true;
+      else at[d] = 0;
+    }
+  }
+}
+
+}  // namespace qat::data
