@@ -176,7 +176,8 @@ std::string describe_status(int status) {
 std::string SweepCell::dir() const { return log_output_dir + "/" + experiment_name; }
 
 Sweep load_sweep(const std::string& path) {
-  if (!fs::exists(path)) throw Error(path + ": sweep file not found");
+  std::error_code ec;  // as load_config: a name the system refuses is a one-line error
+  if (!fs::exists(path, ec)) throw Error(path + ": " + (ec ? ec.message() : "sweep file not found"));
   YAML::Node root;
   try {
     root = YAML::LoadFile(path);

@@ -325,8 +325,12 @@ void merge_into(YAML::Node& base, const YAML::Node& over, const std::string& whe
 }
 
 YAML::Node load_yaml_file(const std::string& path, std::set<std::string>& chain) {
-  if (!fs::exists(path)) throw Error(path + ": config file not found");
-  const std::string canonical = fs::canonical(path).string();
+  // error_code overloads: a name the system refuses (too long, a loop of
+  // links) is a one-line error like a missing file, not a filesystem_error
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw Error(path + ": " + (ec ? ec.message() : "config file not found"));
+  const std::string canonical = fs::canonical(path, ec).string();
+  if (ec) throw Error(path + ": " + ec.message());
   if (!chain.insert(canonical).second)
     throw Error(path + ": `extends` forms a cycle through this file");
   YAML::Node root;
