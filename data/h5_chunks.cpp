@@ -33,8 +33,8 @@ Filters filters_of(hid_t dcpl, const std::string& what) {
   return f;
 }
 
-// The size of raw after inflating it, at most limit + 1 bytes decoded; -1
-// if it is not a whole zlib stream.
+// The size of raw after inflating it, decoding at most limit + 1 bytes
+// (limit + 1: more than limit); -1 if it is not a whole zlib stream.
 int64_t inflated_size(const std::vector<unsigned char>& raw, size_t limit) {
   std::vector<unsigned char> out(limit + 1);
   z_stream z{};
@@ -46,6 +46,7 @@ int64_t inflated_size(const std::vector<unsigned char>& raw, size_t limit) {
   const int rc = inflate(&z, Z_FINISH);
   const int64_t size = int64_t(z.total_out);
   inflateEnd(&z);
+  if (rc != Z_STREAM_END && z.avail_out == 0) return int64_t(limit) + 1;
   return rc == Z_STREAM_END ? size : -1;
 }
 
@@ -102,7 +103,8 @@ void check_chunks(hid_t ds, hid_t dcpl, const std::string& what) {
       if (size != int64_t(chunk_bytes))
         throw Error(what + ": a stored chunk decodes to " +
                     (size < 0 ? std::string("nothing (a broken stream)")
-                              : std::to_string(size) + " bytes") +
+                     : size > int64_t(chunk_bytes) ? "more than " + std::to_string(chunk_bytes) + " bytes"
+                                                   : std::to_string(size) + " bytes") +
                     ", where its chunk shape needs " + std::to_string(chunk_bytes) +
                     ": a damaged file");
     }

@@ -192,6 +192,14 @@ TEST_CASE("data: a chunk that decodes to the wrong size, or an unknown filter, i
                        qat::Error);
   CHECK_THROWS_WITH_AS(SplitReader(tmp.str(), "train"), doctest::Contains("decodes to 10 bytes"),
                        qat::Error);
+  const std::vector<unsigned char> twenty(20, 1);  // a stream longer than the chunk
+  std::vector<unsigned char> long_stream(64);
+  n = long_stream.size();
+  REQUIRE(compress(long_stream.data(), &n, twenty.data(), twenty.size()) == Z_OK);
+  long_stream.resize(n);
+  file_with_chunk(tmp.str(), long_stream);
+  CHECK_THROWS_WITH_AS(read_split(tmp.str(), "train"),
+                       doctest::Contains("chunk decodes to more than 16 bytes"), qat::Error);
   file_with_chunk(tmp.str(), {1, 2, 3, 4, 5, 6, 7});
   CHECK_THROWS_WITH_AS(read_split(tmp.str(), "train"),
                        doctest::Contains("chunk decodes to nothing (a broken stream)"),
