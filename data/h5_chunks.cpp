@@ -70,6 +70,16 @@ int64_t decoded_size(const Filters& f, unsigned mask, std::vector<unsigned char>
   return size;
 }
 
+// A bound on the chunks checked (a dataset of qat's has one per sample).
+constexpr int64_t kMaxChunks = int64_t(1) << 22;
+
+hsize_t size_of_file(hid_t ds, const std::string& what) {
+  H5Handle file = h5_file(H5Iget_file_id(ds), "find the file of " + what);
+  hsize_t bytes = 0;
+  h5_check(H5Fget_filesize(file, &bytes), "read the size of the file of " + what);
+  return bytes;
+}
+
 }  // namespace
 
 void check_chunks(hid_t ds, hid_t dcpl, const std::string& what) {
@@ -82,11 +92,20 @@ void check_chunks(hid_t ds, hid_t dcpl, const std::string& what) {
   if (H5Pget_chunk(dcpl, rank, chunk.data()) != rank)
     throw Error(what + ": could not read its chunk shape");
   size_t chunk_bytes = H5Tget_size(type);
-  for (hsize_t c : chunk) chunk_bytes *= size_t(c);
+  __int128 grid = 1;  // chunks in the grid; the dims are not checked yet
+  for (size_t d = 0; d < dims.size(); ++d) {
+    if (chunk[d] == 0) throw Error(what + ": a chunk dimension of 0");
+    chunk_bytes *= size_t(chunk[d]);
+    grid *= __int128((dims[d] + chunk[d] - 1) / chunk[d]);
+    if (grid > kMaxChunks)
+      throw Error(what + ": a grid of more than " + std::to_string(kMaxChunks) +
+                  " chunks, more than qat reads");
+  }
+  const hsize_t file_bytes = size_of_file(ds, what);
   // every chunk of the grid, by coordinates (O(log n) each in 1.10's index)
   std::vector<hsize_t> at(dims.size(), 0);
   std::vector<unsigned char> raw;
-  for (bool more = !dims.empty(); more;) {
+  for (bool more = grid > 0 && !dims.empty(); more;) {
     unsigned mask = 0;
     haddr_t address = HADDR_UNDEF;
     hsize_t stored = 0;
@@ -95,6 +114,9 @@ void check_chunks(hid_t ds, hid_t dcpl, const std::string& what) {
     if (address != HADDR_UNDEF) {  // an unwritten chunk reads as the fill value
       int64_t size = int64_t(stored);  // no filters: the stored bytes are the chunk
       if (!f.ids.empty()) {
+        if (stored > file_bytes)
+          throw Error(what + ": a chunk of " + std::to_string(stored) + " bytes in a file of " +
+                      std::to_string(file_bytes) + ": a damaged file");
         raw.resize(size_t(stored));
         h5_check(H5Dread_chunk(ds, H5P_DEFAULT, at.data(), &mask, raw.data()),
                  "read a chunk of " + what);

@@ -168,8 +168,8 @@ TEST_CASE("data: a compact dataset that stores fewer bytes than its shape is ref
 // The same bug through a chunk: a deflate stream that inflates to fewer
 // bytes than the chunk (fuzz_dataset_bytes's file of 2026-12-01 did this to
 // train/masks), written with H5Dwrite_chunk, which bypasses the filters.
-// Also a stream that does not inflate, and a filter qat does not decode.
-TEST_CASE("data: a chunk that decodes to the wrong size, or an unknown filter, is refused") {
+// Also a stream that does not inflate.
+TEST_CASE("data: a chunk that decodes to the wrong size is refused") {
   const Split s = ramp_split(2, 1, 4, 4);
   auto file_with_chunk = [&](const std::string& path, const std::vector<unsigned char>& raw) {
     write_dataset(path, {{"train", s}}, {});  // chunk per sample, deflate
@@ -221,6 +221,26 @@ TEST_CASE("data: a chunk that decodes to the wrong size, or an unknown filter, i
                          qat::Error);
   }
 
+}
+
+// The chunk check's bounds, and a filter it cannot decode.
+TEST_CASE("data: a chunk grid too large, or a filter qat does not decode, is refused") {
+  const Split s = ramp_split(2, 1, 4, 4);
+  TmpPath tmp("filters.h5");
+  {  // a chunk grid too large to walk (the dims are checked after it)
+    hid_t f = H5Fcreate(tmp.str().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t g = H5Gcreate2(f, "train", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    raw_write(g, "images", H5T_NATIVE_FLOAT, {2, 4, 4}, s.images.data());
+    const hsize_t dims[] = {1 << 12, 1 << 11, 1}, chunk[] = {1, 1, 1};
+    hid_t space = H5Screate_simple(3, dims, nullptr);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 3, chunk);
+    H5Dclose(H5Dcreate2(g, "masks", H5T_NATIVE_UINT8, space, H5P_DEFAULT, dcpl, H5P_DEFAULT));
+    H5Pclose(dcpl), H5Sclose(space), H5Gclose(g), H5Fclose(f);
+    CHECK_THROWS_WITH_AS(read_split(tmp.str(), "train"),
+                         doctest::Contains(":/train/masks: a grid of more than 4194304 chunks"),
+                         qat::Error);
+  }
   hid_t f = H5Fcreate(tmp.str().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   hid_t g = H5Gcreate2(f, "train", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   raw_write(g, "masks", H5T_NATIVE_UINT8, {2, 4, 4}, s.masks.data());
