@@ -21,7 +21,13 @@
 # Interrupted (Ctrl-C, SIGTERM): the running fuzzer stops, its corpus is
 # merged and its row written, and no further harness starts.
 # Run it niced (`nice -n 15 scripts/fuzz.sh`) to take mostly idle CPU; two
-# instances with different harnesses can run side by side.
+# instances with different harnesses can run side by side. Where the kernel
+# groups processes by session (/proc/sys/kernel/sched_autogroup_enabled = 1,
+# Debian's default), nice orders processes only within one session and each
+# session gets an equal share: start it in a session of its own and lower
+# that session's weight, so that it takes only what others leave:
+#   setsid nice -n 15 scripts/fuzz.sh --cpu-seconds 1200 tiff > fuzz.log 2>&1 &
+#   sleep 1; echo 19 > /proc/$!/autogroup
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
