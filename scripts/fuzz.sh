@@ -26,8 +26,8 @@
 # Debian's default), nice orders processes only within one session and each
 # session gets an equal share: start it in a session of its own and lower
 # that session's weight, so that it takes only what others leave:
-#   setsid nice -n 15 scripts/fuzz.sh --cpu-seconds 1200 tiff > fuzz.log 2>&1 &
-#   sleep 1; echo 19 > /proc/$!/autogroup
+#   setsid sh -c 'echo 19 > /proc/self/autogroup; exec nice -n 15 scripts/fuzz.sh \
+#     --cpu-seconds 1200 tiff' > fuzz.log 2>&1 &
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
