@@ -419,6 +419,21 @@ Config parse_config(const YAML::Node& root, const std::string& source) {
   return c;
 }
 
+namespace {
+
+// node[key], made a map if missing; a scalar or a list there is an error
+// (yaml-cpp would throw BadSubscript, found by fuzz_config).
+YAML::Node map_at(YAML::Node node, const std::string& key, const std::string& what) {
+  if (!node[key]) node[key] = YAML::Node(YAML::NodeType::Map);
+  YAML::Node section = node[key];
+  if (!section.IsMap())
+    throw Error(what + ": '" + key + "' is " + (section.IsSequence() ? "a list" : "a value") +
+                " in the config, not a section of keys");
+  return section;
+}
+
+}  // namespace
+
 Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
   std::set<std::string> chain;
   YAML::Node root = load_yaml_file(path, chain);
@@ -444,17 +459,12 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
       for (size_t i = 2; i + 1 < parts.size(); ++i) layer += "." + parts[i];
       parts = {"layers", layer, parts.back()};
     }
-    if (parts.size() == 1) {
-      root[parts[0]] = value;
-    } else if (parts.size() == 3) {
-      if (!root[parts[0]]) root[parts[0]] = YAML::Node(YAML::NodeType::Map);
-      YAML::Node section = root[parts[0]];
-      if (!section[parts[1]]) section[parts[1]] = YAML::Node(YAML::NodeType::Map);
-      YAML::Node entry = section[parts[1]];
-      entry[parts[2]] = value;
-    } else {
+    if (parts.size() != 1 && parts.size() != 3)
       throw Error("--set '" + o + "': cannot place key '" + key + "'");
-    }
+    YAML::Node at = root;  // reset(), not =: yaml-cpp's = would write into root
+    for (size_t i = 0; i + 1 < parts.size(); ++i)
+      at.reset(map_at(at, parts[i], "--set '" + o + "'"));
+    at[parts.back()] = value;
   }
   return parse_config(root, path);
 }

@@ -223,6 +223,24 @@ TEST_CASE("data: a chunk that decodes to the wrong size is refused") {
 
 }
 
+// A type HDF5 would size its conversion buffer by: fuzz_int_model made one of
+// 4 GB; here 16-byte floats and a string.
+TEST_CASE("data: datasets of anything but numbers of 1 to 8 bytes are refused") {
+  TmpPath tmp("types.h5");
+  const std::vector<long double> wide(32, 1.0L);
+  const std::vector<uint8_t> masks(32, 0);
+  raw_file(tmp.str(), H5T_NATIVE_LDOUBLE, {2, 4, 4}, wide.data(), H5T_NATIVE_UINT8, {2, 4, 4},
+           masks.data());
+  CHECK(error_of(tmp.str()).find(":/train/images: a dataset of 16-byte floats, expected numbers "
+                                 "of 1 to 8 bytes") != std::string::npos);
+  hid_t text = H5Tcopy(H5T_C_S1);
+  H5Tset_size(text, 4);
+  const std::vector<char> chars(32 * 4, 'a');
+  raw_file(tmp.str(), text, {2, 4, 4}, chars.data(), H5T_NATIVE_UINT8, {2, 4, 4}, masks.data());
+  H5Tclose(text);
+  CHECK(error_of(tmp.str()).find("a dataset of 4-byte non-numbers") != std::string::npos);
+}
+
 // The chunk check's bounds, and a filter it cannot decode.
 TEST_CASE("data: a chunk grid too large, or a filter qat does not decode, is refused") {
   const Split s = ramp_split(2, 1, 4, 4);

@@ -129,6 +129,12 @@ TEST_CASE("unknown keys, wrong types and out-of-range values name the file and k
                        Error);
   CHECK_THROWS_WITH_AS(load_config("/nonexistent/qat.yaml"),
                        doctest::Contains("config file not found"), Error);
+  // --set reaching into a section the file holds as a value (fuzz_config)
+  const std::string flat = write_yaml("flat.yaml", "layers: fixed:0.8\n");
+  CHECK_THROWS_WITH_AS(load_config(flat, {"layers.conv9.weight=fixed:0.8"}),
+                       doctest::Contains("--set 'layers.conv9.weight=fixed:0.8': 'layers' is a "
+                                         "value in the config, not a section of keys"),
+                       Error);
   // a name longer than the system takes (fuzz_sweep found one, as a sweep's
   // base): a one-line qat::Error, not std::filesystem's exception
   const std::string long_name = "/tmp/" + std::string(300, 'x') + ".yaml";
