@@ -176,8 +176,7 @@ std::string describe_status(int status) {
 std::string SweepCell::dir() const { return log_output_dir + "/" + experiment_name; }
 
 Sweep load_sweep(const std::string& path) {
-  std::error_code ec;  // as load_config: a name the system refuses is a one-line error
-  if (!fs::exists(path, ec)) throw Error(path + ": " + (ec ? ec.message() : "sweep file not found"));
+  require_file(path, "sweep file");
   YAML::Node root;
   try {
     root = YAML::LoadFile(path);

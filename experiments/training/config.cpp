@@ -325,10 +325,8 @@ void merge_into(YAML::Node& base, const YAML::Node& over, const std::string& whe
 }
 
 YAML::Node load_yaml_file(const std::string& path, std::set<std::string>& chain) {
-  // error_code overloads: a name the system refuses (too long, a loop of
-  // links) is a one-line error like a missing file, not a filesystem_error
+  require_file(path, "config file");
   std::error_code ec;
-  if (!fs::exists(path, ec)) throw Error(path + ": " + (ec ? ec.message() : "config file not found"));
   const std::string canonical = fs::canonical(path, ec).string();
   if (ec) throw Error(path + ": " + ec.message());
   if (!chain.insert(canonical).second)
@@ -417,6 +415,16 @@ Config parse_config(const YAML::Node& root, const std::string& source) {
     throw Error(source + ": key 'beta_end': expected >= beta_start (" +
                 std::to_string(c.beta_start) + "), found " + std::to_string(c.beta_end));
   return c;
+}
+
+void require_file(const std::string& path, const std::string& kind) {
+  std::error_code ec;  // the error_code overloads throw nothing
+  const fs::file_status st = fs::status(path, ec);
+  if (ec && ec != std::errc::no_such_file_or_directory) throw Error(path + ": " + ec.message());
+  if (!fs::exists(st)) throw Error(path + ": " + kind + " not found");
+  if (!fs::is_regular_file(st))
+    throw Error(path + ": " + (fs::is_directory(st) ? "a directory" : "not a regular file") +
+                ", expected a " + kind);
 }
 
 namespace {

@@ -96,6 +96,11 @@ struct Config {
   std::string run_dir() const { return log_output_dir + "/" + experiment_name; }
 };
 
+// Throws a one-line qat::Error unless path names a regular file: missing
+// ("<path>: <kind> not found"), a directory, or a name the system refuses
+// (too long, a loop of links: std::filesystem would throw its own error).
+void require_file(const std::string& path, const std::string& kind);
+
 // Reads path (following `extends:`), applies overrides ("key=value"), and
 // validates. Throws qat::Error naming the file and key on any problem.
 Config load_config(const std::string& path,

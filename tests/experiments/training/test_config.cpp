@@ -139,6 +139,10 @@ TEST_CASE("unknown keys, wrong types and out-of-range values name the file and k
   // base): a one-line qat::Error, not std::filesystem's exception
   const std::string long_name = "/tmp/" + std::string(300, 'x') + ".yaml";
   CHECK_THROWS_WITH_AS(load_config(long_name), doctest::Contains(": File name too long"), Error);
+  // `extends` naming a folder (an empty name, as fuzz_config found)
+  const std::string folder = write_yaml("folder.yaml", "extends: ''\n");
+  CHECK_THROWS_WITH_AS(load_config(folder), doctest::Contains(": a directory, expected a config file"),
+                       Error);
   const std::string broken = write_yaml("broken.yaml", "lr: [1, 2\n");
   CHECK_THROWS_WITH_AS(load_config(broken), doctest::Contains("not valid YAML"), Error);
 }
