@@ -3,6 +3,8 @@
 // records a failing cell, and `qat table` over it gives the mean ± std of
 // the runs' own log.csv files.
 #include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 #include <cmath>
 #include <filesystem>
@@ -10,6 +12,7 @@
 #include <sstream>
 
 #include "tests/experiments/training/tiny_em.h"
+#include "tests/experiments/training/tiny_run.h"
 #include "experiments/training/checkpoint.h"
 #include "experiments/studies/sweep.h"
 #include "experiments/studies/table.h"
@@ -142,6 +145,41 @@ TEST_CASE("sweep: a bad grid is refused before any cell runs, naming the cell") 
   CHECK_THROWS_WITH(load_sweep((dir / "dup.yaml").string()), doctest::Contains("appears twice"));
 }
 
+namespace {
+
+std::string file_text(const std::string& path) {
+  std::ifstream f(path);
+  return std::string((std::istreambuf_iterator<char>(f)), {});
+}
+
+// `qat table` SIGKILLed at each of its write points (table.csv half written,
+// written but not renamed, then table.md the same; QAT_FAULT_KILL_AT_WRITE):
+// each file is the previous one or the whole new one, never part of one,
+// and the next run writes what an unbroken run does and leaves no .tmp.
+void check_table_survives_kills(const std::string& sweep_out, const std::string& dir) {
+  const std::vector<std::string> args = {"table", sweep_out, "--out", dir, "--no-plots"};
+  REQUIRE(qat::testing::run_qat_status(args, {}) == 0);
+  const std::string csv = file_text(dir + "/table.csv"), md = file_text(dir + "/table.md");
+  REQUIRE(!csv.empty());
+  REQUIRE(!md.empty());
+  for (int k = 1; k <= 4; ++k) {
+    INFO("killed at write point ", k);
+    for (const char* f : {"/table.csv", "/table.md"}) std::ofstream(dir + f) << "previous\n";
+    const int status = qat::testing::run_qat_status(args, {"QAT_FAULT_KILL_AT_WRITE=" + std::to_string(k)});
+    REQUIRE(WIFSIGNALED(status));
+    CHECK(WTERMSIG(status) == SIGKILL);
+    CHECK(file_text(dir + "/table.csv") == (k <= 2 ? "previous\n" : csv));
+    CHECK(file_text(dir + "/table.md") == "previous\n");
+  }
+  REQUIRE(qat::testing::run_qat_status(args, {}) == 0);
+  CHECK(file_text(dir + "/table.csv") == csv);
+  CHECK(file_text(dir + "/table.md") == md);
+  for (const auto& e : fs::directory_iterator(dir))
+    CHECK_MESSAGE(e.path().extension() != ".tmp", e.path().string());
+}
+
+}  // namespace
+
 TEST_CASE("sweep: a tiny real sweep runs, skips finished cells, records a failing one; "
           "the table averages the runs' logs") {
   const fs::path dir = scratch("real");
@@ -214,6 +252,7 @@ TEST_CASE("sweep: a tiny real sweep runs, skips finished cells, records a failin
     CHECK(md.find("- broken/seed2: failed — exit status 1: qat: error: ") != std::string::npos);
     CHECK(t.unfinished[1].detail.find("'/nonexistent/em.h5' not found") != std::string::npos);
   }
+  check_table_survives_kills(out, (dir / "table").string());
 }
 
 TEST_CASE("sweep: a stopped cell is resumed from its checkpoint, not restarted") {
