@@ -4,6 +4,8 @@
 // chunk's size, and a file whose chunk is shorter makes H5Dread read past a
 // heap buffer (found by fuzz_dataset_bytes: an unfiltered 2 x 4 x 4 uint8
 // dataset whose two chunks of 16 bytes were recorded as 30 bytes in all).
+// Chunks larger than their dataset, or than 256 MiB, are refused too: HDF5
+// allocates a whole chunk to read one.
 #pragma once
 #include <hdf5.h>
 

@@ -259,6 +259,16 @@ TEST_CASE("data: a chunk grid too large, or a filter qat does not decode, is ref
                          doctest::Contains(":/train/masks: a grid of more than 4194304 chunks"),
                          qat::Error);
   }
+  // a chunk larger than its dataset, which HDF5 would allocate whole (no
+  // writer makes one: fuzz_dataset_bytes's file, masks 2 x 4 x 4 in chunks
+  // of 134217729 x 4 x 4, 2 GB)
+  const std::string huge = std::string(QAT_TESTS) +
+                           "/fuzz/regressions/dataset_bytes/"
+                           "dataset_bytes-oom-1a04ca829f7c53206965986ffae062b403e016f8";
+  CHECK_THROWS_WITH_AS(read_split(huge, "train"),
+                       doctest::Contains(":/train/masks: chunk dimension 0 is 134217729, "
+                                         "expected 1 to the dataset's 2"),
+                       qat::Error);
   hid_t f = H5Fcreate(tmp.str().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   hid_t g = H5Gcreate2(f, "train", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   raw_write(g, "masks", H5T_NATIVE_UINT8, {2, 4, 4}, s.masks.data());
