@@ -34,15 +34,15 @@ Filters filters_of(hid_t dcpl, const std::string& what) {
   return f;
 }
 
-// The size of raw after inflating it, through a small buffer (the bytes are
-// not kept), stopping past limit (then limit + 1); -1 if it is not a whole
-// zlib stream.
-int64_t inflated_size(const std::vector<unsigned char>& raw, size_t limit) {
+// The size of raw[0, n) after inflating it, through a small buffer (the
+// bytes are not kept), stopping past limit (then limit + 1); -1 if it is not
+// a whole zlib stream.
+int64_t inflated_size(const unsigned char* raw, size_t n, size_t limit) {
   unsigned char out[1 << 16];
   z_stream z{};
   if (inflateInit(&z) != Z_OK) return -1;
-  z.next_in = const_cast<unsigned char*>(raw.data());
-  z.avail_in = uInt(raw.size());
+  z.next_in = const_cast<unsigned char*>(raw);
+  z.avail_in = uInt(n);
   int rc = Z_OK;
   while (rc == Z_OK && z.total_out <= limit) {
     z.next_out = out;
@@ -56,20 +56,22 @@ int64_t inflated_size(const std::vector<unsigned char>& raw, size_t limit) {
 }
 
 // The size chunk `raw` decodes to: the filters undone last to first,
-// skipping those its filter mask says were not applied.
-int64_t decoded_size(const Filters& f, unsigned mask, std::vector<unsigned char> raw,
+// skipping those its filter mask says were not applied. Only deflate needs
+// the bytes; past it, only the size is followed.
+int64_t decoded_size(const Filters& f, unsigned mask, const std::vector<unsigned char>& raw,
                      size_t chunk_bytes) {
   int64_t size = int64_t(raw.size());
+  bool inflated = false;
   for (size_t i = f.ids.size(); i-- > 0;) {
     if (mask & (1u << i)) continue;
     if (f.ids[i] == H5Z_FILTER_FLETCHER32) {  // a 4-byte checksum at the end
       if (size < 4) return -1;
       size -= 4;
-      raw.resize(size_t(size));
     } else if (f.ids[i] == H5Z_FILTER_DEFLATE) {
-      size = inflated_size(raw, chunk_bytes);
+      if (inflated) return -1;  // a second deflate: not a pipeline anyone writes
+      size = inflated_size(raw.data(), size_t(size), chunk_bytes);
       if (size != int64_t(chunk_bytes)) return size;
-      raw.assign(chunk_bytes, 0);  // the bytes do not matter past here, the size does
+      inflated = true;
     }  // shuffle keeps the size
   }
   return size;

@@ -39,24 +39,21 @@ void write_h5_dataset(hid_t loc, const std::string& path, const T* values,
 
 H5Handle h5_open_dataset(hid_t loc, const std::string& path, const std::string& what) {
   H5Handle ds = h5_dataset(H5Dopen2(loc, path.c_str(), H5P_DEFAULT), "open " + what);
-  {  // numbers only: HDF5 sizes its conversion buffer by the file's type
-     // (4 GB for a type a damaged int model declared, found by fuzz_int_model)
-    H5Handle type = h5_type(H5Dget_type(ds), "read the type of " + what);
-    const H5T_class_t c = H5Tget_class(type);
-    const size_t bytes = H5Tget_size(type);
-    if ((c != H5T_INTEGER && c != H5T_FLOAT) || bytes == 0 || bytes > 8)
-      throw Error(what + ": a dataset of " + std::to_string(bytes) + "-byte " +
-                  (c == H5T_INTEGER ? "integers" : c == H5T_FLOAT ? "floats" : "non-numbers") +
-                  ", expected numbers of 1 to 8 bytes");
-  }
+  // numbers only: HDF5 sizes its conversion buffer by the file's type
+  // (4 GB for a type a damaged int model declared, found by fuzz_int_model)
+  H5Handle type = h5_type(H5Dget_type(ds), "read the type of " + what);
+  const H5T_class_t c = H5Tget_class(type);
+  const size_t bytes = H5Tget_size(type);
+  if ((c != H5T_INTEGER && c != H5T_FLOAT) || bytes == 0 || bytes > 8)
+    throw Error(what + ": a dataset of " + std::to_string(bytes) + "-byte " +
+                (c == H5T_INTEGER ? "integers" : c == H5T_FLOAT ? "floats" : "non-numbers") +
+                ", expected numbers of 1 to 8 bytes");
   H5Handle dcpl = h5_plist(H5Dget_create_plist(ds), "read the layout of " + what);
   const H5D_layout_t layout = H5Pget_layout(dcpl);
   if (layout == H5D_CHUNKED) check_chunks(ds, dcpl, what);
   if (layout != H5D_COMPACT) return ds;  // contiguous: reads are bounded by the file
   H5Handle space = h5_space(H5Dget_space(ds), "read the shape of " + what);
-  H5Handle type = h5_type(H5Dget_type(ds), "read the type of " + what);
   const hssize_t points = H5Sget_simple_extent_npoints(space);
-  const size_t bytes = H5Tget_size(type);
   const hsize_t stored = H5Dget_storage_size(ds);
   if (points < 0 || bytes == 0 || stored != hsize_t(points) * bytes)
     throw Error(what + ": compact storage of " + std::to_string(stored) + " bytes, where " +
