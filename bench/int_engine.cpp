@@ -169,7 +169,7 @@ int main(int argc, char** argv) {
     quant::set_gemm_path_limit(p);
     if (quant::gemm_path() == p) fallbacks.emplace_back(p, median_ms(reps, [&] { engine.logits(x); }));
   }
-  quant::set_gemm_path_limit(quant::GemmPath::vnni);
+  quant::set_gemm_path_limit(quant::GemmPath::best);
   std::printf("U-Net width %lld, 1x%lldx%lld, batch 1, %d threads, median of %d, %s Q%d.%d/Q%d.%d%s\n",
               (long long)width, (long long)size, (long long)size, threads, reps,
               quantization.c_str(), ai, af, wi, wf,

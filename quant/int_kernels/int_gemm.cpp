@@ -251,12 +251,14 @@ namespace {
 // a whole program on a fallback), set_gemm_path_limit afterwards.
 GemmPath limit_from_env() {
   const char* e = std::getenv("QAT_INT_GEMM");
-  if (!e) return GemmPath::vnni;
+  if (!e) return GemmPath::best;
   if (!std::strcmp(e, "portable")) return GemmPath::portable;
   if (!std::strcmp(e, "avx2")) return GemmPath::avx2;
   if (!std::strcmp(e, "maddubs")) return GemmPath::maddubs;
   if (!std::strcmp(e, "vnni")) return GemmPath::vnni;
-  throw Error(detail::concat("QAT_INT_GEMM=", e, ": expected portable, avx2, maddubs or vnni"));
+  if (!std::strcmp(e, "amx")) return GemmPath::amx;
+  throw Error(
+      detail::concat("QAT_INT_GEMM=", e, ": expected portable, avx2, maddubs, vnni or amx"));
 }
 std::atomic<GemmPath>& path_limit() {
   static std::atomic<GemmPath> limit{limit_from_env()};
@@ -266,6 +268,7 @@ std::atomic<GemmPath>& path_limit() {
 
 GemmPath gemm_path() {
   const GemmPath limit = path_limit().load();
+  if (limit >= GemmPath::amx && cpu_has_vnni() && cpu_has_amx()) return GemmPath::amx;
   if (limit >= GemmPath::vnni && cpu_has_vnni()) return GemmPath::vnni;
   if (limit >= GemmPath::maddubs && cpu_has_avx2()) return GemmPath::maddubs;
   if (limit >= GemmPath::avx2 && cpu_has_avx2()) return GemmPath::avx2;
@@ -274,6 +277,7 @@ GemmPath gemm_path() {
 void set_gemm_path_limit(GemmPath limit) { path_limit().store(limit); }
 const char* gemm_path_name(GemmPath p) {
   switch (p) {
+    case GemmPath::amx: return "AMX";
     case GemmPath::vnni: return "VNNI";
     case GemmPath::maddubs: return "AVX2 bytes";
     case GemmPath::avx2: return "AVX2";
@@ -281,9 +285,9 @@ const char* gemm_path_name(GemmPath p) {
   }
   return "portable";
 }
-bool use_vnni() { return gemm_path() == GemmPath::vnni; }
+bool use_vnni() { return gemm_path() >= GemmPath::vnni; }
 void set_portable_only(bool value) {
-  set_gemm_path_limit(value ? GemmPath::portable : GemmPath::vnni);
+  set_gemm_path_limit(value ? GemmPath::portable : GemmPath::best);
 }
 
 template <class T>
@@ -302,7 +306,15 @@ PackedA<T> pack_a(const T* A, int64_t M, int64_t K) {
       p.corr[size_t(m)] = static_cast<int32_t>(128u * s);
     }
   }
-  if constexpr (sizeof(T) == 1) p.wide.assign(p.data.begin(), p.data.end());
+  if constexpr (sizeof(T) == 1) {
+    p.wide.assign(p.data.begin(), p.data.end());
+    if (cpu_has_amx()) {
+      p.Kt = (K + 63) / 64 * 64;
+      p.tiles.assign(size_t((M + 31) / 32 * 32 * p.Kt), T(0));
+      for (int64_t m = 0; m < M; ++m)
+        std::memcpy(p.tiles.data() + m * p.Kt, A + m * K, size_t(K));
+    }
+  }
   return p;
 }
 
@@ -354,11 +366,16 @@ void packed_avx2(int32_t* C, const PackedA<T>& A, const Rows& row, int64_t N, in
 template <class T, class Rows>
 void packed(int32_t* C, const PackedA<T>& A, const Rows& row, int64_t N, int64_t ldc) {
   const GemmPath path = gemm_path();
-  if constexpr (sizeof(T) == 1)
+  if constexpr (sizeof(T) == 1) {
     if (path == GemmPath::maddubs && A.byte_run > 0) {
       panels::packed_maddubs(C, A, row, N, ldc);
       return;
     }
+    if (path == GemmPath::amx && A.Kt > 0) {
+      panels::packed_amx(C, A, row, N, ldc);
+      return;
+    }
+  }
   if (path == GemmPath::avx2 || path == GemmPath::maddubs) {
     packed_avx2(C, A, row, N, ldc);
     return;

@@ -31,6 +31,9 @@
 //   gemm_naive     triple loop in int64, truncated to int32
 //   gemm_blocked   portable C++: cache blocks, OpenMP over column blocks
 //   gemm_vnni      AVX-512 VNNI micro-kernel, OpenMP over column panels
+//   (AMX)          int8 only: AMX tiles, tdpbssd on 32 x 32 blocks of C
+//                  (int_gemm_amx.cpp), where the CPU and Linux allow them;
+//                  the int16 GEMMs keep VNNI
 //   (packed AVX2)  vpmaddwd on int16 pairs (int8 codes widened when packed),
 //                  for CPUs without AVX-512 VNNI (AMD Zen 2/3, older Intel)
 //   (AVX2 bytes)   vpmaddubsw on unsigned activation bytes times signed weight
@@ -79,6 +82,10 @@ struct PackedA {
   // safe, the path is not taken), byte_corr = byte_offset * rowsum per row.
   int byte_offset = 0, byte_run = 0;
   std::vector<int32_t> byte_corr;
+  // int8 on an AMX CPU: the rows again, padded with zeros to 32 rows and
+  // Kt = K rounded up to 64, so that every tile is whole (int_gemm_amx.cpp).
+  int64_t Kt = 0;
+  std::vector<T> tiles;
 };
 template <class T>
 PackedA<T> pack_a(const T* A, int64_t M, int64_t K);
@@ -101,19 +108,23 @@ void gemm_packed_rows(int32_t* C, const PackedA<T>& A, const T* base, const int6
 
 // True if this CPU runs the _vnni versions (AVX-512 F, BW and VNNI).
 bool cpu_has_vnni();
+// True if this CPU has AMX-TILE and AMX-INT8 and Linux let the process use
+// the tile registers (asked for once, at the first call).
+bool cpu_has_amx();
 bool cpu_has_avx2();
 // What gemm_packed and the integer conv run: the best path the CPU has, at
 // most a limit (default vnni: no limit). The limit is for tests and
 // benchmarks of the fallbacks: set_gemm_path_limit, or the environment
-// variable QAT_INT_GEMM=portable|avx2|maddubs|vnni read at the first call.
+// variable QAT_INT_GEMM=portable|avx2|maddubs|vnni|amx read at the first call.
 // maddubs is AVX2 with the byte path allowed for the int8 GEMMs whose
 // PackedA has byte_run > 0 (every other GEMM runs avx2 under it); avx2 is
-// vpmaddwd only.
-enum class GemmPath { portable = 0, avx2 = 1, maddubs = 2, vnni = 3 };
+// vpmaddwd only. amx runs the int8 GEMMs on AMX tiles and the int16 ones
+// on VNNI; best is no limit.
+enum class GemmPath { portable = 0, avx2 = 1, maddubs = 2, vnni = 3, amx = 4, best = amx };
 GemmPath gemm_path();
 void set_gemm_path_limit(GemmPath limit);
 const char* gemm_path_name(GemmPath path);
-// gemm_path() == vnni; set_portable_only(b): the limit portable, or none.
+// gemm_path() is vnni or amx; set_portable_only(b): the limit portable, or none.
 bool use_vnni();
 void set_portable_only(bool portable_only);
 

@@ -65,6 +65,27 @@ inline void pack_group(int16_t* dst, const int16_t* const* src, int8_t /*offset*
   _mm_storeu_si128(out + 1, _mm_unpackhi_epi16(r0, r1));  // 4-7
 }
 
+// The same for 64 int8 columns at once with AVX-512 (the VNNI and AMX
+// panels, which run only where it is present): byte and word unpacks give,
+// in 128-bit lane L, columns 16L + 4i..4i+3 (i = 0..3, one vector each), and
+// two rounds of lane shuffles put lane L of the four into output vector L.
+__attribute__((target("avx512f,avx512bw"))) inline void pack_group64(
+    int8_t* dst, const int8_t* const* src, int8_t offset) {
+  const __m512i add = _mm512_set1_epi8(offset);
+  __m512i r[4];
+  for (int t = 0; t < 4; ++t) r[t] = _mm512_add_epi8(_mm512_loadu_si512(src[t]), add);
+  const __m512i lo01 = _mm512_unpacklo_epi8(r[0], r[1]), hi01 = _mm512_unpackhi_epi8(r[0], r[1]);
+  const __m512i lo23 = _mm512_unpacklo_epi8(r[2], r[3]), hi23 = _mm512_unpackhi_epi8(r[2], r[3]);
+  const __m512i a = _mm512_unpacklo_epi16(lo01, lo23), b = _mm512_unpackhi_epi16(lo01, lo23);
+  const __m512i c = _mm512_unpacklo_epi16(hi01, hi23), d = _mm512_unpackhi_epi16(hi01, hi23);
+  const __m512i ab01 = _mm512_shuffle_i32x4(a, b, 0x44), cd01 = _mm512_shuffle_i32x4(c, d, 0x44);
+  const __m512i ab23 = _mm512_shuffle_i32x4(a, b, 0xEE), cd23 = _mm512_shuffle_i32x4(c, d, 0xEE);
+  _mm512_storeu_si512(dst, _mm512_shuffle_i32x4(ab01, cd01, 0x88));        // columns 0-15
+  _mm512_storeu_si512(dst + 64, _mm512_shuffle_i32x4(ab01, cd01, 0xDD));   // 16-31
+  _mm512_storeu_si512(dst + 128, _mm512_shuffle_i32x4(ab23, cd23, 0x88));  // 32-47
+  _mm512_storeu_si512(dst + 192, _mm512_shuffle_i32x4(ab23, cd23, 0xDD));  // 48-63
+}
+
 // B columns [n0, n0+nr) -> Bp (Kp/G, NR, G), NR columns a panel; int8 gets
 // + offset (stored as uint8), padding holds the code 0 (the byte offset).
 // Whole k-groups of a whole panel go through pack_group, the edges element
@@ -78,6 +99,10 @@ void pack_b_panel(T* Bp, const Rows& row, int64_t K, int64_t Kp, int64_t n0, int
     if (nr == NR && kg * G + G <= K) {
       const T* src[G];
       for (int64_t t = 0; t < G; ++t) src[t] = row(kg * G + t) + n0;
+      if constexpr (NR == 64 && sizeof(T) == 1) {
+        pack_group64(Bp + kg * NR * G, src, int8_t(offset));
+        continue;
+      }
       for (int64_t j = 0; j < NR; j += cols) {
         pack_group(Bp + (kg * NR + j) * G, src, int8_t(offset));
         for (int64_t t = 0; t < G; ++t) src[t] += cols;
@@ -105,5 +130,9 @@ void pack_b_panel(T* Bp, const Rows& row, int64_t K, int64_t Kp, int64_t n0, int
 template <class Rows>
 void packed_maddubs(int32_t* C, const PackedA<int8_t>& A, const Rows& row, int64_t N,
                     int64_t ldc);
+// The AMX path (int_gemm_amx.cpp), for A.Kt > 0: the same contract and the
+// same two instantiations.
+template <class Rows>
+void packed_amx(int32_t* C, const PackedA<int8_t>& A, const Rows& row, int64_t N, int64_t ldc);
 
 }  // namespace qat::quant::panels

@@ -318,7 +318,7 @@ void requantise_row(T* out, const int32_t* acc, int64_t n, const Requant& r, int
   // tests and benchmarks can force the fallbacks), scalar for the rest
   const GemmPath path = gemm_path();
   int64_t start = 0;
-  if (s <= 62 && path == GemmPath::vnni && has_avx512())
+  if (s <= 62 && path >= GemmPath::vnni && has_avx512())
     start = requantise_row_avx512(out, acc, n, M, O, s, L, H, floor_acc);
   else if (s <= 62 && path != GemmPath::portable)
     start = requantise_row_avx2(out, acc, n, M, O, s, L, H, floor_acc);

@@ -28,11 +28,12 @@ namespace {
 // The paths the CPU runs, each once: limit -> what gemm_path() gives.
 std::vector<GemmPath> paths_here() {
   std::vector<GemmPath> out;
-  for (GemmPath p : {GemmPath::portable, GemmPath::avx2, GemmPath::maddubs, GemmPath::vnni}) {
+  for (GemmPath p : {GemmPath::portable, GemmPath::avx2, GemmPath::maddubs, GemmPath::vnni,
+                    GemmPath::amx}) {
     set_gemm_path_limit(p);
     if (gemm_path() == p) out.push_back(p);
   }
-  set_gemm_path_limit(GemmPath::vnni);
+  set_gemm_path_limit(GemmPath::best);
   return out;
 }
 
@@ -132,7 +133,7 @@ TEST_CASE("int conv paths: a part joining two inputs equals conv2d_codes_naive o
     check_joined(rng, 1, 1, 1, 3, 5, 1, -128, 127, 127);  // not proven: the int16 kernels
     check_joined(rng, 1, 24, 16, 17, 70, 19, -32, 31, 8);
   }
-  set_gemm_path_limit(GemmPath::vnni);
+  set_gemm_path_limit(GemmPath::best);
 }
 
 TEST_CASE("int gemm paths: each path the CPU has equals the naive loop") {
@@ -155,7 +156,7 @@ TEST_CASE("int gemm paths: each path the CPU has equals the naive loop") {
       check_packed<int16_t>(rng, M, N, K, -32768, 32767);  // wraps mod 2^32
     }
   }
-  set_gemm_path_limit(GemmPath::vnni);
+  set_gemm_path_limit(GemmPath::best);
 }
 
 TEST_CASE("int conv paths: conv in parts on each path equals conv2d_codes_naive") {
@@ -172,7 +173,7 @@ TEST_CASE("int conv paths: conv in parts on each path equals conv2d_codes_naive"
     check_conv<int8_t>(rng, 2, 3, 9, 13, 7, -32, 31, /*w_hi=*/8);
     check_conv<int8_t>(rng, 1, 24, 20, 70, 13, -64, 64, /*w_hi=*/16);
   }
-  set_gemm_path_limit(GemmPath::vnni);
+  set_gemm_path_limit(GemmPath::best);
 }
 
 // requantise_row (AVX-512 on the VNNI path, AVX2, scalar) and
@@ -221,7 +222,7 @@ TEST_CASE("int requantise paths: requantise_row on each path equals requantise")
       REQUIRE(bad == 0);
     }
   }
-  set_gemm_path_limit(GemmPath::vnni);
+  set_gemm_path_limit(GemmPath::best);
 }
 
 TEST_CASE("int gemm paths: the names bench_int_engine prints") {
@@ -229,6 +230,7 @@ TEST_CASE("int gemm paths: the names bench_int_engine prints") {
   CHECK(std::string(gemm_path_name(GemmPath::maddubs)) == "AVX2 bytes");
   CHECK(std::string(gemm_path_name(GemmPath::portable)) == "portable");
   CHECK(std::string(gemm_path_name(GemmPath::vnni)) == "VNNI");
+  CHECK(std::string(gemm_path_name(GemmPath::amx)) == "AMX");
 }
 
 // ---- the AVX2 byte path (vpmaddubsw) at the limits of its int16 proof
@@ -318,13 +320,13 @@ TEST_CASE("int gemm byte path: equals gemm_naive at the bound limits, and is ref
         if (f.proven) CHECK(run > 0);
         if (!f.proven && K > 1) CHECK(run == 0);
       }
-  set_gemm_path_limit(GemmPath::vnni);
+  set_gemm_path_limit(GemmPath::best);
 }
 
 TEST_CASE("int gemm byte path: forced past its bound it saturates, so the proof is needed") {
   set_gemm_path_limit(GemmPath::maddubs);
   if (gemm_path() != GemmPath::maddubs) {  // no AVX2
-    set_gemm_path_limit(GemmPath::vnni);
+    set_gemm_path_limit(GemmPath::best);
     return;
   }
   // fixed_twos Q8.0 x Q0.8 at the ends: one pair is 255 * 254 = 64770 after
@@ -341,5 +343,5 @@ TEST_CASE("int gemm byte path: forced past its bound it saturates, so the proof 
   p.byte_corr.assign(p.corr.begin(), p.corr.end());
   gemm_packed(got.data(), p, B.data(), N);
   CHECK(got != want);
-  set_gemm_path_limit(GemmPath::vnni);
+  set_gemm_path_limit(GemmPath::best);
 }
