@@ -141,13 +141,15 @@ TEST_CASE("int gemm paths: each path the CPU has equals the naive loop") {
   const std::vector<GemmPath> paths = paths_here();
   CHECK(paths.front() == GemmPath::portable);
   CHECK((paths.back() == GemmPath::maddubs) == (cpu_has_avx2() && !cpu_has_vnni()));
+  CHECK((paths.back() == GemmPath::amx) == cpu_has_amx());
   for (GemmPath path : paths) {
     CAPTURE(gemm_path_name(path));
     set_gemm_path_limit(path);
     REQUIRE(gemm_path() == path);
     // sizes: one tile, partial row tiles and panels, K odd, K past one group
     for (const auto& [M, N, K] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {6, 16, 2},
-                                 {7, 17, 3}, {13, 70, 27}, {64, 130, 576}}) {
+                                 {7, 17, 3}, {13, 70, 27}, {64, 130, 576},
+                                 {40, 100, 200}}) {  // AMX: a whole and a part block, k tail
       CAPTURE(M);
       CAPTURE(N);
       CAPTURE(K);
