@@ -35,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "autograd/gemm/sgemm.h"
 #include "experiments/training/config.h"
 #include "experiments/training/model.h"
 #include "experiments/training/thread_governor.h"
@@ -168,7 +169,9 @@ void run(const Size& cfg, const std::string& quant, int warmup, int steps, bool 
 
   std::vector<double> times, cpus;
   ThreadGovernor governor(omp_get_max_threads(), adapt);  // as `qat train` has it
+  double step_thread_seconds = 0;  // of the timed steps, for the GEMMs' share
   for (int s = 0; s < warmup + steps; ++s) {
+    if (s == warmup) gemm::sgemm_stats_reset(), gemm::sgemm_stats_enable(true);
     for (Tensor& p : net.parameters()) p.zero_grad();
     const int active = governor.active();
     const StepClock clock;
@@ -182,8 +185,9 @@ void run(const Size& cfg, const std::string& quant, int warmup, int steps, bool 
                 sec, cpu, active, loss.item(), rss_mib());
     set_threads(governor.after_step(sec, cpu));
     if (!governor.change().empty()) std::printf("  %s\n", governor.change().c_str());
-    if (s >= warmup) times.push_back(sec), cpus.push_back(cpu);
+    if (s >= warmup) times.push_back(sec), cpus.push_back(cpu), step_thread_seconds += sec * active;
   }
+  gemm::sgemm_stats_enable(false);
   set_threads(governor.threads());  // the FMA peak below on all of them
   std::sort(times.begin(), times.end());
   std::sort(cpus.begin(), cpus.end());
@@ -194,6 +198,15 @@ void run(const Size& cfg, const std::string& quant, int warmup, int steps, bool 
               "direct-convolution-equivalent rate is %.0f%% of it (not the GEMMs' own share: "
               "Winograd does fewer FLOPs)\n",
               peak, isa, omp_get_max_threads(), 100.0 * 3 * gflop_fwd / median / peak);
+  // The GEMMs' own FLOPs (Winograd's fewer multiplications counted as done)
+  // against the time the threads spent in them.
+  const gemm::SgemmStats g = gemm::sgemm_stats();
+  const double gemm_rate = g.flops / 1e9 / g.thread_seconds;  // per thread
+  std::printf("GEMMs: %.1f GFLOP a step in %ld calls, %.0f%% of the step's thread time, "
+              "%.1f GFLOP/s per thread while in them = %.0f%% of one thread's FMA peak\n",
+              g.flops / 1e9 / steps, long(g.calls / steps),
+              100.0 * g.thread_seconds / step_thread_seconds, gemm_rate,
+              100.0 * gemm_rate / (peak / omp_get_max_threads()));
   std::printf("RESULT %s qat-%s s/step %.3f GFLOP/s %.1f peak_rss_MiB %.0f cpu_s/step %.2f\n",
               cfg.name, quant.c_str(), median, 3 * gflop_fwd / median, peak_rss_mib(),
               cpus[cpus.size() / 2]);

@@ -62,4 +62,17 @@ const char* sgemm_path_name(SgemmPath path);
 // lacks it.
 void sgemm_on(SgemmPath path, const Sgemm& g);
 
+// What the GEMMs did since the last reset, counted only while enabled (off
+// by default: a benchmark turns it on to see how near the FMA peak the
+// GEMMs of a step run). thread_seconds adds up every call's wall time on
+// the thread that ran it (sgemm_parallel: its wall time times the threads).
+struct SgemmStats {
+  double flops = 0;  // 2 M N K per call
+  double thread_seconds = 0;
+  int64_t calls = 0;
+};
+void sgemm_stats_enable(bool on);
+void sgemm_stats_reset();
+SgemmStats sgemm_stats();
+
 }  // namespace qat::gemm

@@ -1,7 +1,10 @@
 // Which micro-kernel runs: the best the CPU has (checked once with
 // __builtin_cpu_supports), at most a limit, as quant/int_kernels/int_gemm.cpp
 // does for the integer GEMM with QAT_INT_GEMM.
+#include <omp.h>
+
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
@@ -49,12 +52,39 @@ const char* sgemm_path_name(SgemmPath p) {
   return p == SgemmPath::avx512 ? "avx512" : p == SgemmPath::avx2 ? "avx2" : "portable";
 }
 
+namespace {
+std::atomic<bool> stats_on{false};
+std::atomic<uint64_t> stats_flops{0}, stats_ns{0}, stats_calls{0};
+
+// f() timed into the statistics when they are on, as `threads` threads' time.
+template <class F>
+void counted(const Sgemm& g, int threads, F&& f) {
+  if (!stats_on.load(std::memory_order_relaxed)) return f();
+  const auto t0 = std::chrono::steady_clock::now();
+  f();
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::steady_clock::now() - t0).count();
+  stats_flops += uint64_t(2 * g.M * g.N * g.K);
+  stats_ns += uint64_t(ns) * uint64_t(threads);
+  stats_calls += 1;
+}
+}  // namespace
+
+void sgemm_stats_enable(bool on) { stats_on = on; }
+void sgemm_stats_reset() { stats_flops = stats_ns = stats_calls = 0; }
+SgemmStats sgemm_stats() {
+  return {double(stats_flops.load()), 1e-9 * double(stats_ns.load()),
+          int64_t(stats_calls.load())};
+}
+
 void sgemm_on(SgemmPath path, const Sgemm& g) {
   if (!cpu_has(path))
     throw Error(detail::concat("sgemm: this CPU has no ", sgemm_path_name(path)));
-  run_blocked(kernel(path), g, wants_dot(kernel(path), g));
+  counted(g, 1, [&] { run_blocked(kernel(path), g, wants_dot(kernel(path), g)); });
 }
 void sgemm(const Sgemm& g) { sgemm_on(sgemm_path(), g); }
-void sgemm_parallel(const Sgemm& g) { run_parallel(kernel(sgemm_path()), g); }
+void sgemm_parallel(const Sgemm& g) {
+  counted(g, omp_get_max_threads(), [&] { run_parallel(kernel(sgemm_path()), g); });
+}
 
 }  // namespace qat::gemm

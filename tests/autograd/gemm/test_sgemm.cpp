@@ -189,3 +189,23 @@ TEST_CASE("sgemm path limit: a forced path, never above what the CPU has") {
   CHECK(cpu_has(sgemm_path()));
   if (!cpu_has(SgemmPath::avx512)) CHECK_THROWS_AS(sgemm_on(SgemmPath::avx512, {}), Error);
 }
+
+TEST_CASE("sgemm stats: 2 M N K per call while enabled, nothing while off") {
+  Rng rng(7);
+  const Case c(false, false, false, 13, 70, 27, rng);
+  Vec C = c.C0;
+  sgemm_stats_reset();
+  sgemm(c.args(C.data()));  // off by default
+  CHECK(sgemm_stats().calls == 0);
+  sgemm_stats_enable(true);
+  sgemm(c.args(C.data()));
+  sgemm_parallel(c.args(C.data()));
+  sgemm_stats_enable(false);
+  sgemm(c.args(C.data()));
+  const SgemmStats s = sgemm_stats();
+  CHECK(s.calls == 2);
+  CHECK(s.flops == 2.0 * 2 * 13 * 70 * 27);
+  CHECK(s.thread_seconds > 0);
+  sgemm_stats_reset();
+  CHECK(sgemm_stats().flops == 0);
+}
