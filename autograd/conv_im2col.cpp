@@ -74,18 +74,26 @@ void col2im(float* dx, const float* col, const ConvGeometry& g) {
   }
 }
 
+// A 1x1 conv with stride 1 and no padding reads each pixel once: its col
+// is x itself, so no copy is made.
+bool col_is_input(const ConvGeometry& g) {
+  return g.KH == 1 && g.KW == 1 && g.stride == 1 && g.pad == 0;
+}
+
 }  // namespace
 
 void conv2d_im2col_forward(float* out, const float* x, const float* w,
                            const float* bias, const ConvGeometry& g) {
-  Storage col(size_t(g.patch() * g.pixels()));
+  const bool direct = col_is_input(g);
+  Storage col(direct ? 0 : size_t(g.patch() * g.pixels()));
   for (int64_t n = 0; n < g.N; ++n) {
-    im2col(col.data(), x + n * g.C * g.H * g.W, g);
+    const float* image = x + n * g.C * g.H * g.W;
+    if (!direct) im2col(col.data(), image, g);
     float* o = out + n * g.OC * g.pixels();
     // o (OC, pixels) = w (OC, patch) * col (patch, pixels)
     gemm::sgemm_parallel({.M = g.OC, .N = g.pixels(), .K = g.patch(), .A = w,
-                          .lda = g.patch(), .B = col.data(), .ldb = g.pixels(),
-                          .C = o, .ldc = g.pixels()});
+                          .lda = g.patch(), .B = direct ? image : col.data(),
+                          .ldb = g.pixels(), .C = o, .ldc = g.pixels()});
     if (bias) {
 #pragma omp parallel for
       for (int64_t oc = 0; oc < g.OC; ++oc)
@@ -100,10 +108,12 @@ void conv2d_im2col_backward(float* dx, float* dw, float* dbias, const float* dou
   for (int64_t n = 0; n < g.N; ++n) {
     const float* go = dout + n * g.OC * g.pixels();
     if (dw) {
-      im2col(col.data(), x + n * g.C * g.H * g.W, g);
+      const float* image = x + n * g.C * g.H * g.W;
+      const bool direct = col_is_input(g);
+      if (!direct) im2col(col.data(), image, g);
       // dw (OC, patch) += go (OC, pixels) * col^T (pixels, patch)
       gemm::sgemm_parallel({.tb = true, .M = g.OC, .N = g.patch(), .K = g.pixels(),
-                            .A = go, .lda = g.pixels(), .B = col.data(),
+                            .A = go, .lda = g.pixels(), .B = direct ? image : col.data(),
                             .ldb = g.pixels(), .C = dw, .ldc = g.patch(),
                             .accumulate = true});
     }
