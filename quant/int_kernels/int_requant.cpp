@@ -146,6 +146,56 @@ QAT_AVX512_REQUANT static inline __m512i requant_lane8(__m256i a32, const Requan
   return _mm512_min_epi64(_mm512_max_epi64(q, k.vl), k.vh);
 }
 
+// The sign-magnitude rows (requantise_sign_magnitude) on 8 int64 lanes, as
+// the AVX2 version below does on 4: the magnitude X = |a * M + O|, its
+// integer part X >> (s + f) clamped to 2^i - 1, its fraction rounded half
+// to even from s + f to f bits, the sign put back.
+struct SignMagnitudeLanes {
+  __m512i vm, vo, top, frac_mask, mask, half, one;
+  __m128i total, sh, f;
+  bool round, no_fraction;
+};
+QAT_AVX512_REQUANT static inline __m512i requant_lane8(__m256i a32,
+                                                       const SignMagnitudeLanes& k) {
+  const __m512i x = _mm512_add_epi64(_mm512_mullo_epi64(_mm512_cvtepi32_epi64(a32), k.vm), k.vo);
+  const __m512i zero = _mm512_setzero_si512();
+  const __mmask8 neg = _mm512_cmplt_epi64_mask(x, zero);
+  const __m512i X = _mm512_abs_epi64(x);
+  const __m512i whole = _mm512_min_epi64(_mm512_srl_epi64(X, k.total), k.top);
+  __m512i frac = _mm512_and_si512(X, k.frac_mask);
+  if (k.round) {  // s >= 1: round_shift_ge1 on frac >= 0
+    const __m512i q = _mm512_srl_epi64(frac, k.sh), r = _mm512_and_si512(frac, k.mask);
+    const __mmask8 up = _mm512_cmpgt_epi64_mask(r, k.half) |
+                        (_mm512_cmpeq_epi64_mask(r, k.half) & _mm512_test_epi64_mask(q, k.one));
+    frac = _mm512_mask_add_epi64(q, up, q, k.one);
+  }
+  if (k.no_fraction) frac = zero;
+  const __m512i mag = _mm512_add_epi64(_mm512_sll_epi64(whole, k.f), frac);
+  return _mm512_mask_sub_epi64(mag, neg, zero, mag);
+}
+
+// 16 accumulators at a time, through requant_lane8 of the lanes k; returns
+// how many it did (a multiple of 16), the scalar loop does the rest.
+template <class T, class Lanes>
+QAT_AVX512_REQUANT int64_t rows_avx512(T* out, const int32_t* acc, int64_t n, int32_t floor_acc,
+                                       const Lanes& k) {
+  const __m512i vfloor = _mm512_set1_epi32(floor_acc);
+  int64_t p = 0;
+  for (; p + 16 <= n; p += 16) {
+    const __m512i a = _mm512_max_epi32(_mm512_loadu_si512(acc + p), vfloor);
+    const __m256i lo = _mm512_cvtepi64_epi32(requant_lane8(_mm512_castsi512_si256(a), k));
+    const __m256i hi = _mm512_cvtepi64_epi32(requant_lane8(_mm512_extracti64x4_epi64(a, 1), k));
+    const __m512i c = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+    if constexpr (sizeof(T) == 1)
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + p), _mm512_cvtepi32_epi8(c));
+    else if constexpr (sizeof(T) == 2)
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + p), _mm512_cvtepi32_epi16(c));
+    else
+      _mm512_storeu_si512(out + p, c);
+  }
+  return p;
+}
+
 template <class T>
 QAT_AVX512_REQUANT int64_t requantise_row_avx512(T* out, const int32_t* acc, int64_t n,
                                                  int64_t M, int64_t O, int s, int64_t L,
@@ -159,22 +209,28 @@ QAT_AVX512_REQUANT int64_t requantise_row_avx512(T* out, const int32_t* acc, int
                        _mm512_set1_epi64(1),
                        _mm_cvtsi32_si128(s),
                        s};
-  const __m512i vfloor = _mm512_set1_epi32(floor_acc);
-  auto lane8 = [&k](__m256i a32) QAT_AVX512_REQUANT { return requant_lane8(a32, k); };
-  int64_t p = 0;
-  for (; p + 16 <= n; p += 16) {
-    const __m512i a = _mm512_max_epi32(_mm512_loadu_si512(acc + p), vfloor);
-    const __m256i lo = _mm512_cvtepi64_epi32(lane8(_mm512_castsi512_si256(a)));
-    const __m256i hi = _mm512_cvtepi64_epi32(lane8(_mm512_extracti64x4_epi64(a, 1)));
-    const __m512i c = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-    if constexpr (sizeof(T) == 1)
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + p), _mm512_cvtepi32_epi8(c));
-    else if constexpr (sizeof(T) == 2)
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + p), _mm512_cvtepi32_epi16(c));
-    else
-      _mm512_storeu_si512(out + p, c);
-  }
-  return p;
+  return rows_avx512(out, acc, n, floor_acc, k);
+}
+
+template <class T>
+QAT_AVX512_REQUANT int64_t requantise_row_sign_magnitude_avx512(T* out, const int32_t* acc,
+                                                                int64_t n, const Requant& r,
+                                                                int i, int f, bool no_fraction,
+                                                                int32_t floor_acc) {
+  const int s = r.shift, total = s + f;
+  const SignMagnitudeLanes k{_mm512_set1_epi64(r.multiplier),
+                             _mm512_set1_epi64(r.offset),
+                             _mm512_set1_epi64((int64_t(1) << i) - 1),
+                             _mm512_set1_epi64((int64_t(1) << total) - 1),
+                             _mm512_set1_epi64(s ? (int64_t(1) << s) - 1 : 0),
+                             _mm512_set1_epi64(s ? int64_t(1) << (s - 1) : 1),
+                             _mm512_set1_epi64(1),
+                             _mm_cvtsi32_si128(total),
+                             _mm_cvtsi32_si128(s),
+                             _mm_cvtsi32_si128(f),
+                             s > 0,
+                             no_fraction};
+  return rows_avx512(out, acc, n, floor_acc, k);
 }
 #pragma GCC diagnostic pop
 
@@ -338,11 +394,13 @@ void requantise_row_sign_magnitude(T* out, const int32_t* acc, int64_t n, const 
   const int s = r.shift, total = s + f;
   const int32_t floor_acc = relu ? 0 : std::numeric_limits<int32_t>::min();
   const bool no_fraction = gm_code && f == 0;  // the GM code truncates at f = 0
-  // vector rows where the GEMM runs AVX2 or better (as requantise_row), scalar for the rest
-  const int64_t start = gemm_path() != GemmPath::portable && cpu_has_avx2()
-                            ? requantise_row_sign_magnitude_avx2(out, acc, n, r, i, f,
-                                                                 no_fraction, floor_acc)
-                            : 0;
+  // vector rows on the path the GEMM runs (as requantise_row), scalar for the rest
+  const GemmPath path = gemm_path();
+  int64_t start = 0;
+  if (path >= GemmPath::vnni && has_avx512())
+    start = requantise_row_sign_magnitude_avx512(out, acc, n, r, i, f, no_fraction, floor_acc);
+  else if (path != GemmPath::portable && cpu_has_avx2())
+    start = requantise_row_sign_magnitude_avx2(out, acc, n, r, i, f, no_fraction, floor_acc);
   for (int64_t p = start; p < n; ++p) {
     const int64_t x = int64_t(std::max(acc[p], floor_acc)) * M + O;
     const int64_t X = x < 0 ? -x : x;

@@ -178,8 +178,8 @@ TEST_CASE("int conv paths: conv in parts on each path equals conv2d_codes_naive"
   set_gemm_path_limit(GemmPath::best);
 }
 
-// requantise_row (AVX-512 on the VNNI path, AVX2, scalar) and
-// requantise_row_sign_magnitude (AVX2, scalar) against the scalar 128-bit
+// requantise_row and requantise_row_sign_magnitude (AVX-512 on the VNNI and
+// AMX paths, AVX2, scalar) against the scalar 128-bit
 // requantise and requantise_sign_magnitude, random multipliers, offsets and shifts 0..62,
 // with and without the ReLU floor, int8/int16/int32 outputs
 TEST_CASE("int requantise paths: requantise_row on each path equals requantise") {
