@@ -1,4 +1,5 @@
-// Integer GEMM: naive, portable blocked, AVX2 and AVX-512 VNNI. Letters as in
+// Integer GEMM: naive, portable blocked, AVX2 and AVX-512 VNNI (AMX and the
+// AVX2 byte path have files of their own). Letters as in
 // int_gemm.h: A (M,K), B (K,N) -> C (M,N) int32, C = A*B mod 2^32.
 //
 // ## The VNNI kernel
