@@ -21,18 +21,21 @@ set xlabel 'epoch'
 set ylabel 'Dice %'
 set key bottom right
 plot 'curves_w8.dat' index 0 using 1:2 with lines lw 2 title 'fp', \
-     'curves_w8.dat' index 1 using 1:2 with lines lw 2 title 'bnn'
+     'curves_w8.dat' index 1 using 1:2 with lines lw 2 title 'bnn', \
+     'curves_w8.dat' index 2 using 1:2 with lines lw 2 title 'fp_ternary_tanh'
 set output 'curves_w16.png'
 set title 'divergence_scale_width_colin27 w16: mean val Dice per epoch'
 set xlabel 'epoch'
 set ylabel 'Dice %'
 set key bottom right
 plot 'curves_w16.dat' index 0 using 1:2 with lines lw 2 title 'fp', \
-     'curves_w16.dat' index 1 using 1:2 with lines lw 2 title 'bnn'
+     'curves_w16.dat' index 1 using 1:2 with lines lw 2 title 'bnn', \
+     'curves_w16.dat' index 2 using 1:2 with lines lw 2 title 'fp_ternary_tanh'
 set output 'curves_w32.png'
 set title 'divergence_scale_width_colin27 w32: mean val Dice per epoch'
 set xlabel 'epoch'
 set ylabel 'Dice %'
 set key bottom right
 plot 'curves_w32.dat' index 0 using 1:2 with lines lw 2 title 'fp', \
-     'curves_w32.dat' index 1 using 1:2 with lines lw 2 title 'bnn'
+     'curves_w32.dat' index 1 using 1:2 with lines lw 2 title 'bnn', \
+     'curves_w32.dat' index 2 using 1:2 with lines lw 2 title 'fp_ternary_tanh'
