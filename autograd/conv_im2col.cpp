@@ -105,11 +105,11 @@ void conv2d_im2col_forward(float* out, const float* x, const float* w,
 void conv2d_im2col_backward(float* dx, float* dw, float* dbias, const float* dout,
                             const float* x, const float* w, const ConvGeometry& g) {
   Storage col(size_t(g.patch() * g.pixels()));
+  const bool direct = col_is_input(g);  // dw reads x itself; dx still needs col
   for (int64_t n = 0; n < g.N; ++n) {
     const float* go = dout + n * g.OC * g.pixels();
     if (dw) {
       const float* image = x + n * g.C * g.H * g.W;
-      const bool direct = col_is_input(g);
       if (!direct) im2col(col.data(), image, g);
       // dw (OC, patch) += go (OC, pixels) * col^T (pixels, patch)
       gemm::sgemm_parallel({.tb = true, .M = g.OC, .N = g.patch(), .K = g.pixels(),

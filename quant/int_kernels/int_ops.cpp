@@ -64,12 +64,9 @@ void upsample_planes(TOut* out, const TIn* x, int64_t planes, int64_t H, int64_t
       for (int64_t h = 0; h < H; ++h) {
         const TIn* src = in + h * W;
         int32_t* t = tmp.data() + h * OW;
-        if (W == 1) {
-          t[0] = t[1] = 4 * int32_t(src[0]);
-          continue;
-        }
         // cols' taps, written out so that the compiler vectorises the
-        // interior: output 2j reads j-1 and j, 2j+1 reads j and j+1
+        // interior: output 2j reads j-1 and j, 2j+1 reads j and j+1 (W = 1:
+        // the loop is empty and both outputs are 4 * src[0])
         t[0] = 4 * int32_t(src[0]);
         for (int64_t j = 0; j + 1 < W; ++j) {
           const int32_t a = int32_t(src[j]), b = int32_t(src[j + 1]);
