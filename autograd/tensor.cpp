@@ -108,12 +108,7 @@ Tensor Tensor::reshape(const Shape& new_shape) const {
   out.impl().shape = new_shape;
   if (needs_grad({*this})) {
     Tensor x = *this;
-    record(out, "reshape", {x}, [x](const Tensor& dout) {
-      float* dx = grad_buffer(x);
-      const float* g = dout.data();
-      const int64_t n = x.numel();
-      for (int64_t i = 0; i < n; ++i) dx[i] += g[i];
-    });
+    record(out, "reshape", {x}, [x](const Tensor& dout) { pass_grad(x, dout); });
   }
   return out;
 }
@@ -129,6 +124,24 @@ float* grad_buffer_for_write(const Tensor& t, bool& fresh) {
   fresh = !impl.grad;
   if (fresh) impl.grad = Tensor::empty(impl.shape).impl_ptr();
   return impl.grad->storage->data();
+}
+
+void pass_grad(const Tensor& t, const Tensor& g) {
+  TensorImpl& impl = t.impl();
+  QAT_CHECK(g.numel() == t.numel(), "pass_grad: gradient of ", g.numel(), " elements for ",
+            t.numel());
+  if (!impl.grad) {
+    auto grad = std::make_shared<TensorImpl>();
+    grad->shape = impl.shape;
+    grad->storage = g.impl().storage;
+    impl.grad = std::move(grad);
+    return;
+  }
+  float* d = impl.grad->storage->data();
+  const float* s = g.data();
+  const int64_t n = t.numel();
+#pragma omp parallel for if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) d[i] += s[i];
 }
 
 bool grad_enabled() { return g_grad_enabled; }

@@ -97,6 +97,11 @@ float* grad_buffer(const Tensor& t);
 // the closure assigns (=) instead of adding (one pass over memory fewer than
 // zeroing first); otherwise it adds, as with grad_buffer.
 float* grad_buffer_for_write(const Tensor& t, bool& fresh);
+// For a backward whose input gradient is its output gradient unchanged (the
+// identity STE, reshape): t's gradient += g, and when t has none yet, g's
+// buffer becomes it without a copy. Only for g = the dout a backward closure
+// was given, which backward() drops once the closure has run.
+void pass_grad(const Tensor& t, const Tensor& g);
 
 // Is any gradient being recorded right now (false inside a NoGrad scope)?
 bool grad_enabled();

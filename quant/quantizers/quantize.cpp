@@ -41,24 +41,24 @@ Tensor with_ste(const Tensor& x, Quantized r, Ste ste, const char* op) {
   Tensor out = r.q;
   if (!needs_grad({x})) return out;
   if (ste == Ste::Identity) {
-    record(out, op, {x}, [x](const Tensor& dout) {
-      float* dx = grad_buffer(x);
-      const float* g = dout.data();
-      const int64_t n = x.numel();
-#pragma omp parallel for if (n > 65536)
-      for (int64_t k = 0; k < n; ++k) dx[k] += g[k];
-    });
+    record(out, op, {x}, [x](const Tensor& dout) { pass_grad(x, dout); });
     return out;
   }
   auto flags = std::make_shared<std::vector<uint8_t>>(std::move(r.flags));
   record(out, op, {x}, [x, flags](const Tensor& dout) {
-    float* dx = grad_buffer(x);
+    bool fresh = false;
+    float* dx = grad_buffer_for_write(x, fresh);
     const float* g = dout.data();
     const uint8_t* fl = flags->data();
     const int64_t n = x.numel();
+    // selects, not branches: the loops vectorise
+    if (fresh) {
 #pragma omp parallel for if (n > 65536)
-    for (int64_t k = 0; k < n; ++k)  // a select, not a branch: it vectorises
-      dx[k] += (fl[k] & kOutside) ? 0.0f : g[k];
+      for (int64_t k = 0; k < n; ++k) dx[k] = (fl[k] & kOutside) ? 0.0f : g[k];
+    } else {
+#pragma omp parallel for if (n > 65536)
+      for (int64_t k = 0; k < n; ++k) dx[k] += (fl[k] & kOutside) ? 0.0f : g[k];
+    }
   });
   return out;
 }

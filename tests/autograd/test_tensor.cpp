@@ -65,6 +65,21 @@ TEST_CASE("reshape shares data and passes gradients through") {
   CHECK_THROWS_WITH_AS(x.reshape({4}), doctest::Contains("(2, 3) as (4)"), Error);
 }
 
+TEST_CASE("a gradient passed through unchanged takes over its buffer, later ones add") {
+  // Two reshapes of x: the first backward to reach x adopts its dout as
+  // x's gradient (pass_grad), the second adds into it; a third use of x
+  // adds too, and a second backward accumulates.
+  Tensor x = Tensor::from({1, 2, 3, 4, 5, 6}, {2, 3}).requires_grad_();
+  for (int round = 1; round <= 2; ++round) {
+    Tensor a = x.reshape({3, 2}), b = x.reshape({6});
+    (sum(a * a) + sum(b * 3.0f) + sum(x * 5.0f)).backward();  // 2x + 8 each time
+    CHECK(x.grad().shape() == Shape{2, 3});
+    std::vector<float> want;
+    for (float v : x.to_vector()) want.push_back(float(round) * (2 * v + 8));
+    CHECK(x.grad().to_vector() == want);
+  }
+}
+
 TEST_CASE("backward from a non-scalar names the shape") {
   Tensor x = Tensor::from({1, 2}, {2}).requires_grad_();
   CHECK_THROWS_WITH_AS((x * 2.0f).backward(), doctest::Contains("shape (2)"), Error);
