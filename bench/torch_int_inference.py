@@ -2,7 +2,7 @@
 
     /usr/bin/python3 bench/torch_int_inference.py [--width W] [--size S]
                                                  [--reps R] [--threads T]
-                                                 [--calibration C]
+                                                 [--calibration C] [--int8-only]
 
 The U-Net of tests/make_unet_fixture.py (the whole-network fixture's, same
 layer order and ReLU), eval mode, under torch.no_grad(), batch 1, input
@@ -62,6 +62,8 @@ def main():
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--calibration", type=int, default=4)
+    p.add_argument("--int8-only", action="store_true",
+                   help="time the int8 model only (float_ms printed as 0)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
@@ -69,8 +71,10 @@ def main():
     x = torch.rand(1, 1, a.size, a.size) * 2 - 1
     head = (f"torch {torch.__version__}: width {a.width}, 1x{a.size}x{a.size}, batch 1, "
             f"{torch.get_num_threads()} threads, eval, no_grad")
-    t_float, times = median_ms(net, x, a.reps)
-    print(f"{head}, float: " + " ".join(f"{t:.1f}" for t in times) + " ms", flush=True)
+    t_float = 0.0
+    if not a.int8_only:
+        t_float, times = median_ms(net, x, a.reps)
+        print(f"{head}, float: " + " ".join(f"{t:.1f}" for t in times) + " ms", flush=True)
     qnet = int8_model(net, a.size, a.calibration)
     t_int8, times = median_ms(qnet, x, a.reps)
     print(f"{head}, int8 (fx, onednn, {a.calibration} calibration images): "
