@@ -9,15 +9,6 @@
 namespace qat {
 namespace {
 
-// Adds src into the grad buffer of t (same number of elements).
-void accumulate(const Tensor& t, const Tensor& src) {
-  float* d = grad_buffer(t);
-  const float* s = src.data();
-  const int64_t n = t.numel();
-#pragma omp parallel for if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) d[i] += s[i];
-}
-
 // Strides that read `shape` while walking `out` (0 where broadcast).
 std::vector<int64_t> broadcast_strides(const Shape& shape, const Shape& out) {
   const size_t r = out.size(), offset = r - shape.size();
@@ -89,7 +80,7 @@ void binary_backward(Tensor& out, const char* op, const Tensor& a,
                          [&](int64_t i, int64_t ia, int64_t ib) {
                            px[i] = g[i] * partial(pa[ia], pb[ib]);
                          });
-      accumulate(x, sum_to(gx, x.shape()));
+      pass_grad(x, sum_to(gx, x.shape()));  // gx is this closure's alone
     };
     one_side(a, dfda);
     one_side(b, dfdb);

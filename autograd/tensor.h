@@ -99,8 +99,9 @@ float* grad_buffer(const Tensor& t);
 float* grad_buffer_for_write(const Tensor& t, bool& fresh);
 // For a backward whose input gradient is its output gradient unchanged (the
 // identity STE, reshape): t's gradient += g, and when t has none yet, g's
-// buffer becomes it without a copy. Only for g = the dout a backward closure
-// was given, which backward() drops once the closure has run.
+// buffer becomes it without a copy. Only for a g nobody else reads or writes
+// afterwards: the dout a backward closure was given (backward() drops it once
+// the closure has run), or a tensor the closure made for itself.
 void pass_grad(const Tensor& t, const Tensor& g);
 
 // Is any gradient being recorded right now (false inside a NoGrad scope)?
