@@ -138,6 +138,36 @@ __attribute__((target("avx2"))) void store_tile(int32_t* C, const int32_t* acc,
 // put them (windows from group 0) and a block adds no widening.
 int64_t block_groups(int64_t run) { return std::max<int64_t>(1, 192 / run) * run; }
 
+constexpr int64_t kSuper = 4;  // panels packed together: 64 columns, a cache line of B's row
+
+// Panels [n0, n0 + 64) of B into Bp, panel q at Bp + q * Kp * 16, each laid
+// out as pack_b_panel<16> lays it out. Whole k-groups of four whole panels
+// take the four 16-byte pieces of each row in a row, so a row's cache line
+// (and page) is fetched once, not once per panel: packing one panel at a
+// time cost about half the kernel's time at M = 64 (its rows are 40 KB
+// apart at 200x200, so each k-group of a panel missed the TLB).
+template <class Rows>
+void pack_b_panels(int8_t* Bp, const Rows& row, int64_t K, int64_t Kp, int64_t n0, int64_t N,
+                   int offset) {
+  const int64_t count = std::min(kSuper, (N - n0 + kCols - 1) / kCols);
+  int64_t kg0 = 0;  // k-groups packed by the fast loop
+  if (n0 + kSuper * kCols <= N) {
+    for (; kg0 * 4 + 4 <= K; ++kg0) {
+      const int8_t* src[4];
+      for (int64_t t = 0; t < 4; ++t) src[t] = row(kg0 * 4 + t) + n0;
+      for (int64_t q = 0; q < kSuper; ++q) {
+        pack_group(Bp + q * Kp * kCols + kg0 * 4 * kCols, src, int8_t(offset));
+        for (int64_t t = 0; t < 4; ++t) src[t] += kCols;
+      }
+    }
+  }
+  for (int64_t q = 0; q < count; ++q) {
+    const int64_t nq = n0 + q * kCols;
+    pack_b_panel<kCols>(Bp + q * Kp * kCols, row, K, Kp, nq, std::min(kCols, N - nq), offset,
+                        kg0);
+  }
+}
+
 }  // namespace
 
 // OpenMP over 16-column panels, each packed once by its thread (Kp*16
@@ -147,33 +177,36 @@ int64_t block_groups(int64_t run) { return std::max<int64_t>(1, 192 / run) * run
 template <class Rows>
 void packed_maddubs(int32_t* C, const PackedA<int8_t>& A, const Rows& row, int64_t N,
                     int64_t ldc) {
-  const int64_t panels = (N + kCols - 1) / kCols, groups = A.Kp / 4;
+  const int64_t supers = (N + kSuper * kCols - 1) / (kSuper * kCols), groups = A.Kp / 4;
   const int64_t Mp = (A.M + kRows - 1) / kRows * kRows;
   const int64_t block = block_groups(A.byte_run);
   const auto* Ap = A.data.data();
 #pragma omp parallel
   {
     thread_local std::vector<int8_t> Bp;  // kept between calls, as in int_gemm.cpp
-    if (Bp.size() < size_t(A.Kp * kCols)) Bp.resize(size_t(A.Kp * kCols));
+    if (Bp.size() < size_t(A.Kp * kCols * kSuper)) Bp.resize(size_t(A.Kp * kCols * kSuper));
     // (Mp, 16) int32 sums, 32-byte aligned for the kernel's vmovdqa
     thread_local std::vector<__m256i> sums;
     if (sums.size() < size_t(Mp * 2)) sums.resize(size_t(Mp * 2));
     int32_t* acc = reinterpret_cast<int32_t*>(sums.data());
 #pragma omp for schedule(static)
-    for (int64_t p = 0; p < panels; ++p) {
-      const int64_t n0 = p * kCols, nr = std::min(kCols, N - n0);
-      pack_b_panel<kCols>(Bp.data(), row, A.K, A.Kp, n0, nr, A.byte_offset);
-      const auto* bytes = reinterpret_cast<const uint8_t*>(Bp.data());
-      std::fill_n(acc, Mp * kCols, 0);  // rows past M stay unused
-      for (int64_t g0 = 0; g0 < groups; g0 += block) {
-        const int64_t n_groups = std::min(block, groups - g0);
+    for (int64_t s = 0; s < supers; ++s) {
+      const int64_t s0 = s * kSuper * kCols;
+      pack_b_panels(Bp.data(), row, A.K, A.Kp, s0, N, A.byte_offset);
+      for (int64_t n0 = s0; n0 < std::min(N, s0 + kSuper * kCols); n0 += kCols) {
+        const int64_t nr = std::min(kCols, N - n0);
+        const auto* bytes = reinterpret_cast<const uint8_t*>(Bp.data()) + (n0 - s0) / kCols * A.Kp * kCols;
+        std::fill_n(acc, Mp * kCols, 0);  // rows past M stay unused
+        for (int64_t g0 = 0; g0 < groups; g0 += block) {
+          const int64_t n_groups = std::min(block, groups - g0);
+          for (int64_t m0 = 0; m0 < A.M; m0 += kRows)
+            k_loop_6x16(acc + m0 * kCols, bytes + g0 * 4 * kCols, Ap + m0 * A.Kp + g0 * 4,
+                        A.Kp, n_groups, A.byte_run);
+        }
         for (int64_t m0 = 0; m0 < A.M; m0 += kRows)
-          k_loop_6x16(acc + m0 * kCols, bytes + g0 * 4 * kCols, Ap + m0 * A.Kp + g0 * 4,
-                      A.Kp, n_groups, A.byte_run);
+          store_tile(C + m0 * ldc + n0, acc + m0 * kCols, A.byte_corr.data() + m0, ldc,
+                     std::min(kRows, A.M - m0), nr);
       }
-      for (int64_t m0 = 0; m0 < A.M; m0 += kRows)
-        store_tile(C + m0 * ldc + n0, acc + m0 * kCols, A.byte_corr.data() + m0, ldc,
-                   std::min(kRows, A.M - m0), nr);
     }
   }
 }

@@ -89,13 +89,13 @@ __attribute__((target("avx512f,avx512bw"))) inline void pack_group64(
 // B columns [n0, n0+nr) -> Bp (Kp/G, NR, G), NR columns a panel; int8 gets
 // + offset (stored as uint8), padding holds the code 0 (the byte offset).
 // Whole k-groups of a whole panel go through pack_group, the edges element
-// by element.
+// by element. k-groups before kg0 are left as they are (packed already).
 template <int64_t NR, class T, class Rows>
 void pack_b_panel(T* Bp, const Rows& row, int64_t K, int64_t Kp, int64_t n0, int64_t nr,
-                  int offset) {
+                  int offset, int64_t kg0 = 0) {
   constexpr int64_t G = group<T>();
   constexpr int64_t cols = 16 / sizeof(T);  // columns per pack_group
-  for (int64_t kg = 0; kg < Kp / G; ++kg) {
+  for (int64_t kg = kg0; kg < Kp / G; ++kg) {
     if (nr == NR && kg * G + G <= K) {
       const T* src[G];
       for (int64_t t = 0; t < G; ++t) src[t] = row(kg * G + t) + n0;
