@@ -195,7 +195,8 @@ void packed_maddubs(int32_t* C, const PackedA<int8_t>& A, const Rows& row, int64
       pack_b_panels(Bp.data(), row, A.K, A.Kp, s0, N, A.byte_offset);
       for (int64_t n0 = s0; n0 < std::min(N, s0 + kSuper * kCols); n0 += kCols) {
         const int64_t nr = std::min(kCols, N - n0);
-        const auto* bytes = reinterpret_cast<const uint8_t*>(Bp.data()) + (n0 - s0) / kCols * A.Kp * kCols;
+        const auto* bytes =
+            reinterpret_cast<const uint8_t*>(Bp.data()) + (n0 - s0) / kCols * A.Kp * kCols;
         std::fill_n(acc, Mp * kCols, 0);  // rows past M stay unused
         for (int64_t g0 = 0; g0 < groups; g0 += block) {
           const int64_t n_groups = std::min(block, groups - g0);
