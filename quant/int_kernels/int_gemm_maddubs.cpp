@@ -170,10 +170,11 @@ void pack_b_panels(int8_t* Bp, const Rows& row, int64_t K, int64_t Kp, int64_t n
 
 }  // namespace
 
-// OpenMP over 16-column panels, each packed once by its thread (Kp*16
-// bytes, 108 KB at K = 6912: in L2); the panel's k in blocks, each run
-// under every row tile of A, the tiles' int32 sums (rows padded to 6, 16)
-// kept in acc across the blocks and stored once with the correction.
+// OpenMP over groups of four 16-column panels, packed together by their
+// thread (pack_b_panels: Kp*64 bytes, 442 KB at K = 6912: in L2); each
+// panel's k in blocks, each block run under every row tile of A, the
+// tiles' int32 sums (rows padded to 6, 16) kept in acc across the blocks
+// and stored once with the correction.
 template <class Rows>
 void packed_maddubs(int32_t* C, const PackedA<int8_t>& A, const Rows& row, int64_t N,
                     int64_t ldc) {
