@@ -57,6 +57,10 @@ void upsample_planes(TOut* out, const TIn* x, int64_t planes, int64_t H, int64_t
   const std::vector<Tap> rows = taps_x2(H);
 #pragma omp parallel
   {
+    // Locals, not the captured or shared copies: an int8_t store may alias
+    // any memory the compiler cannot see is private, so it would reload the
+    // store's parameters and the row weights per element and not vectorise.
+    const Store st = store;
     std::vector<int32_t> tmp(size_t(H * OW));  // column pass, in quarters
 #pragma omp for
     for (int64_t p = 0; p < planes; ++p) {
@@ -76,11 +80,11 @@ void upsample_planes(TOut* out, const TIn* x, int64_t planes, int64_t H, int64_t
         t[OW - 1] = 4 * int32_t(src[W - 1]);
       }
       for (int64_t oh = 0; oh < OH; ++oh) {  // row pass: quarters of quarters
-        const Tap& r = rows[size_t(oh)];
+        const Tap r = rows[size_t(oh)];
         const int32_t* a = tmp.data() + r.i0 * OW;
         const int32_t* b = tmp.data() + r.i1 * OW;
         TOut* dst = out + (p * OH + oh) * OW;
-        for (int64_t ow = 0; ow < OW; ++ow) dst[ow] = TOut(store(r.w0 * a[ow] + r.w1 * b[ow]));
+        for (int64_t ow = 0; ow < OW; ++ow) dst[ow] = TOut(st(r.w0 * a[ow] + r.w1 * b[ow]));
       }
     }
   }
