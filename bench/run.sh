@@ -9,11 +9,14 @@
 # with memory kept
 # (MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=100000000000: no page faults
 # from returning freed blocks; set before Python starts, hence a subprocess).
-# The ratio that counts is qat / PyTorch with the default allocator. Then
-# qat's float step again with OPENBLAS_CORETYPE forced to other kernels
-# (Haswell, Prescott, and SkylakeX on AVX-512 CPUs), against the run above.
-# Timings
-# are printed, never asserted: this is not part of the test suite.
+# The ratio that counts is qat / PyTorch with the default allocator.
+# What the quantizers cost comes from paired steps (bench_train_step
+# --paired 1: float and quantized steps alternating in one process), since
+# two runs a minute apart differ by up to 40% on the drifting machines of
+# bench/README.md. Then qat's float step with OPENBLAS_CORETYPE forced to
+# other kernels (Haswell, Prescott, and SkylakeX on AVX-512 CPUs), each run
+# straight after a fresh run with it unset, against that run. Timings are
+# printed, never asserted: this is not part of the test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build-bench}
@@ -43,6 +46,12 @@ for size in $sizes; do
     echo "$out"
     row[$size.qat.$q]=$(result "$out")
   done
+  for q in fixed bnn; do  # the quantizers' cost: paired steps, median [range]
+    out=$("$qat" --size $size --quant $q --paired 1 --steps "$steps" --warmup 1)
+    echo "$out"
+    row[$size.paired.$q]=$(awk '/^RESULT/ {printf "%.2f [%.2f-%.2f]", $6, $8, $10}' <<<"$out")
+  done
+  row[$size.paired.float]="1.00"
   for q in float fixed bnn; do row[$size.torch.$q]="- - - -"; done
   row[$size.kept]="- - - -"
   if (( have_torch )); then
@@ -65,6 +74,8 @@ grep -q avx512f /proc/cpuinfo && coretypes="SkylakeX $coretypes"
 declare -A core
 for size in $sizes; do
   for ct in $coretypes; do
+    out=$(env -u OPENBLAS_CORETYPE "$qat" --size $size --quant float --steps "$steps" --warmup 1)
+    core[$size.$ct.unset]=$(result "$out")
     out=$(OPENBLAS_CORETYPE=$ct "$qat" --size $size --quant float --steps "$steps" --warmup 1)
     core[$size.$ct]=$(result "$out")
   done
@@ -74,14 +85,13 @@ echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 # s/step: wall-clock median; cpu: user+system seconds of the process per
 # step (steadier than wall time when other jobs share the cores).
 echo
-echo "| size | step | qat s/step | qat GFLOP/s | qat cpu s | qat peak RSS | torch s/step | torch cpu s | torch peak RSS | qat/torch s/step | qat/torch cpu | qat / qat float |"
+echo "| size | step | qat s/step | qat GFLOP/s | qat cpu s | qat peak RSS | torch s/step | torch cpu s | torch peak RSS | qat/torch s/step | qat/torch cpu | qat / qat float, paired steps |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 for size in $sizes; do
-  read -r f_s _ _ _ <<<"${row[$size.qat.float]}"
   for q in float fixed bnn; do
     read -r q_s q_gf q_rss q_cpu <<<"${row[$size.qat.$q]}"
     read -r t_s _ t_rss t_cpu <<<"${row[$size.torch.$q]}"
-    echo "| $size | $q | $q_s | $q_gf | $q_cpu | $q_rss MiB | $t_s | $t_cpu | $t_rss MiB | $(ratio "$q_s" "$t_s") | $(ratio "$q_cpu" "$t_cpu") | $(ratio "$q_s" "$f_s") |"
+    echo "| $size | $q | $q_s | $q_gf | $q_cpu | $q_rss MiB | $t_s | $t_cpu | $t_rss MiB | $(ratio "$q_s" "$t_s") | $(ratio "$q_cpu" "$t_cpu") | ${row[$size.paired.$q]} |"
   done
   read -r k_s _ k_rss _ <<<"${row[$size.kept]}"
   read -r q_s _ _ _ <<<"${row[$size.qat.float]}"
@@ -89,13 +99,14 @@ for size in $sizes; do
 done
 
 echo
-echo "| size | qat float, OPENBLAS_CORETYPE | s/step | cpu s | / ${OPENBLAS_CORETYPE:-unset} |"
-echo "|---|---|---|---|---|"
+echo "| size | qat float, OPENBLAS_CORETYPE | s/step | cpu s | unset, the run before | forced / unset |"
+echo "|---|---|---|---|---|---|"
 for size in $sizes; do
   read -r u_s _ _ u_cpu <<<"${row[$size.qat.float]}"
-  echo "| $size | ${OPENBLAS_CORETYPE:-unset} (the table above) | $u_s | $u_cpu | 1.00 |"
+  echo "| $size | ${OPENBLAS_CORETYPE:-unset} (the table above) | $u_s | $u_cpu | | |"
   for ct in $coretypes; do
     read -r c_s _ _ c_cpu <<<"${core[$size.$ct]}"
-    echo "| $size | $ct | $c_s | $c_cpu | $(ratio "$c_s" "$u_s") |"
+    read -r b_s _ _ _ <<<"${core[$size.$ct.unset]}"
+    echo "| $size | $ct | $c_s | $c_cpu | $b_s | $(ratio "$c_s" "$b_s") |"
   done
 done

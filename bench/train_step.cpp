@@ -6,6 +6,8 @@
 //                    [--quant float|fixed|bnn]   (default float)
 //                    [--adapt 1|0]   (default 1: the thread governor of
 //                    `qat train`, one thread while the machine is busy)
+//                    [--paired 1]    (--quant fixed or bnn: alternate its
+//                    steps with the float model's, print their ratio)
 //
 // float: no quantizer. fixed: the paper's Q6.0/Q0.4 (quantization FIXED,
 // activations Q6.0 after every BatchNorm, weights Q0.4 in every conv but the
@@ -146,18 +148,35 @@ Model make_model(const Size& cfg, const std::string& quant) {
   return build_model(c, /*telemetry=*/nullptr);
 }
 
+// A normalised image and a blob-like binary target.
+struct Batch {
+  Tensor x, target;
+};
+Batch make_batch(const Size& cfg) {
+  Rng rng(7);
+  const Shape shape{cfg.batch, 1, cfg.size, cfg.size};
+  Batch b{Tensor::empty(shape), Tensor::empty(shape)};
+  for (int64_t i = 0; i < b.x.numel(); ++i) b.x.data()[i] = rng.normal();
+  for (int64_t i = 0; i < b.target.numel(); ++i)
+    b.target.data()[i] = ((i / cfg.size) / 16 + (i % cfg.size) / 16) % 2 ? 1.0f : 0.0f;
+  return b;
+}
+
+// One step: gradients zeroed, forward, loss, backward; returns the loss.
+float train_step(UNet& net, const Batch& b) {
+  for (Tensor& p : net.parameters()) p.zero_grad();
+  Tensor logits = net.forward(b.x);
+  Tensor loss = 0.5f * bce_with_logits(logits, b.target) +
+                0.5f * soft_dice_loss(sigmoid(logits), b.target);
+  loss.backward();
+  return loss.item();
+}
+
 void run(const Size& cfg, const std::string& quant, int warmup, int steps, bool adapt) {
   Model model = make_model(cfg, quant);
   UNet& net = *model.net;
   net.train();
-
-  // A normalised image and a blob-like binary target.
-  Rng rng(7);
-  const Shape shape{cfg.batch, 1, cfg.size, cfg.size};
-  Tensor x = Tensor::empty(shape), target = Tensor::empty(shape);
-  for (int64_t i = 0; i < x.numel(); ++i) x.data()[i] = rng.normal();
-  for (int64_t i = 0; i < target.numel(); ++i)
-    target.data()[i] = ((i / cfg.size) / 16 + (i % cfg.size) / 16) % 2 ? 1.0f : 0.0f;
+  const Batch batch = make_batch(cfg);
 
   const double gflop_fwd = forward_flop(net, cfg.batch, cfg.size) / 1e9;
   std::printf("%s %s: width %ld, batch %ld, 1x%ldx%ld, %d threads, forward %.1f GFLOP, "
@@ -172,17 +191,13 @@ void run(const Size& cfg, const std::string& quant, int warmup, int steps, bool 
   double step_thread_seconds = 0;  // of the timed steps, for the GEMMs' share
   for (int s = 0; s < warmup + steps; ++s) {
     if (s == warmup) gemm::sgemm_stats_reset(), gemm::sgemm_stats_enable(true);
-    for (Tensor& p : net.parameters()) p.zero_grad();
     const int active = governor.active();
     const StepClock clock;
-    Tensor logits = net.forward(x);
-    Tensor loss = 0.5f * bce_with_logits(logits, target) +
-                  0.5f * soft_dice_loss(sigmoid(logits), target);
-    loss.backward();
+    const float loss = train_step(net, batch);
     const double sec = clock.wall(), cpu = clock.cpu();
     std::printf("  %s %d: %.3f s (cpu %.2f s, %d threads), loss %.5f, RSS %.0f MiB\n",
                 s < warmup ? "warm-up" : "step", s < warmup ? s : s - warmup,
-                sec, cpu, active, loss.item(), rss_mib());
+                sec, cpu, active, loss, rss_mib());
     set_threads(governor.after_step(sec, cpu));
     if (!governor.change().empty()) std::printf("  %s\n", governor.change().c_str());
     if (s >= warmup) times.push_back(sec), cpus.push_back(cpu), step_thread_seconds += sec * active;
@@ -213,12 +228,43 @@ void run(const Size& cfg, const std::string& quant, int warmup, int steps, bool 
   std::fflush(stdout);
 }
 
+// The float model's step and quant's, alternating, `steps` pairs after
+// `warmup` pairs, at fixed threads, the order turning each pair: on a machine whose speed drifts by a
+// third within minutes, the ratio of two adjacent steps is what the
+// quantizers cost, and the ratio of two runs' medians is mostly the drift.
+void run_paired(const Size& cfg, const std::string& quant, int warmup, int steps) {
+  Model base = make_model(cfg, "float"), quantized = make_model(cfg, quant);
+  base.net->train(), quantized.net->train();
+  const Batch batch = make_batch(cfg);
+  std::vector<double> ratios;
+  auto timed_step = [&](UNet& net) {
+    const StepClock clock;
+    train_step(net, batch);
+    return clock.wall();
+  };
+  for (int s = 0; s < warmup + steps; ++s) {
+    double t0, t1;  // every other pair the other way round: no order bias
+    if (s % 2 == 0) t0 = timed_step(*base.net), t1 = timed_step(*quantized.net);
+    else t1 = timed_step(*quantized.net), t0 = timed_step(*base.net);
+    std::printf("  %s %d: float %.3f s, %s %.3f s, ratio %.3f\n",
+                s < warmup ? "warm-up" : "pair", s < warmup ? s : s - warmup, t0,
+                quant.c_str(), t1, t1 / t0);
+    if (s >= warmup) ratios.push_back(t1 / t0);
+  }
+  std::sort(ratios.begin(), ratios.end());
+  const size_t n = ratios.size();
+  const double median = n % 2 ? ratios[n / 2] : 0.5 * (ratios[n / 2 - 1] + ratios[n / 2]);
+  std::printf("RESULT %s paired %s/float median %.3f min %.3f max %.3f pairs %zu\n", cfg.name,
+              quant.c_str(), median, ratios.front(), ratios.back(), n);
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string size = "both", quant = "float";
   int steps = 5, warmup = 1, threads = 0;
-  bool adapt = true;
+  bool adapt = true, paired = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--size")) size = argv[i + 1];
     else if (!std::strcmp(argv[i], "--steps")) steps = std::atoi(argv[i + 1]);
@@ -226,8 +272,9 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--quant")) quant = argv[i + 1];
     else if (!std::strcmp(argv[i], "--adapt")) adapt = std::atoi(argv[i + 1]) != 0;
+    else if (!std::strcmp(argv[i], "--paired")) paired = std::atoi(argv[i + 1]) != 0;
     else {
-      std::fprintf(stderr, "unknown option %s (expected --size, --steps, --warmup, --threads, --quant, --adapt)\n",
+      std::fprintf(stderr, "unknown option %s (expected --size, --steps, --warmup, --threads, --quant, --adapt, --paired)\n",
                    argv[i]);
       return 2;
     }
@@ -240,6 +287,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--quant %s: expected float, fixed or bnn\n", quant.c_str());
     return 2;
   }
+  if (paired && quant == "float") {
+    std::fprintf(stderr, "--paired 1 times --quant fixed or bnn against float, not float\n");
+    return 2;
+  }
   if (steps < 1 || warmup < 0) {
     std::fprintf(stderr, "--steps must be >= 1 and --warmup >= 0\n");
     return 2;
@@ -247,6 +298,10 @@ int main(int argc, char** argv) {
   if (threads > 0) set_threads(threads);
   else set_threads(std::getenv("OMP_NUM_THREADS") ? omp_get_max_threads() : 2);
   // Small first: its peak RSS is then its own, before the full run grows it.
-  if (size != "full") run({"small", 16, 8, 128}, quant, warmup, steps, adapt);
-  if (size != "small") run({"full", 64, 5, 200}, quant, warmup, steps, adapt);
+  const Size sizes[] = {{"small", 16, 8, 128}, {"full", 64, 5, 200}};
+  for (const Size& cfg : sizes) {
+    if (size != "both" && size != cfg.name) continue;
+    if (paired) run_paired(cfg, quant, warmup, steps);
+    else run(cfg, quant, warmup, steps, adapt);
+  }
 }
