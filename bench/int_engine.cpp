@@ -15,6 +15,9 @@
 //                    --requantize-upsample 1 builds the model with the config
 //                    option requantize_upsample: the decoder's upsampled
 //                    inputs rounded back to the activation grid, bytes)
+//   bench_int_engine --model INT.h5 [--size S] [--reps R] [--threads T] ...
+//                    times an exported model (`qat export`) instead: its
+//                    width, formats and trained weights; --float is 0
 //
 // bench/int_engine.sh runs it beside PyTorch's float inference
 // (torch_int_inference.py) and prints the ratios; the last line here,
@@ -22,8 +25,11 @@
 //
 // The model: fixed_twos Q8.0 activations, Q0.8 weights, first block and
 // conv9 full precision (the paper's default), untrained (Glorot weights,
-// BatchNorm at its initial statistics): the integer work does not depend on
-// the values. Timed, median of R runs after one warm-up, batch 1:
+// BatchNorm at its initial statistics). The work depends on the weights in
+// one way: the AVX2 byte GEMM adds `run` k-groups in int16 before widening,
+// and the run is the longest its proof allows for these weights
+// (int_bound.h maddubs_run). Trained Q0.8 weights are larger than Glorot's,
+// so their runs are shorter (1-4 against 5-16): --model times those. Timed, median of R runs after one warm-up, batch 1:
 //   float model      the U-Net without quantizers, eval mode
 //   simulation       the same with its quantizers (fake-quant), eval mode
 //   integer engine   int_engine.h, on the best path the CPU has (VNNI, AVX2)
@@ -97,6 +103,7 @@ int main(int argc, char** argv) {
   int ai = 8, af = 0, wi = 0, wf = 8;
   std::string quantization = "fixed_twos";
   std::string onnx_dir;  // --onnx: where model.onnx, x.f32 and manifest.txt go
+  std::string model_path;  // --model: an exported integer model instead of a built one
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--width")) width = std::atoll(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--size")) size = std::atoll(argv[i + 1]);
@@ -110,12 +117,14 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--act")) std::sscanf(argv[i + 1], "%d.%d", &ai, &af);
     else if (!std::strcmp(argv[i], "--weight")) std::sscanf(argv[i + 1], "%d.%d", &wi, &wf);
     else if (!std::strcmp(argv[i], "--onnx")) onnx_dir = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--model")) model_path = argv[i + 1];
     else {
       std::fprintf(stderr, "unknown option %s\n", argv[i]);
       return 2;
     }
   }
   set_threads(threads);
+  if (!model_path.empty()) with_float = false;  // no float model to time beside it
   Config c;
   c.width = width;
   c.quantization = quantization;
@@ -129,7 +138,13 @@ int main(int argc, char** argv) {
   cf.requantize_upsample = false;
   Model plain = build_model(cf);
   plain.net->eval();
-  const IntModel im = export_int_model(sim);
+  const IntModel im = model_path.empty() ? export_int_model(sim) : read_int_model(model_path);
+  if (!model_path.empty()) {
+    width = im.width;
+    quantization = model_path + ": " + im.layers.front().activation.name() + "/" +
+                   im.layers.front().weight.name();
+    requantize_upsample = im.requantize_upsample;
+  }
   IntEngine engine(im);
 
   Rng rng(1);
@@ -170,9 +185,11 @@ int main(int argc, char** argv) {
     if (quant::gemm_path() == p) fallbacks.emplace_back(p, median_ms(reps, [&] { engine.logits(x); }));
   }
   quant::set_gemm_path_limit(quant::GemmPath::best);
-  std::printf("U-Net width %lld, 1x%lldx%lld, batch 1, %d threads, median of %d, %s Q%d.%d/Q%d.%d%s\n",
+  char formats[64];
+  std::snprintf(formats, sizeof formats, " Q%d.%d/Q%d.%d", ai, af, wi, wf);
+  std::printf("U-Net width %lld, 1x%lldx%lld, batch 1, %d threads, median of %d, %s%s%s\n",
               (long long)width, (long long)size, (long long)size, threads, reps,
-              quantization.c_str(), ai, af, wi, wf,
+              quantization.c_str(), model_path.empty() ? formats : "",
               requantize_upsample ? ", requantize_upsample" : "");
   std::printf("  float model (no quantizers)    %8.1f ms\n", t_float);
   std::printf("  simulation (fake-quant, eval)  %8.1f ms\n", t_sim);
