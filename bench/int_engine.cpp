@@ -30,7 +30,8 @@
 // and the run is the longest its proof allows for these weights
 // (int_bound.h maddubs_run): 5-16 for these Q0.8 weights, 7-12 for a
 // width-64 model trained 4 epochs on Colin27, 1-4 for a width-8 one (less
-// fan-in, larger weights). --model times a trained model's. Timed, median of R runs after one warm-up, batch 1:
+// fan-in, larger weights). --model times a trained model's.
+// Timed, median of R runs after one warm-up, batch 1:
 //   float model      the U-Net without quantizers, eval mode
 //   simulation       the same with its quantizers (fake-quant), eval mode
 //   integer engine   int_engine.h, on the best path the CPU has (VNNI, AVX2)

@@ -229,9 +229,10 @@ void run(const Size& cfg, const std::string& quant, int warmup, int steps, bool 
 }
 
 // The float model's step and quant's, alternating, `steps` pairs after
-// `warmup` pairs, at fixed threads, the order turning each pair: on a machine whose speed drifts by a
-// third within minutes, the ratio of two adjacent steps is what the
-// quantizers cost, and the ratio of two runs' medians is mostly the drift.
+// `warmup` pairs, at fixed threads, the order turning each pair. On a
+// machine whose speed drifts by a third within minutes, the ratio of two
+// adjacent steps is what the quantizers cost; the ratio of two runs'
+// medians is mostly the drift.
 void run_paired(const Size& cfg, const std::string& quant, int warmup, int steps) {
   Model base = make_model(cfg, "float"), quantized = make_model(cfg, quant);
   base.net->train(), quantized.net->train();
@@ -274,7 +275,9 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--adapt")) adapt = std::atoi(argv[i + 1]) != 0;
     else if (!std::strcmp(argv[i], "--paired")) paired = std::atoi(argv[i + 1]) != 0;
     else {
-      std::fprintf(stderr, "unknown option %s (expected --size, --steps, --warmup, --threads, --quant, --adapt, --paired)\n",
+      std::fprintf(stderr,
+                   "unknown option %s (expected --size, --steps, --warmup, --threads, --quant, "
+                   "--adapt, --paired)\n",
                    argv[i]);
       return 2;
     }
