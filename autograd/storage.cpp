@@ -1,10 +1,9 @@
 #include "autograd/storage.h"
 
 #include <cstdlib>
+#include <map>
 #include <mutex>
 #include <new>
-#include <unordered_map>
-#include <vector>
 
 namespace qat {
 namespace {
@@ -13,9 +12,16 @@ namespace {
 constexpr size_t kPoolLimitBytes = size_t(6) << 30;
 constexpr size_t kAlign = 64;
 
+// Idle buffers by capacity. A request takes the smallest idle buffer that
+// holds it, if that is at most twice its size: a step frees its forward
+// temporaries in sizes the backward rarely asks for again, and keeping them
+// only for an exact match held 92 of the small step's 268 MiB peak idle
+// (1541 MiB of 1079 live at full size). Replayed on the step's allocations,
+// up to 2x gave peaks of 219 and 1286 MiB and still no new buffer after the
+// first step; a looser limit gained nothing more.
 struct Pool {
   std::mutex mu;
-  std::unordered_map<size_t, std::vector<float*>> idle;
+  std::multimap<size_t, float*> idle;
   size_t idle_bytes = 0;
 };
 
@@ -31,33 +37,32 @@ size_t padded_bytes(size_t n) {
 
 }  // namespace
 
-Storage::Storage(size_t n) : n_(n) {
-  const size_t bytes = padded_bytes(n);
+Storage::Storage(size_t n) : n_(n), capacity_bytes_(padded_bytes(n)) {
   {
     Pool& p = pool();
     std::lock_guard<std::mutex> lock(p.mu);
-    auto it = p.idle.find(bytes);
-    if (it != p.idle.end() && !it->second.empty()) {
-      data_ = it->second.back();
-      it->second.pop_back();
-      p.idle_bytes -= bytes;
+    auto it = p.idle.lower_bound(capacity_bytes_);
+    if (it != p.idle.end() && it->first <= 2 * capacity_bytes_) {
+      capacity_bytes_ = it->first;
+      data_ = it->second;
+      p.idle.erase(it);
+      p.idle_bytes -= capacity_bytes_;
       return;
     }
   }
-  data_ = static_cast<float*>(std::aligned_alloc(kAlign, bytes));
+  data_ = static_cast<float*>(std::aligned_alloc(kAlign, capacity_bytes_));
   if (!data_) throw std::bad_alloc();
 }
 
 Storage::~Storage() {
-  const size_t bytes = padded_bytes(n_);
   Pool& p = pool();
   std::lock_guard<std::mutex> lock(p.mu);
-  if (p.idle_bytes + bytes > kPoolLimitBytes) {
+  if (p.idle_bytes + capacity_bytes_ > kPoolLimitBytes) {
     std::free(data_);
     return;
   }
-  p.idle[bytes].push_back(data_);
-  p.idle_bytes += bytes;
+  p.idle.emplace(capacity_bytes_, data_);
+  p.idle_bytes += capacity_bytes_;
 }
 
 size_t storage_pool_bytes() {
@@ -69,8 +74,7 @@ size_t storage_pool_bytes() {
 void storage_pool_clear() {
   Pool& p = pool();
   std::lock_guard<std::mutex> lock(p.mu);
-  for (auto& [bytes, list] : p.idle)
-    for (float* ptr : list) std::free(ptr);
+  for (auto& [bytes, ptr] : p.idle) std::free(ptr);
   p.idle.clear();
   p.idle_bytes = 0;
 }

@@ -109,3 +109,21 @@ TEST_CASE("the storage pool hands a freed buffer to the next request") {
   Tensor again = Tensor::empty({1234567});
   CHECK(again.data() == first);
 }
+
+TEST_CASE("the storage pool hands a request the smallest idle buffer up to twice its size") {
+  storage_pool_clear();  // no idle buffers of other tests in the way
+  float* big = nullptr;    // 4 MB
+  float* small = nullptr;  // 1 MB
+  {
+    Tensor a = Tensor::empty({1000000}), b = Tensor::empty({250000});
+    big = a.data(), small = b.data();
+  }
+  Tensor fits_small = Tensor::empty({240000});  // both hold it: the smaller one
+  CHECK(fits_small.data() == small);
+  Tensor too_big = Tensor::empty({400000});  // 1.6 MB: the 4 MB buffer is over twice
+  CHECK(too_big.data() != big);
+  Tensor half = Tensor::empty({500000});  // 2 MB: exactly half of it
+  CHECK(half.data() == big);
+  CHECK(half.numel() == 500000);
+  CHECK(storage_pool_bytes() == 0);
+}
