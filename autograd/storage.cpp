@@ -13,12 +13,12 @@ constexpr size_t kPoolLimitBytes = size_t(6) << 30;
 constexpr size_t kAlign = 64;
 
 // Idle buffers by capacity. A request takes the smallest idle buffer that
-// holds it, if that is at most twice its size: a step frees its forward
-// temporaries in sizes the backward rarely asks for again, and keeping them
-// only for an exact match held 92 of the small step's 268 MiB peak idle
-// (1541 MiB of 1079 live at full size). Replayed on the step's allocations,
-// up to 2x gave peaks of 219 and 1286 MiB and still no new buffer after the
-// first step; a looser limit gained nothing more.
+// holds it, if that is at most twice its size. A step frees its forward
+// temporaries in sizes the backward rarely asks for again: kept for an
+// exact match only, they made the small step's peak 268 MiB of buffers for
+// 176 MiB live (1541 for 1079 at full size). Replayed on a step's
+// allocations, best fit up to 2x peaks at 219 and 1286 MiB and still
+// allocates nothing after the first step; a looser limit gained nothing.
 struct Pool {
   std::mutex mu;
   std::multimap<size_t, float*> idle;

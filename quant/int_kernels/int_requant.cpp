@@ -302,7 +302,7 @@ struct DoubleLanes4 {
   bool sign_magnitude, no_fraction;
 };
 
-QAT_AVX2_REQUANT DoubleLanes4 double_lanes(const Requant& r, int f) {
+QAT_AVX2_REQUANT static DoubleLanes4 double_lanes(const Requant& r, int f) {
   DoubleLanes4 k{};
   const int64_t kExact = int64_t(1) << 53, M = r.multiplier;
   const int64_t O = r.offset < 0 ? -r.offset : r.offset;
