@@ -295,15 +295,21 @@ QAT_AVX2_REQUANT static inline __m256i requant_lane4(__m128i a32,
 // too. 4 lanes then take 6 instructions (two's complement) instead of the
 // int64 lanes' 17 (AVX2 has no 64-bit arithmetic shift, min or max): the
 // requantisation was 4.3% of the engine's time on Zen 3, 2.7% after.
-// acc_limit: the largest |acc| for which that holds (-1: none).
-struct DoubleLanes4 {
-  __m256d a, b, lo, hi, top, scale, unscale;
+// acc_limit: the largest |acc| for which that holds (-1: none, which no
+// accumulator is within).
+struct DoubleLanes4 {  // two's complement: round, clamp to [lo, hi]
+  __m256d a, b, lo, hi;
   int32_t acc_limit;
-  bool sign_magnitude, no_fraction;
+};
+struct SignMagnitudeDoubles4 {  // as SignMagnitudeLanes4
+  __m256d a, b, top, scale, unscale;
+  int32_t acc_limit;
+  bool no_fraction;
 };
 
-QAT_AVX2_REQUANT static DoubleLanes4 double_lanes(const Requant& r, int f) {
-  DoubleLanes4 k{};
+// a = M / 2^s, b = O / 2^s and acc_limit of r, into k.
+template <class Doubles>
+QAT_AVX2_REQUANT static void set_affine(Doubles& k, const Requant& r) {
   const int64_t kExact = int64_t(1) << 53, M = r.multiplier;
   const int64_t O = r.offset < 0 ? -r.offset : r.offset;
   k.acc_limit = -1;
@@ -313,21 +319,23 @@ QAT_AVX2_REQUANT static DoubleLanes4 double_lanes(const Requant& r, int f) {
     k.acc_limit = INT32_MAX;
   k.a = _mm256_set1_pd(std::ldexp(double(M), -r.shift));
   k.b = _mm256_set1_pd(std::ldexp(double(r.offset), -r.shift));
-  k.scale = _mm256_set1_pd(std::ldexp(1.0, f));
-  k.unscale = _mm256_set1_pd(std::ldexp(1.0, -f));
-  return k;
 }
+
+constexpr int kNearest = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
 
 // 4 int32 accumulators -> 4 int32 codes, from doubles (exact: the caller
 // checked |acc| <= acc_limit).
 QAT_AVX2_REQUANT static inline __m128i requant_double4(__m128i a32, const DoubleLanes4& k) {
-  constexpr int kNearest = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
   const __m256d y = _mm256_add_pd(_mm256_mul_pd(_mm256_cvtepi32_pd(a32), k.a), k.b);
-  if (!k.sign_magnitude)
-    return _mm256_cvtpd_epi32(
-        _mm256_min_pd(_mm256_max_pd(_mm256_round_pd(y, kNearest), k.lo), k.hi));
-  // y in codes (value * 2^f): whole = floor(|value|) up to 2^i - 1, the
-  // fraction rounded half to even at f bits (it may carry to 2^f)
+  return _mm256_cvtpd_epi32(
+      _mm256_min_pd(_mm256_max_pd(_mm256_round_pd(y, kNearest), k.lo), k.hi));
+}
+// y in codes (value * 2^f): whole = floor(|value|) up to 2^i - 1, the
+// fraction rounded half to even at f bits (it may carry to 2^f), the sign
+// put back.
+QAT_AVX2_REQUANT static inline __m128i requant_double4(__m128i a32,
+                                                       const SignMagnitudeDoubles4& k) {
+  const __m256d y = _mm256_add_pd(_mm256_mul_pd(_mm256_cvtepi32_pd(a32), k.a), k.b);
   const __m256d sign = _mm256_set1_pd(-0.0);
   const __m256d Y = _mm256_andnot_pd(sign, y);
   const __m256d whole = _mm256_floor_pd(_mm256_mul_pd(Y, k.unscale));
@@ -347,9 +355,9 @@ QAT_AVX2_REQUANT static inline __m128i requant_int4(__m128i a32, const Lanes& k)
 // 8 accumulators at a time: from doubles where all 8 are within
 // kd.acc_limit, else through requant_lane4 of the lanes k; returns how many
 // it did (a multiple of 8), the scalar loop does the rest.
-template <class T, class Lanes>
+template <class T, class Lanes, class Doubles>
 QAT_AVX2_REQUANT int64_t rows_avx2(T* out, const int32_t* acc, int64_t n, int32_t floor_acc,
-                                   const Lanes& k, const DoubleLanes4& kd) {
+                                   const Lanes& k, const Doubles& kd) {
   const __m256i vfloor = _mm256_set1_epi32(floor_acc);
   const __m256i limit = _mm256_set1_epi32(kd.acc_limit);
   const __m256i minus = _mm256_set1_epi32(-kd.acc_limit);
@@ -361,7 +369,7 @@ QAT_AVX2_REQUANT int64_t rows_avx2(T* out, const int32_t* acc, int64_t n, int32_
         _mm256_or_si256(_mm256_cmpgt_epi32(a, limit), _mm256_cmpgt_epi32(minus, a));
     const __m128i a_lo = _mm256_castsi256_si128(a), a_hi = _mm256_extracti128_si256(a, 1);
     __m128i lo, hi;
-    if (kd.acc_limit >= 0 && _mm256_testz_si256(outside, outside))
+    if (_mm256_testz_si256(outside, outside))
       lo = requant_double4(a_lo, kd), hi = requant_double4(a_hi, kd);
     else
       lo = requant_int4(a_lo, k), hi = requant_int4(a_hi, k);
@@ -385,7 +393,8 @@ QAT_AVX2_REQUANT int64_t requantise_row_avx2(T* out, const int32_t* acc, int64_t
                                              int32_t floor_acc) {
   const int64_t M = r.multiplier, O = r.offset;
   const int s = r.shift;
-  DoubleLanes4 kd = double_lanes(r, 0);
+  DoubleLanes4 kd;
+  set_affine(kd, r);
   kd.lo = _mm256_set1_pd(double(L));
   kd.hi = _mm256_set1_pd(double(H));
   const int64_t bias = std::numeric_limits<int64_t>::min();
@@ -420,9 +429,11 @@ QAT_AVX2_REQUANT int64_t requantise_row_sign_magnitude_avx2(T* out, const int32_
                               _mm_cvtsi32_si128(f),
                               s > 0,
                               no_fraction};
-  DoubleLanes4 kd = double_lanes(r, f);
+  SignMagnitudeDoubles4 kd;
+  set_affine(kd, r);
   kd.top = _mm256_set1_pd(double((int64_t(1) << i) - 1));
-  kd.sign_magnitude = true;
+  kd.scale = _mm256_set1_pd(std::ldexp(1.0, f));
+  kd.unscale = _mm256_set1_pd(std::ldexp(1.0, -f));
   kd.no_fraction = no_fraction;
   return rows_avx2(out, acc, n, floor_acc, k, kd);
 }
