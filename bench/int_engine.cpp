@@ -28,9 +28,10 @@
 // BatchNorm at its initial statistics). The work depends on the weights in
 // one way: the AVX2 byte GEMM adds `run` k-groups in int16 before widening,
 // and the run is the longest its proof allows for these weights
-// (int_bound.h maddubs_run): 5-16 for these Q0.8 weights, 7-12 for a
-// width-64 model trained 4 epochs on Colin27, 1-4 for a width-8 one (less
-// fan-in, larger weights). --model times a trained model's.
+// (int_bound.h maddubs_run): 9-25 for these Q0.8 weights, 3-8 for a
+// width-8 model trained 2 epochs on Colin27 (less fan-in, larger weights;
+// 5-16 and 1-4 before the runs were centred, 2026-12-03). --model times a
+// trained model's.
 // Timed, median of R runs after one warm-up, batch 1:
 //   float model      the U-Net without quantizers, eval mode
 //   simulation       the same with its quantizers (fake-quant), eval mode

@@ -69,41 +69,81 @@ AccumulatorCheck check_accumulator(int64_t K, const QuantSpec& activation,
 namespace qat::quant {
 
 namespace {
-// Does every window of `run` groups keep every lane of one row inside
-// int16? pos, neg (groups, 2): per group and lane, span * P and span * N.
-bool run_fits(const int32_t* pos, const int32_t* neg, int64_t groups, int64_t run) {
-  for (int64_t g0 = 0; g0 < groups; g0 += run)
+
+// span * P and span * N of every row, group and lane of A (M, K): (M,
+// groups, 2), each <= 255 * 2 * 128, an int32.
+struct LaneSums {
+  int64_t groups;
+  std::vector<int32_t> pos, neg;
+};
+
+LaneSums lane_sums(const int8_t* A, int64_t M, int64_t K, int64_t span) {
+  LaneSums s{(K + 3) / 4, {}, {}};
+  s.pos.assign(size_t(M * 2 * s.groups), 0);
+  s.neg.assign(s.pos.size(), 0);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t k = 0; k < K; ++k) {
+      const int32_t w = A[m * K + k];
+      const size_t at = size_t(m * 2 * s.groups + 2 * (k / 4) + (k % 4) / 2);  // row, group, lane
+      (w > 0 ? s.pos[at] : s.neg[at]) += int32_t(span) * (w > 0 ? w : -w);
+    }
+  return s;
+}
+
+// f(window, lane, p, n) for each window of `run` groups of row m, p and n
+// the window's span * P and span * N.
+template <class F>
+void for_each_window(const LaneSums& s, int64_t m, int64_t run, F f) {
+  const int32_t* pos = s.pos.data() + m * 2 * s.groups;
+  const int32_t* neg = s.neg.data() + m * 2 * s.groups;
+  for (int64_t g0 = 0; g0 < s.groups; g0 += run)
     for (int lane = 0; lane < 2; ++lane) {
       int64_t p = 0, n = 0;
-      for (int64_t g = g0; g < std::min(groups, g0 + run); ++g)
+      for (int64_t g = g0; g < std::min(s.groups, g0 + run); ++g)
         p += pos[2 * g + lane], n += neg[2 * g + lane];
-      if (p > 32767 || n > 32768) return false;
+      f(g0 / run, lane, p, n);
     }
-  return true;
 }
+
+bool window_fits(int64_t p, int64_t n) { return p + n <= 65535; }
+
 }  // namespace
 
 int maddubs_run(const int8_t* A, int64_t M, int64_t K, int64_t span) {
   QAT_CHECK(M >= 0 && K >= 0 && span >= 0 && span <= 255, "maddubs_run: M=", M, " K=", K,
             " span=", span, " (expected unsigned bytes, span <= 255)");
-  const int64_t groups = (K + 3) / 4;
-  // span * P and span * N per row, group and lane (<= 255 * 2 * 128: int32)
-  std::vector<int32_t> pos(size_t(M * 2 * groups), 0), neg(pos.size(), 0);
-  for (int64_t m = 0; m < M; ++m)
-    for (int64_t k = 0; k < K; ++k) {
-      const int32_t w = A[m * K + k];
-      const size_t at = size_t(m * 2 * groups + 2 * (k / 4) + (k % 4) / 2);  // row, group, lane
-      (w > 0 ? pos[at] : neg[at]) += int32_t(span) * (w > 0 ? w : -w);
-    }
+  const LaneSums s = lane_sums(A, M, K, span);
+  // a window of one group is one pair, which must not saturate
+  for (size_t i = 0; i < s.pos.size(); ++i)
+    if (s.pos[i] > 32767 || s.neg[i] > 32768) return 0;
   // Aligned windows of different lengths are not nested (a row may allow 8
   // and not 7), so each candidate is checked on every row.
-  for (int run = kMaxByteRun; run > 0; --run) {
+  for (int run = kMaxByteRun; run > 1; --run) {
     bool all = true;
     for (int64_t m = 0; m < M && all; ++m)
-      all = run_fits(pos.data() + m * 2 * groups, neg.data() + m * 2 * groups, groups, run);
+      for_each_window(s, m, run, [&](int64_t, int, int64_t p, int64_t n) {
+        all = all && window_fits(p, n);
+      });
     if (all) return run;
   }
-  return 0;
+  return 1;  // one pair: p <= 32767 and n <= 32768 are 2^16 values at most
+}
+
+std::vector<int32_t> maddubs_centres(const int8_t* A, int64_t M, int64_t K, int64_t span,
+                                     int run) {
+  QAT_CHECK(run >= 1 && run <= kMaxByteRun && span >= 0 && span <= 255,
+            "maddubs_centres: run ", run, ", span ", span);
+  const LaneSums s = lane_sums(A, M, K, span);
+  const int64_t windows = (s.groups + run - 1) / run;
+  std::vector<int32_t> c(size_t(M * windows * 2));
+  for (int64_t m = 0; m < M; ++m)
+    for_each_window(s, m, run, [&](int64_t w, int lane, int64_t p, int64_t n) {
+      QAT_CHECK(window_fits(p, n), "maddubs_centres: run ", run, " is not proven for row ", m);
+      // [-n - c, p - c] inside [-32768, 32767]; 0 where it is already
+      c[size_t((m * windows + w) * 2 + lane)] =
+          int32_t(std::clamp<int64_t>(0, p - 32767, 32768 - n));
+    });
+  return c;
 }
 
 }  // namespace qat::quant

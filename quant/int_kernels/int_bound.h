@@ -11,6 +11,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "quant/quantizers/spec.h"
 
@@ -63,17 +64,30 @@ namespace qat::quant {
 // widens them to int32. With B's codes offset to [0, span] (span = hi - lo of
 // the activation format) and k in groups of 4 (lane 0 of a group: k = 4g,
 // 4g+1; lane 1: 4g+2, 4g+3), one int16 lane of row m adds the products of the
-// weights of its k-set S over a window of `run` groups, so every partial sum
-// lies in [-span * N(S), span * P(S)], P and N the sums of the positive and of
-// the negated negative weights in S; both ends are reached (b = span where
-// the weight has the sign, 0 elsewhere), so the kernel is exact for every
-// input iff span * P <= 32767 and span * N <= 32768 for every window, every
-// lane and every row. The weights are the layer's own codes (constants once
-// exported), so the proof holds for any activation the format can produce.
+// weights of its k-set S over a window of `run` groups, so its sum lies in
+// [-span * N(S), span * P(S)], P and N the sums of the positive and of the
+// negated negative weights in S; both ends are reached (b = span where the
+// weight has the sign, 0 elsewhere). Two conditions make the kernel exact
+// for every input:
+//   - no pair saturates: span * P <= 32767 and span * N <= 32768 for the
+//     two weights of each lane of each group;
+//   - each window's sum is known from its value mod 2^16: its interval
+//     holds at most 2^16 values, span * (P + N) <= 65535. The kernel starts
+//     the lane at -c instead of 0 (wrapping adds are exact mod 2^16), c a
+//     centre that puts [-span N - c, span P - c] inside int16, and adds c
+//     back with the row's correction. c = 0 where the interval is inside
+//     int16 already; lopsided windows (mostly positive weights, say) need
+//     it, and with it the runs of Q0.8 weights came out 1.6-2x longer.
+// The weights are the layer's own codes (constants once exported), so the
+// proof holds for any activation the format can produce.
 inline constexpr int kMaxByteRun = 32;
 // The largest run in [1, kMaxByteRun] for which that holds for A (M, K)
 // (windows of run groups from group 0, the last one shorter), or 0 when
 // a single pair can saturate (then the layer keeps vpmaddwd on int16).
 int maddubs_run(const int8_t* A, int64_t M, int64_t K, int64_t span);
+// The centres c of A's windows of `run` groups, (M, windows, 2 lanes), for a
+// run maddubs_run allows.
+std::vector<int32_t> maddubs_centres(const int8_t* A, int64_t M, int64_t K, int64_t span,
+                                     int run);
 
 }  // namespace qat::quant

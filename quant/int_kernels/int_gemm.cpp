@@ -326,16 +326,33 @@ PackedA<int8_t> pack_a(const int8_t* A, int64_t M, int64_t K, CodeRange b_range)
   PackedA<int8_t> p = pack_a(A, M, K);
   const int64_t span = b_range.hi - b_range.lo;
   if (b_range.lo > 0 || b_range.hi < 0 || span > 255) return p;
-  p.byte_run = maddubs_run(A, M, K, span);
-  if (p.byte_run == 0) return p;
-  p.byte_offset = int(-b_range.lo);
+  const int run = maddubs_run(A, M, K, span);
+  if (run > 0)
+    set_byte_path(p, A, int(-b_range.lo), run, maddubs_centres(A, M, K, span, run));
+  return p;
+}
+
+void set_byte_path(PackedA<int8_t>& p, const int8_t* A, int offset, int run,
+                   const std::vector<int32_t>& centres) {
+  const int64_t M = p.M, K = p.K, windows = (p.Kp / 4 + run - 1) / run;
+  QAT_CHECK(run > 0 && centres.size() == size_t(M * windows * 2), "set_byte_path: run ", run,
+            ", ", centres.size(), " centres for ", M, " rows of ", windows, " windows");
+  p.byte_run = run;
+  p.byte_offset = offset;
   p.byte_corr.assign(p.corr.size(), 0);
+  p.byte_init.assign(size_t(int64_t(p.corr.size()) / kMR * windows * 8), 0u);
   for (int64_t m = 0; m < M; ++m) {
     uint32_t s = 0;  // wraps mod 2^32 like the accumulators it corrects
     for (int64_t k = 0; k < K; ++k) s += uint32_t(int32_t(A[m * K + k]));
-    p.byte_corr[size_t(m)] = static_cast<int32_t>(uint32_t(p.byte_offset) * s);
+    uint32_t c = 0;
+    for (int64_t w = 0; w < windows; ++w) {
+      const int32_t* cw = centres.data() + (m * windows + w) * 2;
+      c += uint32_t(cw[0]) + uint32_t(cw[1]);
+      p.byte_init[size_t(((m / kMR) * windows + w) * 8 + m % kMR)] =
+          uint32_t(uint16_t(-cw[0])) | uint32_t(uint16_t(-cw[1])) << 16;
+    }
+    p.byte_corr[size_t(m)] = static_cast<int32_t>(uint32_t(offset) * s - c);
   }
-  return p;
 }
 
 namespace {

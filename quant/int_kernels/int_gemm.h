@@ -79,9 +79,13 @@ struct PackedA {
   std::vector<int16_t> wide;     // int8 only: data widened to int16 (the AVX2 path)
   // int8 only, the AVX2 byte path: B's codes are offset by byte_offset into
   // unsigned bytes, byte_run k-groups of 4 are added in int16 (0: not proven
-  // safe, the path is not taken), byte_corr = byte_offset * rowsum per row.
+  // safe, the path is not taken), each window of byte_run groups starting
+  // from the centres of int_bound.h, byte_init (row tiles of 6, windows, 8)
+  // the pair (-c lane 0, -c lane 1) of int16 per row (rows 6, 7 unused);
+  // byte_corr = byte_offset * rowsum - sum of the row's centres.
   int byte_offset = 0, byte_run = 0;
   std::vector<int32_t> byte_corr;
+  std::vector<uint32_t> byte_init;
   // int8 on an AMX CPU: the rows again, padded with zeros to 32 rows and
   // Kt = K rounded up to 64, so that every tile is whole (int_gemm_amx.cpp).
   int64_t Kt = 0;
@@ -94,6 +98,11 @@ PackedA<T> pack_a(const T* A, int64_t M, int64_t K);
 // fits a byte after the offset -b_range.lo and maddubs_run proves the int16
 // sums of these weights cannot leave int16 for any such B.
 PackedA<int8_t> pack_a(const int8_t* A, int64_t M, int64_t K, CodeRange b_range);
+// The byte path's fields of p (packed from A) for codes + offset and windows
+// of `run` groups with these centres (int_bound.h maddubs_centres), as pack_a sets them once maddubs_run has
+// proven the run; tests call it with a run the proof refuses.
+void set_byte_path(PackedA<int8_t>& p, const int8_t* A, int offset, int run,
+                   const std::vector<int32_t>& centres);
 // C (A.M, N) = A * B (A.K, N): VNNI if the CPU has it, else the blocked loops
 // on the packed rows. Parallel over column panels; called inside a parallel
 // region (nested parallelism off, the OpenMP default) it runs serially.

@@ -13,13 +13,14 @@
 // `run` k-groups are all the widening costs. Measured on this Zen 3: both
 // multiplies issue 2 a cycle, so the byte path can do nearly twice the
 // multiply-adds of vpmaddwd per cycle. It is exact only when no pair sum
-// saturates and no run of int16 sums wraps: pack_a(A, M, K, b_range) proves
-// that from the activation format's code range and the layer's own weight
-// codes (int_bound.h maddubs_run) and sets A.byte_run; where the proof fails
+// saturates and each run's int16 sum, started at minus a centre, ends
+// inside int16: pack_a(A, M, K, b_range) proves that from the activation
+// format's code range and the layer's own weight codes (int_bound.h
+// maddubs_run) and sets A.byte_run and the centres; where the proof fails
 // (fixed_twos Q8.0 x Q0.8 codes near the ends, the int16 upsampled inputs)
 // the layer keeps vpmaddwd. B's codes are stored + byte_offset (-lo of the
-// format: unsigned), and byte_offset * rowsum(A) is taken off at the store,
-// as the VNNI kernel takes off 128 * rowsum.
+// format: unsigned), and byte_offset * rowsum(A) minus the centres is taken
+// off at the store, as the VNNI kernel takes off 128 * rowsum.
 //
 // ## Layout
 // B panel of 16 columns as the VNNI kernel's (int_gemm_panels.h): Bp (Kp/4,
@@ -49,23 +50,28 @@ constexpr int64_t kCols = 16;  // columns of a panel (two 8-lane vectors)
 // 4 rows; 3 rows ran no faster than vpmaddwd). Registers: ymm0-11 the int16
 // sums of rows 0-5 (two vectors of 8 columns each), ymm12-13 B's vectors,
 // ymm14 the row's 4 weight bytes broadcast, ymm15 a product. Per k-group:
-// 2 B loads, 6 broadcasts, 12 vpmaddubsw, 12 vpaddw (wrapping; the proof
-// says the true sums stay inside int16). Every `run` groups (the last run
-// shorter) the sums are widened: vpmaddwd by ones adds the two int16 lanes
-// of each column into int32, added into acc (6, 16) int32 in memory.
+// 2 B loads, 6 broadcasts, 12 vpmaddubsw, 12 vpaddw (wrapping). Each run
+// of `run` groups (the last run shorter) starts its row's sums at the
+// row's -c pair from init (8 per run, int_bound.h: the centre puts the
+// run's sum inside int16) and ends by widening them: vpmaddwd by ones adds
+// the two int16 lanes of each column into int32, added into acc (6, 16)
+// int32 in memory; the correction at the store adds the centres back.
 #define QAT_ROW(addr, s0, s1)                    \
   "vpbroadcastd " addr ", %%ymm14\n\t"            \
   "vpmaddubsw %%ymm14, %%ymm12, %%ymm15\n\t"      \
   "vpaddw %%ymm15, %%" s0 ", %%" s0 "\n\t"        \
   "vpmaddubsw %%ymm14, %%ymm13, %%ymm15\n\t"      \
   "vpaddw %%ymm15, %%" s1 ", %%" s1 "\n\t"
+#define QAT_START(row, s0, s1)                      \
+  "vpbroadcastd " row "(%[init]), %%" s0 "\n\t"       \
+  "vmovdqa %%" s0 ", %%" s1 "\n\t"
 #define QAT_WIDEN(s, offset)                       \
   "vpmaddwd (%[ones]), %%" s ", %%ymm15\n\t"       \
   "vpaddd " offset "(%[acc]), %%ymm15, %%ymm15\n\t" \
   "vmovdqa %%ymm15, " offset "(%[acc])\n\t"
 __attribute__((target("avx2"))) void k_loop_6x16(int32_t* acc, const uint8_t* bp,
                                                  const int8_t* a, int64_t lda, int64_t groups,
-                                                 int64_t run) {
+                                                 int64_t run, const uint32_t* init) {
   alignas(32) static const int16_t ones[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
   const int8_t* a3 = a + 3 * lda;  // rows 3-5 from here: x86 scales are 1, 2, 4, 8
   int64_t count;
@@ -75,12 +81,10 @@ __attribute__((target("avx2"))) void k_loop_6x16(int32_t* acc, const uint8_t* bp
       "cmp %[groups], %[count]\n\t"
       "cmovg %[groups], %[count]\n\t"  // count = min(run, groups left)
       "sub %[count], %[groups]\n\t"
-      "vpxor %%xmm0, %%xmm0, %%xmm0\n\t" "vpxor %%xmm1, %%xmm1, %%xmm1\n\t"
-      "vpxor %%xmm2, %%xmm2, %%xmm2\n\t" "vpxor %%xmm3, %%xmm3, %%xmm3\n\t"
-      "vpxor %%xmm4, %%xmm4, %%xmm4\n\t" "vpxor %%xmm5, %%xmm5, %%xmm5\n\t"
-      "vpxor %%xmm6, %%xmm6, %%xmm6\n\t" "vpxor %%xmm7, %%xmm7, %%xmm7\n\t"
-      "vpxor %%xmm8, %%xmm8, %%xmm8\n\t" "vpxor %%xmm9, %%xmm9, %%xmm9\n\t"
-      "vpxor %%xmm10, %%xmm10, %%xmm10\n\t" "vpxor %%xmm11, %%xmm11, %%xmm11\n\t"
+      QAT_START("0", "ymm0", "ymm1") QAT_START("4", "ymm2", "ymm3")
+      QAT_START("8", "ymm4", "ymm5") QAT_START("12", "ymm6", "ymm7")
+      QAT_START("16", "ymm8", "ymm9") QAT_START("20", "ymm10", "ymm11")
+      "add $32, %[init]\n\t"
       "1:\n\t"
       "vmovdqu (%[bp]), %%ymm12\n\t"
       "vmovdqu 32(%[bp]), %%ymm13\n\t"
@@ -103,12 +107,14 @@ __attribute__((target("avx2"))) void k_loop_6x16(int32_t* acc, const uint8_t* bp
       QAT_WIDEN("ymm10", "320") QAT_WIDEN("ymm11", "352")
       "test %[groups], %[groups]\n\t"
       "jnz 2b"
-      : [bp] "+r"(bp), [a] "+r"(a), [a3] "+r"(a3), [groups] "+r"(groups), [count] "=&r"(count)
+      : [bp] "+r"(bp), [a] "+r"(a), [a3] "+r"(a3), [groups] "+r"(groups), [count] "=&r"(count),
+        [init] "+r"(init)
       : [lda] "r"(lda), [run] "r"(run), [acc] "r"(acc), [ones] "r"(ones)
       : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",
         "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
 }
 #undef QAT_ROW
+#undef QAT_START
 #undef QAT_WIDEN
 
 // C (mr, nr), ldc apart = acc (mr, 16) - corr per row, mod 2^32 as the other
@@ -181,6 +187,7 @@ void packed_maddubs(int32_t* C, const PackedA<int8_t>& A, const Rows& row, int64
   const int64_t supers = (N + kSuper * kCols - 1) / (kSuper * kCols), groups = A.Kp / 4;
   const int64_t Mp = (A.M + kRows - 1) / kRows * kRows;
   const int64_t block = block_groups(A.byte_run);
+  const int64_t windows = (groups + A.byte_run - 1) / A.byte_run;
   const auto* Ap = A.data.data();
 #pragma omp parallel
   {
@@ -203,7 +210,8 @@ void packed_maddubs(int32_t* C, const PackedA<int8_t>& A, const Rows& row, int64
           const int64_t n_groups = std::min(block, groups - g0);
           for (int64_t m0 = 0; m0 < A.M; m0 += kRows)
             k_loop_6x16(acc + m0 * kCols, bytes + g0 * 4 * kCols, Ap + m0 * A.Kp + g0 * 4,
-                        A.Kp, n_groups, A.byte_run);
+                        A.Kp, n_groups, A.byte_run,
+                        A.byte_init.data() + (m0 / kRows * windows + g0 / A.byte_run) * 8);
         }
         for (int64_t m0 = 0; m0 < A.M; m0 += kRows)
           store_tile(C + m0 * ldc + n0, acc + m0 * kCols, A.byte_corr.data() + m0, ldc,

@@ -276,19 +276,24 @@ TEST_CASE("int gemm byte path: maddubs_run is the int16 bound, to the last code"
   CHECK(run_of(109, 109, 151) == 0);  // 32918 saturates
   CHECK(run_of(-128, -128, 128) >= 1);  // -32768 = the smallest int16
   CHECK(run_of(-128, -127, 129) == 0);  // -32895
-  CHECK(run_of(64, 64, 255) == 1);      // 32640 per pair: the second group's would wrap
+  // 32640 a pair: both groups span 65280 values, one window of any run
+  CHECK(run_of(64, 64, 255) == kMaxByteRun);
   CHECK(run_of(1, 0, 255) == kMaxByteRun);
   CHECK(run_of(1, 0, 0) == kMaxByteRun);  // a format of one code: products 0
-  // the runs add the pairs of one lane over several groups: 8 groups of
-  // 255 * 16 = 4080 are 32640, 9 would be 36720
+  // the runs add the pairs of one lane over several groups: 16 groups of
+  // 255 * 16 = 4080 span 65280 values, 17 would span 69360
   std::vector<int8_t> A(4 * 64, 0);
   for (size_t g = 0; g < 64; ++g) A[4 * g + 2] = A[4 * g + 3] = 8;  // lane 1
-  CHECK(maddubs_run(A.data(), 1, 4 * 64, 255) == 8);
+  CHECK(maddubs_run(A.data(), 1, 4 * 64, 255) == 16);
+  // the width of the interval counts, not its side: 8 groups of +8 and 8
+  // of -8 in one window are 65280 values too
+  for (size_t g = 0; g < 64; g += 2) A[4 * g + 2] = A[4 * g + 3] = -8;
+  CHECK(maddubs_run(A.data(), 1, 4 * 64, 255) == 16);
   // rows are checked together: the worst row decides
   std::vector<int8_t> two(2 * 8, 1);
   two[8] = two[9] = 127;  // row 1: 255 * 254 per pair
   CHECK(maddubs_run(two.data(), 2, 8, 255) == 0);
-  CHECK(maddubs_run(two.data(), 2, 8, 128) == 1);
+  CHECK(maddubs_run(two.data(), 2, 8, 128) == kMaxByteRun);  // 128 * 254 a pair, 65024 both
 }
 
 TEST_CASE("int gemm byte path: equals gemm_naive at the bound limits, and is refused past them") {
@@ -346,8 +351,39 @@ TEST_CASE("int gemm byte path: forced past its bound it saturates, so the proof 
   gemm_naive(want.data(), A.data(), B.data(), M, N, K);
   gemm_packed(got.data(), p, B.data(), N);  // refused: the vpmaddwd path
   CHECK(got == want);
-  p.byte_run = 1, p.byte_offset = 128;  // what a missing proof would let through
-  p.byte_corr.assign(p.corr.begin(), p.corr.end());
+  // what a missing proof would let through: run 1, centres 0
+  set_byte_path(p, A.data(), 128, 1, std::vector<int32_t>(size_t(M * 2 * 2), 0));
+  gemm_packed(got.data(), p, B.data(), N);
+  CHECK(got != want);
+  set_gemm_path_limit(GemmPath::best);
+}
+
+TEST_CASE("int gemm byte path: one-signed runs past int16 are exact with their centres") {
+  set_gemm_path_limit(GemmPath::maddubs);
+  if (gemm_path() != GemmPath::maddubs) {  // no AVX2
+    set_gemm_path_limit(GemmPath::best);
+    return;
+  }
+  // rows of positive weights, rows of negative ones: each window's sum lies
+  // on one side of 0, up to twice as far as int16 reaches; codes at the
+  // ends, so that the largest sums are in the data
+  Rng rng(77);
+  const int64_t M = 13, N = 37, K = 4 * 50 + 3;
+  std::vector<int8_t> A(size_t(M * K));
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t k = 0; k < K; ++k)
+      A[size_t(m * K + k)] = int8_t((m % 3 == 1 ? -1 : 1) * int(rng.below(21)));
+  const CodeRange b{-128, 127};
+  const std::vector<int8_t> B = end_codes(rng, K * N, b.lo, b.hi, true);
+  const int run = check_bytes(A, B, M, N, K, b);
+  const std::vector<int32_t> c = maddubs_centres(A.data(), M, K, 255, run);
+  CHECK(run >= 6);  // 255 * 40 a pair: 6 fit 2^16 values, 3 fit int16's one side
+  CHECK(std::count(c.begin(), c.end(), 0) < std::ptrdiff_t(c.size()));
+  // the same run started at 0: the sums wrap
+  PackedA<int8_t> p = pack_a(A.data(), M, K, b);
+  std::vector<int32_t> want(size_t(M * N)), got(want.size());
+  gemm_naive(want.data(), A.data(), B.data(), M, N, K);
+  set_byte_path(p, A.data(), 128, run, std::vector<int32_t>(c.size(), 0));
   gemm_packed(got.data(), p, B.data(), N);
   CHECK(got != want);
   set_gemm_path_limit(GemmPath::best);
