@@ -43,6 +43,15 @@ void conv2d_im2col_backward(float* dx, float* dw, float* dbias, const float* dou
 // dbias[oc] += sum of dout over the batch and the pixels (shared by the paths)
 void conv2d_bias_backward(float* dbias, const float* dout, const ConvGeometry& g);
 
+// Direct 3x3, stride 1, pad 1, for at most 3 output channels (the U-Net's
+// last conv): 9 multiply-adds per pixel and channel pair straight from the
+// image's rows (conv_direct.cpp).
+bool direct_applies(const ConvGeometry& g);
+void conv2d_direct_forward(float* out, const float* x, const float* w,
+                           const float* bias, const ConvGeometry& g);
+void conv2d_direct_backward(float* dx, float* dw, float* dbias, const float* dout,
+                            const float* x, const float* w, const ConvGeometry& g);
+
 // Winograd F(tile x tile, 3x3), tile 2 or 4: 3x3 kernels, stride 1, pad 1
 // only (the U-Net's convs). 4 (tile 2) or 2.25 (tile 4) multiplications per
 // output pixel instead of 9, in all three passes (conv_winograd.cpp).

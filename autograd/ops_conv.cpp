@@ -30,8 +30,13 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int stride,
   // Winograd does 16/36 (F(2x2)) or 9/36 (F(4x4)) of the multiplications of
   // im2col in every pass; it covers 3x3 stride-1 pad-1, the rest goes
   // through im2col. With one to three input channels (the U-Net's first
-  // conv) its transforms cost more than the multiplications they save.
-  const bool winograd = winograd_applies(g) && g.C >= 4;
+  // conv) or output channels (its last) its transforms cost more than the
+  // multiplications they save: the first goes through im2col, the last
+  // through the direct loops (conv_direct.cpp, measured there).
+  enum class Path { direct, winograd, im2col };
+  const Path path = direct_applies(g)                 ? Path::direct
+                    : winograd_applies(g) && g.C >= 4 ? Path::winograd
+                                                      : Path::im2col;
   // F(4x4) once a row of its tiles fills a block of 16 lanes (OW >= 61);
   // on narrower images its lanes and edge tiles go half empty. Measured
   // single-threaded, forward + backward of the U-Net's convs, F(4x4)'s time
@@ -40,7 +45,9 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int stride,
   const int tile = g.OW >= 61 ? 4 : 2;
   Tensor out = Tensor::empty({g.N, g.OC, g.OH, g.OW});
   const float* b = bias.defined() ? bias.data() : nullptr;
-  if (winograd)
+  if (path == Path::direct)
+    conv2d_direct_forward(out.data(), x.data(), w.data(), b, g);
+  else if (path == Path::winograd)
     conv2d_winograd_forward(out.data(), x.data(), w.data(), b, g, tile);
   else
     conv2d_im2col_forward(out.data(), x.data(), w.data(), b, g);
@@ -48,11 +55,13 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int stride,
   if (needs_grad({x, w, bias})) {
     std::vector<Tensor> inputs{x, w};
     if (bias.defined()) inputs.push_back(bias);
-    record(out, "conv2d", inputs, [x, w, bias, g, winograd, tile](const Tensor& dout) {
+    record(out, "conv2d", inputs, [x, w, bias, g, path, tile](const Tensor& dout) {
       float* dx = x.requires_grad() ? grad_buffer(x) : nullptr;
       float* dw = w.requires_grad() ? grad_buffer(w) : nullptr;
       float* db = bias.requires_grad() ? grad_buffer(bias) : nullptr;
-      if (winograd)
+      if (path == Path::direct)
+        conv2d_direct_backward(dx, dw, db, dout.data(), x.data(), w.data(), g);
+      else if (path == Path::winograd)
         conv2d_winograd_backward(dx, dw, db, dout.data(), x.data(), w.data(), g, tile);
       else
         conv2d_im2col_backward(dx, dw, db, dout.data(), x.data(), w.data(), g);

@@ -1,7 +1,8 @@
 // The convolution kernels of conv_kernels.h held against each other: the
-// naive loops against hand-computed values, then im2col and Winograd against
+// naive loops against hand-computed values, then im2col, direct and Winograd against
 // the naive loops (forward, dx, dw, dbias) on odd sizes and batches > 1.
 #include <doctest/doctest.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -44,7 +45,7 @@ struct Results {
   Vec out, dx, dw, dbias;
 };
 
-enum class Path { Naive, Im2col, Winograd2, Winograd4 };
+enum class Path { Naive, Im2col, Direct, Winograd2, Winograd4 };
 
 // Forward and backward of `path` on random data. The gradient buffers start
 // from a non-zero value to check that every path accumulates with +=.
@@ -65,6 +66,11 @@ Results run(Path path, const ConvGeometry& g, uint64_t seed, int64_t chunk_rows 
     case Path::Im2col:
       conv2d_im2col_forward(r.out.data(), x.data(), w.data(), bias.data(), g);
       conv2d_im2col_backward(r.dx.data(), r.dw.data(), r.dbias.data(), dout.data(),
+                             x.data(), w.data(), g);
+      break;
+    case Path::Direct:
+      conv2d_direct_forward(r.out.data(), x.data(), w.data(), bias.data(), g);
+      conv2d_direct_backward(r.dx.data(), r.dw.data(), r.dbias.data(), dout.data(),
                              x.data(), w.data(), g);
       break;
     case Path::Winograd2:
@@ -137,6 +143,45 @@ const struct {
   int tile;
   double tol;
 } kWinograd[] = {{Path::Winograd2, 2, 1e-5}, {Path::Winograd4, 4, 3e-5}};
+
+TEST_CASE("conv paths: the direct 3x3 loops equal the naive loops") {
+  struct Case {
+    int64_t N, C, H, W, OC;
+  };
+  // 1x1, 1-wide, 1-high and 2-wide images (the row edges meet), one to
+  // three output channels, batches > 1, and rows past one and two blocks of
+  // 16 lanes with a remainder (the weight gradient's vector loop).
+  const Case cases[] = {{2, 2, 1, 1, 1},  {3, 3, 5, 1, 2},   {2, 4, 1, 7, 3},
+                        {3, 5, 4, 2, 1},  {3, 64, 9, 11, 1}, {2, 3, 7, 18, 2},
+                        {1, 6, 13, 40, 1}, {3, 2, 11, 37, 3}};
+  uint64_t seed = 300;
+  for (const Case& c : cases) {
+    const ConvGeometry g = geometry(c.N, c.C, c.H, c.W, c.OC, 3, 1, 1);
+    REQUIRE(direct_applies(g));
+    CAPTURE(c.N);
+    CAPTURE(c.C);
+    CAPTURE(c.H);
+    CAPTURE(c.W);
+    CAPTURE(c.OC);
+    check_close(run(Path::Direct, g, seed), run(Path::Naive, g, seed), 1e-5);
+    ++seed;
+  }
+  CHECK_FALSE(direct_applies(geometry(1, 3, 8, 8, 4, 3, 1, 1)));  // four outputs: Winograd
+  CHECK_FALSE(direct_applies(geometry(1, 3, 8, 8, 1, 3, 2, 1)));  // stride 2: im2col
+}
+
+TEST_CASE("conv paths: the direct loops give the same bits on 1 and 2 threads") {
+  const ConvGeometry g = geometry(3, 12, 21, 35, 2, 3, 1, 1);
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const Results one = run(Path::Direct, g, 31);
+  omp_set_num_threads(2);
+  const Results two = run(Path::Direct, g, 31);
+  omp_set_num_threads(threads);
+  CHECK(one.out == two.out);
+  CHECK(one.dx == two.dx);
+  CHECK(one.dw == two.dw);
+}
 
 TEST_CASE("conv paths: Winograd F(2x2,3x3) and F(4x4,3x3) equal the naive loops") {
   struct Case {

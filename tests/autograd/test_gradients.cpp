@@ -70,6 +70,8 @@ TEST_CASE("gradients: conv2d over kernel sizes, strides, paddings, bias") {
       {{3, 2, 6, 6}, {2, 2, 1, 1}, 1, 0, false},
       {{2, 2, 9, 7}, {3, 2, 5, 3}, 2, 2, true},
       {{1, 1, 5, 5}, {1, 1, 2, 2}, 1, 0, true},
+      {{3, 4, 5, 7}, {2, 4, 3, 3}, 1, 1, true},   // <= 3 outputs: the direct loops
+      {{2, 3, 1, 6}, {1, 3, 3, 3}, 1, 1, false},  // one row, one output
   };
   for (const Case& c : cases) {
     Tensor x = param(c.x, rng), w = param(c.w, rng);
