@@ -69,53 +69,77 @@ constexpr int64_t kCols = 16;  // columns of a panel (two 8-lane vectors)
   "vpmaddwd (%[ones]), %%" s ", %%ymm15\n\t"       \
   "vpaddd " offset "(%[acc]), %%ymm15, %%ymm15\n\t" \
   "vmovdqa %%ymm15, " offset "(%[acc])\n\t"
-__attribute__((target("avx2"))) void k_loop_6x16(int32_t* acc, const uint8_t* bp,
-                                                 const int8_t* a, int64_t lda, int64_t groups,
-                                                 int64_t run, const uint32_t* init) {
-  alignas(32) static const int16_t ones[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
-  const int8_t* a3 = a + 3 * lda;  // rows 3-5 from here: x86 scales are 1, 2, 4, 8
-  int64_t count;
-  __asm__ volatile(
-      "2:\n\t"
-      "mov %[run], %[count]\n\t"
-      "cmp %[groups], %[count]\n\t"
-      "cmovg %[groups], %[count]\n\t"  // count = min(run, groups left)
-      "sub %[count], %[groups]\n\t"
-      QAT_START("0", "ymm0", "ymm1") QAT_START("4", "ymm2", "ymm3")
-      QAT_START("8", "ymm4", "ymm5") QAT_START("12", "ymm6", "ymm7")
-      QAT_START("16", "ymm8", "ymm9") QAT_START("20", "ymm10", "ymm11")
-      "add $32, %[init]\n\t"
-      "1:\n\t"
-      "vmovdqu (%[bp]), %%ymm12\n\t"
-      "vmovdqu 32(%[bp]), %%ymm13\n\t"
-      QAT_ROW("(%[a])", "ymm0", "ymm1")
-      QAT_ROW("(%[a],%[lda])", "ymm2", "ymm3")
-      QAT_ROW("(%[a],%[lda],2)", "ymm4", "ymm5")
-      QAT_ROW("(%[a3])", "ymm6", "ymm7")
-      QAT_ROW("(%[a],%[lda],4)", "ymm8", "ymm9")
-      QAT_ROW("(%[a3],%[lda],2)", "ymm10", "ymm11")
-      "add $64, %[bp]\n\t"
-      "add $4, %[a]\n\t"
-      "add $4, %[a3]\n\t"
-      "dec %[count]\n\t"
-      "jnz 1b\n\t"
-      QAT_WIDEN("ymm0", "0") QAT_WIDEN("ymm1", "32")
-      QAT_WIDEN("ymm2", "64") QAT_WIDEN("ymm3", "96")
-      QAT_WIDEN("ymm4", "128") QAT_WIDEN("ymm5", "160")
-      QAT_WIDEN("ymm6", "192") QAT_WIDEN("ymm7", "224")
-      QAT_WIDEN("ymm8", "256") QAT_WIDEN("ymm9", "288")
-      QAT_WIDEN("ymm10", "320") QAT_WIDEN("ymm11", "352")
-      "test %[groups], %[groups]\n\t"
-      "jnz 2b"
-      : [bp] "+r"(bp), [a] "+r"(a), [a3] "+r"(a3), [groups] "+r"(groups), [count] "=&r"(count),
-        [init] "+r"(init)
-      : [lda] "r"(lda), [run] "r"(run), [acc] "r"(acc), [ones] "r"(ones)
-      : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",
-        "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
-}
+// The k loop of a tile of 6, 4 or 2 rows (the last tile of M = 64 or 128
+// has 4 or 2 real rows: six would waste 3% of the multiply-adds), row r's
+// sums in ymm(2r) and ymm(2r + 1). STARTS, ROWS and WIDENS are its rows'
+// QAT_START, QAT_ROW and QAT_WIDEN lines.
+#define QAT_K_LOOP(name, STARTS, ROWS, WIDENS)                                                 \
+  __attribute__((target("avx2"))) void name(int32_t* acc, const uint8_t* bp, const int8_t* a,  \
+                                            int64_t lda, int64_t groups, int64_t run,          \
+                                            const uint32_t* init) {                            \
+    alignas(32) static const int16_t ones[16] = {1, 1, 1, 1, 1, 1, 1, 1,                       \
+                                                 1, 1, 1, 1, 1, 1, 1, 1};                      \
+    const int8_t* a3 = a + 3 * lda; /* rows 3-5 from here: x86 scales are 1, 2, 4, 8 */        \
+    int64_t count;                                                                             \
+    __asm__ volatile(                                                                          \
+        "2:\n\t"                                                                               \
+        "mov %[run], %[count]\n\t"                                                             \
+        "cmp %[groups], %[count]\n\t"                                                          \
+        "cmovg %[groups], %[count]\n\t" /* count = min(run, groups left) */                    \
+        "sub %[count], %[groups]\n\t" STARTS                                                   \
+        "add $32, %[init]\n\t"                                                                 \
+        "1:\n\t"                                                                               \
+        "vmovdqu (%[bp]), %%ymm12\n\t"                                                         \
+        "vmovdqu 32(%[bp]), %%ymm13\n\t" ROWS                                                  \
+        "add $64, %[bp]\n\t"                                                                   \
+        "add $4, %[a]\n\t"                                                                     \
+        "add $4, %[a3]\n\t"                                                                    \
+        "dec %[count]\n\t"                                                                     \
+        "jnz 1b\n\t" WIDENS                                                                    \
+        "test %[groups], %[groups]\n\t"                                                        \
+        "jnz 2b"                                                                               \
+        : [bp] "+r"(bp), [a] "+r"(a), [a3] "+r"(a3), [groups] "+r"(groups),                    \
+          [count] "=&r"(count), [init] "+r"(init)                                              \
+        : [lda] "r"(lda), [run] "r"(run), [acc] "r"(acc), [ones] "r"(ones)                     \
+        : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",       \
+          "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");               \
+  }
+#define QAT_STARTS_2 QAT_START("0", "ymm0", "ymm1") QAT_START("4", "ymm2", "ymm3")
+#define QAT_STARTS_4 QAT_STARTS_2 QAT_START("8", "ymm4", "ymm5") QAT_START("12", "ymm6", "ymm7")
+#define QAT_ROWS_2 QAT_ROW("(%[a])", "ymm0", "ymm1") QAT_ROW("(%[a],%[lda])", "ymm2", "ymm3")
+#define QAT_ROWS_4 \
+  QAT_ROWS_2 QAT_ROW("(%[a],%[lda],2)", "ymm4", "ymm5") QAT_ROW("(%[a3])", "ymm6", "ymm7")
+#define QAT_WIDENS_2 \
+  QAT_WIDEN("ymm0", "0") QAT_WIDEN("ymm1", "32") QAT_WIDEN("ymm2", "64") QAT_WIDEN("ymm3", "96")
+#define QAT_WIDENS_4                                                                         \
+  QAT_WIDENS_2 QAT_WIDEN("ymm4", "128") QAT_WIDEN("ymm5", "160") QAT_WIDEN("ymm6", "192") \
+      QAT_WIDEN("ymm7", "224")
+QAT_K_LOOP(k_loop_2x16, QAT_STARTS_2, QAT_ROWS_2, QAT_WIDENS_2)
+QAT_K_LOOP(k_loop_4x16, QAT_STARTS_4, QAT_ROWS_4, QAT_WIDENS_4)
+QAT_K_LOOP(k_loop_6x16,
+           QAT_STARTS_4 QAT_START("16", "ymm8", "ymm9") QAT_START("20", "ymm10", "ymm11"),
+           QAT_ROWS_4 QAT_ROW("(%[a],%[lda],4)", "ymm8", "ymm9")
+               QAT_ROW("(%[a3],%[lda],2)", "ymm10", "ymm11"),
+           QAT_WIDENS_4 QAT_WIDEN("ymm8", "256") QAT_WIDEN("ymm9", "288")
+               QAT_WIDEN("ymm10", "320") QAT_WIDEN("ymm11", "352"))
+#undef QAT_K_LOOP
+#undef QAT_STARTS_2
+#undef QAT_STARTS_4
+#undef QAT_ROWS_2
+#undef QAT_ROWS_4
+#undef QAT_WIDENS_2
+#undef QAT_WIDENS_4
 #undef QAT_ROW
 #undef QAT_START
 #undef QAT_WIDEN
+
+using KLoop = void (*)(int32_t*, const uint8_t*, const int8_t*, int64_t, int64_t, int64_t,
+                      const uint32_t*);
+// The loop for a tile whose rows from its first are `rows_left` (even
+// counts; an odd last row runs beside a padding row of A, as before).
+KLoop k_loop_for(int64_t rows_left) {
+  return rows_left > 4 ? k_loop_6x16 : rows_left > 2 ? k_loop_4x16 : k_loop_2x16;
+}
 
 // C (mr, nr), ldc apart = acc (mr, 16) - corr per row, mod 2^32 as the other
 // paths (vpsubd wraps).
@@ -209,7 +233,7 @@ void packed_maddubs(int32_t* C, const PackedA<int8_t>& A, const Rows& row, int64
         for (int64_t g0 = 0; g0 < groups; g0 += block) {
           const int64_t n_groups = std::min(block, groups - g0);
           for (int64_t m0 = 0; m0 < A.M; m0 += kRows)
-            k_loop_6x16(acc + m0 * kCols, bytes + g0 * 4 * kCols, Ap + m0 * A.Kp + g0 * 4,
+            k_loop_for(A.M - m0)(acc + m0 * kCols, bytes + g0 * 4 * kCols, Ap + m0 * A.Kp + g0 * 4,
                         A.Kp, n_groups, A.byte_run,
                         A.byte_init.data() + (m0 / kRows * windows + g0 / A.byte_run) * 8);
         }

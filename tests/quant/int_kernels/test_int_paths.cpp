@@ -318,7 +318,8 @@ TEST_CASE("int gemm byte path: equals gemm_naive at the bound limits, and is ref
   for (const Format& f : formats)
     for (const auto& [M, N, K] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {3, 16, 4},
                                  {7, 17, 27}, {13, 70, 576}, {64, 130, 1152},
-                                 {5, 200, 27}})  // 64-column superpanels with a k tail
+                                 {5, 200, 27},  // 64-column superpanels with a k tail
+                                 {14, 33, 100}})  // M = 6 + 6 + 2: the 2-row loop on 2 real rows
       for (bool ends : {true, false}) {
         CAPTURE(f.name);
         CAPTURE(M);
