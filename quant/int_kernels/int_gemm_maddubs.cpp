@@ -135,8 +135,9 @@ QAT_K_LOOP(k_loop_6x16,
 
 using KLoop = void (*)(int32_t*, const uint8_t*, const int8_t*, int64_t, int64_t, int64_t,
                       const uint32_t*);
-// The loop for a tile whose rows from its first are `rows_left` (even
-// counts; an odd last row runs beside a padding row of A, as before).
+// The loop for a tile with rows_left rows of A from its first: 6 rows when
+// there are 5 or more, else 4 or 2 (an odd count also runs one of A's
+// padding rows, as the 6-row loop always did).
 KLoop k_loop_for(int64_t rows_left) {
   return rows_left > 4 ? k_loop_6x16 : rows_left > 2 ? k_loop_4x16 : k_loop_2x16;
 }
@@ -233,9 +234,9 @@ void packed_maddubs(int32_t* C, const PackedA<int8_t>& A, const Rows& row, int64
         for (int64_t g0 = 0; g0 < groups; g0 += block) {
           const int64_t n_groups = std::min(block, groups - g0);
           for (int64_t m0 = 0; m0 < A.M; m0 += kRows)
-            k_loop_for(A.M - m0)(acc + m0 * kCols, bytes + g0 * 4 * kCols, Ap + m0 * A.Kp + g0 * 4,
-                        A.Kp, n_groups, A.byte_run,
-                        A.byte_init.data() + (m0 / kRows * windows + g0 / A.byte_run) * 8);
+            k_loop_for(A.M - m0)(acc + m0 * kCols, bytes + g0 * 4 * kCols,
+                                 Ap + m0 * A.Kp + g0 * 4, A.Kp, n_groups, A.byte_run,
+                                 A.byte_init.data() + (m0 / kRows * windows + g0 / A.byte_run) * 8);
         }
         for (int64_t m0 = 0; m0 < A.M; m0 += kRows)
           store_tile(C + m0 * ldc + n0, acc + m0 * kCols, A.byte_corr.data() + m0, ldc,
